@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/* Reading /proc: a process's memory maps, names and threads. */
+#ifndef PYPROF_PROCFS_H
+#define PYPROF_PROCFS_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct procmaps_entry {
+	uint64_t start;
+	uint64_t end;
+	uint64_t offset;
+	uint64_t inode;
+	unsigned dev_major;
+	unsigned dev_minor;
+	char perms[5];
+	char *path;	/* "" for anonymous mappings; " (deleted)" suffix removed */
+	int deleted;
+};
+
+struct procmaps {
+	struct procmaps_entry *entries;
+	size_t n;
+};
+
+/* Parses the text of a /proc/PID/maps file. Malformed lines are skipped. */
+int procmaps__parse(const char *text, size_t len, struct procmaps *ret);
+/* Reads and parses /proc/PID/maps. */
+int procmaps__read(pid_t pid, struct procmaps *ret);
+void procmaps__free(struct procmaps *maps);
+
+/* Reads a whole small /proc file into a NUL-terminated buffer (at most max bytes). */
+int procfs__read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len);
+/* The process's comm (without newline); "?" if unreadable. */
+void procfs__comm(pid_t pid, pid_t tid, char *buf, size_t len);
+/* 0 if the process exists, -ESRCH if not. */
+int procfs__exists(pid_t pid);
+/* Path of the executable as seen by the process, or -errno. */
+int procfs__exe(pid_t pid, char *buf, size_t len);
+
+/* Parses a CPU list ("0-3,6"); ret_online[i] is 1 for listed CPUs, *ret_n = highest + 1. */
+int procfs__parse_cpu_list(const char *text, unsigned char **ret_online, int *ret_n);
+/* The online CPUs, from /sys/devices/system/cpu/online. */
+int procfs__online_cpus(unsigned char **ret_online, int *ret_n);
+
+#endif

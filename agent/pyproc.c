@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: MIT
+/* CPython detection by ELF symbols (never by process name): the executable or a loaded
+ * libpython defines _PyRuntime (3.7+) or interp_head (3.6). Files are opened through
+ * /proc/PID/map_files (works for deleted and other-namespace files) or /proc/PID/root. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "elfsym.h"
+#include "memread.h"
+#include "procfs.h"
+#include "pyoffsets.h"
+#include "pyproc.h"
+
+#define MAX_CANDIDATES 512
+#define DEBUG_OFFSETS_READ 4096
+
+enum { SYM_RUNTIME, SYM_VERSION, SYM_CODE_TYPE, SYM_INTERP_HEAD, SYM_COUNT };
+
+static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!errbuf || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int pyproc__version_from_hex(uint32_t hex, unsigned *ret_major, unsigned *ret_minor)
+{
+	unsigned major = (hex >> 24) & 0xff, minor = (hex >> 16) & 0xff;
+
+	if (major < 2 || major > 9)
+		return -EINVAL;
+	*ret_major = major;
+	*ret_minor = minor;
+	return 0;
+}
+
+/* Version from a file name like libpython3.9.so.1.0 or libpython3.6m.so. */
+static int version_from_name(const char *path, unsigned *ret_major, unsigned *ret_minor)
+{
+	const char *base = strrchr(path, '/');
+	unsigned major, minor;
+
+	base = base ? base + 1 : path;
+	if (sscanf(base, "libpython%u.%u", &major, &minor) == 2 && major >= 2 && major <= 9) {
+		*ret_major = major;
+		*ret_minor = minor;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int open_mapped_elf(pid_t pid, const struct procmaps_entry *e, struct elf_file **ret)
+{
+	char path[1024];
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid,
+		 (unsigned long long)e->start, (unsigned long long)e->end);
+	err = elffile__open(path, ret);
+	if (!err || err == -ENOEXEC)
+		return err;
+	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, e->path);
+	return elffile__open(path, ret);
+}
+
+/* The mapping of this file with the lowest file offset: its start anchors the load bias. */
+static const struct procmaps_entry *first_mapping(const struct procmaps *maps, const char *path,
+						 uint64_t inode)
+{
+	const struct procmaps_entry *best = NULL;
+
+	for (size_t i = 0; i < maps->n; i++) {
+		const struct procmaps_entry *e = &maps->entries[i];
+
+		if (e->inode != inode || strcmp(e->path, path))
+			continue;
+		if (!best || e->offset < best->offset)
+			best = e;
+	}
+	return best;
+}
+
+static int rank_candidate(const struct procmaps_entry *e, const char *exe)
+{
+	const char *base = strrchr(e->path, '/');
+
+	base = base ? base + 1 : e->path;
+	if (!strcmp(e->path, exe))
+		return 0;
+	if (strstr(base, "python"))
+		return 1;
+	return 2;
+}
+
+struct candidate {
+	const struct procmaps_entry *map;
+	int rank;
+};
+
+static int collect_candidates(const struct procmaps *maps, const char *exe,
+			      struct candidate *c, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < maps->n && n < max; i++) {
+		const struct procmaps_entry *e = &maps->entries[i], *first;
+		int dup = 0;
+
+		if (e->path[0] != '/' || !e->inode || !strncmp(e->path, "/dev/", 5))
+			continue;
+		first = first_mapping(maps, e->path, e->inode);
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = c[j].map == first;
+		if (dup)
+			continue;
+		c[n].map = first;
+		c[n].rank = rank_candidate(e, exe);
+		n++;
+	}
+	/* stable order: the executable, then *python* libraries, then the rest */
+	for (size_t i = 1; i < n; i++) {
+		struct candidate t = c[i];
+		size_t j = i;
+
+		while (j > 0 && c[j - 1].rank > t.rank) {
+			c[j] = c[j - 1];
+			j--;
+		}
+		c[j] = t;
+	}
+	return n;
+}
+
+static int detect_version(struct elf_file *ef, const struct procmaps_entry *map,
+			  const struct elf_symbol_query *q, unsigned *ret_major, unsigned *ret_minor)
+{
+	if (q[SYM_VERSION].found) {
+		uint32_t hex;
+
+		if (!elffile__read(ef, q[SYM_VERSION].value, &hex, sizeof(hex)) &&
+		    !pyproc__version_from_hex(hex, ret_major, ret_minor))
+			return 0;
+	}
+	if (!version_from_name(map->path, ret_major, ret_minor))
+		return 0;
+	return elffile__find_version_string(ef, ret_major, ret_minor);
+}
+
+static int load_layout(struct pyproc *p, char *errbuf, size_t errlen)
+{
+	const struct py_offsets *table = pyoffsets__table(p->major, p->minor);
+	int err = -ENOENT;
+
+	if (p->runtime_addr && (p->major > 3 || (p->major == 3 && p->minor >= 13))) {
+		struct mem_reader r = memread__for_pid(p->pid);
+		unsigned char *buf = malloc(DEBUG_OFFSETS_READ);
+
+		if (!buf)
+			return -ENOMEM;
+		err = mem_read(&r, p->runtime_addr, buf, DEBUG_OFFSETS_READ);
+		if (!err)
+			err = pyoffsets__from_debug_offsets(buf, DEBUG_OFFSETS_READ, &p->offsets);
+		free(buf);
+		if (!err) {
+			p->layout_from_debug_offsets = 1;
+			return 0;
+		}
+	}
+	if (table) {
+		p->offsets = *table;
+		return 0;
+	}
+	set_err(errbuf, errlen,
+		"CPython %u.%u is not supported (no layout table%s)", p->major, p->minor,
+		p->runtime_addr && p->minor >= 13 ? " and its _Py_DebugOffsets could not be used" : "");
+	return -EPROTONOSUPPORT;
+}
+
+int pyproc__open(pid_t pid, struct pyproc **ret, char *errbuf, size_t errlen)
+{
+	struct procmaps maps = {0};
+	struct candidate *cands = NULL;
+	struct pyproc *p = NULL;
+	char exe[512] = "";
+	int err, n;
+
+	err = procmaps__read(pid, &maps);
+	if (err) {
+		if (err == -ESRCH)
+			set_err(errbuf, errlen, "no process with pid %d", pid);
+		else
+			set_err(errbuf, errlen, "cannot read /proc/%d/maps: %s", pid, strerror(-err));
+		return err;
+	}
+	procfs__exe(pid, exe, sizeof(exe));
+	cands = calloc(MAX_CANDIDATES, sizeof(*cands));
+	p = calloc(1, sizeof(*p));
+	if (!cands || !p) {
+		err = -ENOMEM;
+		goto out;
+	}
+	p->pid = pid;
+	n = collect_candidates(&maps, exe, cands, MAX_CANDIDATES);
+	err = -ENOEXEC;
+	for (int i = 0; i < n; i++) {
+		struct elf_symbol_query q[SYM_COUNT] = {
+			[SYM_RUNTIME] = {.name = "_PyRuntime"},
+			[SYM_VERSION] = {.name = "Py_Version"},
+			[SYM_CODE_TYPE] = {.name = "PyCode_Type"},
+			[SYM_INTERP_HEAD] = {.name = "interp_head"},
+		};
+		const struct procmaps_entry *m = cands[i].map;
+		struct elf_file *ef = NULL;
+		uint64_t seg_vaddr = 0;
+		int oerr;
+
+		oerr = open_mapped_elf(pid, m, &ef);
+		if (oerr) {
+			if ((oerr == -EACCES || oerr == -EPERM) && cands[i].rank < 2) {
+				set_err(errbuf, errlen, "not allowed to read %s of pid %d (%s)", m->path,
+					pid, strerror(-oerr));
+				err = oerr;
+				goto out;
+			}
+			continue;
+		}
+		if (elffile__lookup(ef, q, SYM_COUNT) == 0 ||
+		    !(q[SYM_CODE_TYPE].found && (q[SYM_RUNTIME].found || q[SYM_INTERP_HEAD].found))) {
+			elffile__close(ef);
+			continue;
+		}
+		snprintf(p->elf_path, sizeof(p->elf_path), "%s", m->path);
+		if (detect_version(ef, m, q, &p->major, &p->minor)) {
+			set_err(errbuf, errlen, "pid %d runs CPython from %s, of unknown version", pid,
+				m->path);
+			elffile__close(ef);
+			err = -EPROTONOSUPPORT;
+			goto out;
+		}
+		if (!elffile__is_exec(ef)) {
+			if (elffile__segment_vaddr(ef, m->offset, &seg_vaddr)) {
+				set_err(errbuf, errlen, "cannot place %s in pid %d's memory", m->path,
+					pid);
+				elffile__close(ef);
+				err = -ENOEXEC;
+				goto out;
+			}
+			p->bias = m->start - seg_vaddr;
+		}
+		elffile__close(ef);
+		if (p->major != 3 || p->minor < 6) {
+			set_err(errbuf, errlen, "pid %d runs CPython %u.%u, which is not supported "
+				"(3.6 and newer are)", pid, p->major, p->minor);
+			err = -EPROTONOSUPPORT;
+			goto out;
+		}
+		if (q[SYM_RUNTIME].found)
+			p->runtime_addr = q[SYM_RUNTIME].value + p->bias;
+		p->code_type_addr = q[SYM_CODE_TYPE].value + p->bias;
+		err = load_layout(p, errbuf, errlen);
+		if (err)
+			goto out;
+		if (p->runtime_addr && p->offsets.runtime_interpreters_head != PYOFF_NONE) {
+			p->interp_head_addr = p->runtime_addr + p->offsets.runtime_interpreters_head;
+		} else if (q[SYM_INTERP_HEAD].found) {
+			p->interp_head_addr = q[SYM_INTERP_HEAD].value + p->bias;
+		} else {
+			set_err(errbuf, errlen, "pid %d: CPython %u.%u's interpreter list not found "
+				"(stripped library?)", pid, p->major, p->minor);
+			err = -ENOEXEC;
+			goto out;
+		}
+		err = 0;
+		goto out;
+	}
+	set_err(errbuf, errlen, "pid %d is not a CPython process (no _PyRuntime in its executable "
+		"or libraries)", pid);
+out:
+	free(cands);
+	procmaps__free(&maps);
+	if (err) {
+		free(p);
+		return err;
+	}
+	*ret = p;
+	return 0;
+}
+
+void pyproc__free(struct pyproc *p)
+{
+	free(p);
+}

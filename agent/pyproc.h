@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* Finds and describes the CPython interpreter inside a process: which ELF holds it, its
+ * version, where its runtime state is, and the layout of its structures. */
+#ifndef PYPROF_PYPROC_H
+#define PYPROF_PYPROC_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include "py_offsets.h"
+
+struct pyproc {
+	pid_t pid;
+	unsigned major, minor;
+	char elf_path[512];	   /* the ELF defining the runtime, as the process maps it */
+	uint64_t bias;		   /* load bias of that ELF */
+	uint64_t runtime_addr;	   /* &_PyRuntime, 0 before 3.7 */
+	uint64_t interp_head_addr; /* address of the pointer to the first interpreter */
+	uint64_t code_type_addr;   /* &PyCode_Type, 0 if unknown */
+	int layout_from_debug_offsets; /* 1 if read from the interpreter's _Py_DebugOffsets */
+	struct py_offsets offsets;
+};
+
+/* Describes the interpreter of pid. Errors, with a sentence in errbuf:
+ *   -ESRCH no such process, -EACCES/-EPERM not allowed to look at it,
+ *   -ENOEXEC not a CPython process, -EPROTONOSUPPORT a CPython version without a layout. */
+int pyproc__open(pid_t pid, struct pyproc **ret, char *errbuf, size_t errlen);
+void pyproc__free(struct pyproc *p);
+
+/* Cheap pre-check for discovery: 1 if some mapping of pid looks like an ELF worth examining. */
+int pyproc__version_from_hex(uint32_t hex, unsigned *ret_major, unsigned *ret_minor);
+
+#endif

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: MIT
+/* BPF skeleton lifecycle for the on-CPU sampler: open, configure, load, attach (each checked). */
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "oncpu.skel.h"
+#include "procfs.h"
+#include "sampler.h"
+
+const char *const pyprof_metric_names[METRIC_MAX] = {
+	[METRIC_NONE] = "none",
+	[METRIC_SAMPLES] = "samples",
+	[METRIC_EVENTS_SENT] = "events_sent",
+	[METRIC_RINGBUF_FULL] = "ringbuf_full",
+	[METRIC_TARGET_INVALID] = "target_invalid",
+	[METRIC_INTERP_READ_FAILED] = "interp_read_failed",
+	[METRIC_TSTATE_NOT_FOUND] = "tstate_not_found",
+	[METRIC_TSTATE_READ_FAILED] = "tstate_read_failed",
+	[METRIC_TSTATE_CACHE_STALE] = "tstate_cache_stale",
+	[METRIC_FRAME_READ_FAILED] = "frame_read_failed",
+	[METRIC_FRAME_CYCLE] = "frame_cycle",
+	[METRIC_STACK_TRUNCATED] = "stack_truncated",
+	[METRIC_KSTACK_FAILED] = "kernel_stack_failed",
+	[METRIC_SHIM_FRAMES_SKIPPED] = "shim_frames_skipped",
+	[METRIC_EMPTY_STACK] = "empty_stack",
+};
+
+struct sampler {
+	struct oncpu_bpf *skel;
+	struct ring_buffer *rb;
+	int *perf_fds;
+	struct bpf_link **links;
+	int ncpus;
+	sampler_cb cb;
+	void *ctx;
+	struct py_offsets layouts[PYPROF_MAX_LAYOUTS];
+	unsigned nlayouts;
+	int ncpu_possible;
+};
+
+static int ringbuf_cb(void *ctx, void *data, size_t size)
+{
+	struct sampler *s = ctx;
+
+	if (size < SAMPLE_EVENT_HEADER_SIZE)
+		return 0;
+	return s->cb(s->ctx, data, size);
+}
+
+static int open_perf_event(int cpu, unsigned freq)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.size = sizeof(attr),
+		.freq = 1,
+		.sample_freq = freq,
+	};
+
+	return syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+int sampler__open(const struct sampler_opts *opts, sampler_cb cb, void *ctx, struct sampler **ret,
+		  char *errbuf, size_t errlen)
+{
+	struct sampler *s;
+	int err, ncpus;
+	unsigned char *online = NULL;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->cb = cb;
+	s->ctx = ctx;
+	s->skel = oncpu_bpf__open();
+	if (!s->skel) {
+		err = -errno;
+		snprintf(errbuf, errlen, "cannot open the BPF object: %s", strerror(-err));
+		goto fail;
+	}
+	s->skel->rodata->capture_kernel_stack = opts->kernel_stacks ? 1 : 0;
+	if (opts->ringbuf_mb) {
+		err = bpf_map__set_max_entries(s->skel->maps.events, opts->ringbuf_mb << 20);
+		if (err)
+			goto fail_msg;
+	}
+	err = oncpu_bpf__load(s->skel);
+	if (err) {
+		snprintf(errbuf, errlen, "cannot load the BPF sampler: %s%s", strerror(-err),
+			 err == -EPERM || err == -EACCES ? " (needs CAP_BPF and CAP_PERFMON, or root)"
+							  : "");
+		goto fail;
+	}
+	err = procfs__online_cpus(&online, &ncpus);
+	if (err) {
+		snprintf(errbuf, errlen, "cannot read the online CPUs: %s", strerror(-err));
+		goto fail;
+	}
+	s->ncpus = ncpus;
+	s->perf_fds = calloc(ncpus, sizeof(int));
+	s->links = calloc(ncpus, sizeof(*s->links));
+	if (!s->perf_fds || !s->links) {
+		err = -ENOMEM;
+		goto fail_msg;
+	}
+	for (int cpu = 0; cpu < ncpus; cpu++) {
+		s->perf_fds[cpu] = -1;
+		if (!online[cpu])
+			continue;
+		s->perf_fds[cpu] = open_perf_event(cpu, opts->freq_hz);
+		if (s->perf_fds[cpu] < 0) {
+			err = -errno;
+			snprintf(errbuf, errlen, "cannot open a CPU-clock perf event on CPU %d: %s%s",
+				 cpu, strerror(-err),
+				 err == -EACCES || err == -EPERM ? " (needs CAP_PERFMON, or root)" : "");
+			goto fail;
+		}
+		s->links[cpu] = bpf_program__attach_perf_event(s->skel->progs.pyprof_oncpu,
+							       s->perf_fds[cpu]);
+		if (!s->links[cpu]) {
+			err = -errno;
+			snprintf(errbuf, errlen, "cannot attach the sampler on CPU %d: %s", cpu,
+				 strerror(-err));
+			goto fail;
+		}
+	}
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), ringbuf_cb, s, NULL);
+	if (!s->rb) {
+		err = -errno;
+		goto fail_msg;
+	}
+	free(online);
+	s->ncpu_possible = libbpf_num_possible_cpus();
+	*ret = s;
+	return 0;
+fail_msg:
+	snprintf(errbuf, errlen, "cannot set up the BPF sampler: %s", strerror(-err));
+fail:
+	free(online);
+	sampler__close(s);
+	return err;
+}
+
+/* Index of an identical layout already loaded, or a new slot. */
+static int layout_slot(struct sampler *s, const struct py_offsets *off)
+{
+	unsigned i;
+	int err;
+
+	for (i = 0; i < s->nlayouts; i++) {
+		if (!memcmp(&s->layouts[i], off, sizeof(*off)))
+			return i;
+	}
+	if (s->nlayouts == PYPROF_MAX_LAYOUTS)
+		return -ENOSPC;
+	err = bpf_map__update_elem(s->skel->maps.layouts, &i, sizeof(i), off, sizeof(*off), BPF_ANY);
+	if (err)
+		return err;
+	s->layouts[s->nlayouts++] = *off;
+	return i;
+}
+
+int sampler__add_target(struct sampler *s, const struct pyproc *p)
+{
+	struct py_target t = {
+		.interp_head_addr = p->interp_head_addr,
+		.runtime_addr = p->runtime_addr,
+	};
+	__u32 pid = p->pid;
+	int slot;
+
+	if (p->offsets.frame_size > 256)
+		return -EINVAL;
+	slot = layout_slot(s, &p->offsets);
+	if (slot < 0)
+		return slot;
+	t.layout = slot;
+	return bpf_map__update_elem(s->skel->maps.targets, &pid, sizeof(pid), &t, sizeof(t),
+				    BPF_ANY);
+}
+
+int sampler__remove_target(struct sampler *s, pid_t pid)
+{
+	__u32 key = pid;
+
+	return bpf_map__delete_elem(s->skel->maps.targets, &key, sizeof(key), 0);
+}
+
+int sampler__drain(struct sampler *s)
+{
+	return ring_buffer__consume(s->rb);
+}
+
+int sampler__metrics(struct sampler *s, uint64_t *out)
+{
+	int n = s->ncpu_possible > 0 ? s->ncpu_possible : 1;
+	__u64 *vals = calloc(n, sizeof(*vals));
+
+	if (!vals)
+		return -ENOMEM;
+	for (__u32 id = 0; id < METRIC_MAX; id++) {
+		out[id] = 0;
+		if (bpf_map__lookup_elem(s->skel->maps.metrics, &id, sizeof(id), vals,
+					 n * sizeof(*vals), 0))
+			continue;
+		for (int c = 0; c < n; c++)
+			out[id] += vals[c];
+	}
+	free(vals);
+	return 0;
+}
+
+void sampler__close(struct sampler *s)
+{
+	if (!s)
+		return;
+	ring_buffer__free(s->rb);
+	for (int i = 0; i < s->ncpus; i++) {
+		bpf_link__destroy(s->links ? s->links[i] : NULL);
+		if (s->perf_fds && s->perf_fds[i] >= 0)
+			close(s->perf_fds[i]);
+	}
+	free(s->links);
+	free(s->perf_fds);
+	oncpu_bpf__destroy(s->skel);
+	free(s);
+}

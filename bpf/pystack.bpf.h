@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/* The CPython stack walker shared by the BPF samplers: finds the thread state of a thread by its
+ * FS base in the interpreter's thread list (so threads without the GIL are found too) and walks
+ * its frame chain, innermost first, into a sample_event. Every read of target memory is bounded
+ * and every failure is counted. */
+#ifndef PYPROF_PYSTACK_BPF_H
+#define PYPROF_PYSTACK_BPF_H
+
+#include "pyprof_event.h"
+#include "py_offsets.h"
+
+/* How long a found thread state is trusted before the thread list is walked again (a thread that
+ * deletes and recreates its thread state keeps its tid), and how long a thread without one is
+ * left alone before it is looked up again. */
+#define TSTATE_REVALIDATE_NS (1000ULL * 1000 * 1000)
+#define TSTATE_NEGATIVE_NS (250ULL * 1000 * 1000)
+
+/* Bytes of one frame read in a single copy; larger layouts are refused by userspace. */
+#define FRAME_READ_MAX 256
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct py_target);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PYPROF_MAX_LAYOUTS);
+	__type(key, __u32);
+	__type(value, struct py_offsets);
+} layouts SEC(".maps");
+
+struct tstate_cache_entry {
+	__u64 tstate;	  /* 0: none found */
+	__u64 expire_ns;  /* walk the list again after this */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct tstate_cache_entry);
+} tstate_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, METRIC_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} metrics SEC(".maps");
+
+struct frame_buf {
+	__u8 data[FRAME_READ_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct frame_buf);
+} frame_bufs SEC(".maps");
+
+static __always_inline void metric_add(__u32 id, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&metrics, &id);
+
+	if (v)
+		*v += n;
+}
+
+static __always_inline void metric_inc(__u32 id)
+{
+	metric_add(id, 1);
+}
+
+static __always_inline int read_u64(__u64 addr, __u64 *ret)
+{
+	return bpf_probe_read_user(ret, sizeof(*ret), (const void *)addr);
+}
+
+/* ---- finding the thread state ---- */
+
+struct find_ctx {
+	__u64 tstate;		/* cursor in the thread list */
+	__u64 found;
+	__u64 want;		/* the thread's FS base == tstate->thread_id */
+	__u32 off_next;
+	__u32 off_thread_id;
+	__u32 error;
+};
+
+static long find_thread_cb(__u32 i, void *data)
+{
+	struct find_ctx *c = data;
+	__u64 id = 0, next = 0;
+
+	if (!c->tstate)
+		return 1;
+	if (read_u64(c->tstate + c->off_thread_id, &id)) {
+		c->error = METRIC_TSTATE_READ_FAILED;
+		return 1;
+	}
+	if (id == c->want) {
+		c->found = c->tstate;
+		return 1;
+	}
+	if (read_u64(c->tstate + c->off_next, &next)) {
+		c->error = METRIC_TSTATE_READ_FAILED;
+		return 1;
+	}
+	if (next == c->tstate) {
+		c->error = METRIC_TSTATE_READ_FAILED;
+		return 1;
+	}
+	c->tstate = next;
+	return 0;
+}
+
+/* Walks every interpreter's thread list for the thread state whose thread_id is fsbase.
+ * Returns the address, 0 if none; *ret_error gets the failure reason. */
+static __always_inline __u64 pystack__find_tstate(const struct py_target *t,
+						  const struct py_offsets *off, __u64 fsbase,
+						  __u32 *ret_error)
+{
+	struct find_ctx c = {
+		.want = fsbase,
+		.off_next = off->tstate_next,
+		.off_thread_id = off->tstate_thread_id,
+	};
+	__u64 interp = t->interp_addr;
+
+	if (!interp && read_u64(t->interp_head_addr, &interp)) {
+		*ret_error = METRIC_INTERP_READ_FAILED;
+		return 0;
+	}
+	for (int i = 0; i < PYPROF_MAX_INTERPS && interp; i++) {
+		if (read_u64(interp + off->interp_threads_head, &c.tstate)) {
+			*ret_error = METRIC_INTERP_READ_FAILED;
+			return 0;
+		}
+		bpf_loop(PYPROF_MAX_THREADS, find_thread_cb, &c, 0);
+		if (c.found)
+			return c.found;
+		if (c.error) {
+			*ret_error = c.error;
+			return 0;
+		}
+		if (t->interp_addr || off->interp_next == PYOFF_NONE)
+			break;
+		if (read_u64(interp + off->interp_next, &interp))
+			break;
+	}
+	*ret_error = METRIC_TSTATE_NOT_FOUND;
+	return 0;
+}
+
+/* The cached thread state of tid if still valid, else a fresh walk (cached either way). */
+static __always_inline __u64 pystack__tstate(const struct py_target *t,
+					     const struct py_offsets *off, __u32 tid,
+					     __u64 fsbase, __u64 now, __u32 *ret_error)
+{
+	struct tstate_cache_entry *e = bpf_map_lookup_elem(&tstate_cache, &tid);
+	struct tstate_cache_entry fresh = {};
+
+	if (e && now < e->expire_ns) {
+		__u64 id = 0;
+
+		if (!e->tstate) {
+			*ret_error = METRIC_TSTATE_NOT_FOUND;
+			return 0;
+		}
+		if (!read_u64(e->tstate + off->tstate_thread_id, &id) && id == fsbase)
+			return e->tstate;
+		metric_inc(METRIC_TSTATE_CACHE_STALE);
+	}
+	fresh.tstate = pystack__find_tstate(t, off, fsbase, ret_error);
+	fresh.expire_ns = now + (fresh.tstate ? TSTATE_REVALIDATE_NS : TSTATE_NEGATIVE_NS);
+	bpf_map_update_elem(&tstate_cache, &tid, &fresh, BPF_ANY);
+	return fresh.tstate;
+}
+
+/* ---- walking the frames ---- */
+
+struct walk_ctx {
+	__u64 frame;		/* next frame to read, 0 at the end */
+	__u32 n;		/* frames stored */
+	__u32 error;
+	__u32 skipped;
+	__u32 size;		/* bytes of a frame to read */
+	__u32 off_previous;
+	__u32 off_code;
+	__u32 off_instr;
+	__u32 off_owner;
+	__u32 owner_cstack;
+	__u32 instr_is_int;
+	__u32 truncated;
+	__u64 code_mask;
+	struct sample_event *ev;
+};
+
+static __always_inline int frame_field(struct frame_buf *b, __u32 off, __u64 *ret)
+{
+	if (off > FRAME_READ_MAX - sizeof(__u64))
+		return -1;
+	*ret = *(__u64 *)(b->data + off);
+	return 0;
+}
+
+static long walk_frame_cb(__u32 i, void *data)
+{
+	struct walk_ctx *c = data;
+	struct sample_event *ev = c->ev;
+	__u32 zero = 0, size = c->size;
+	struct frame_buf *b;
+	__u64 code = 0, instr = 0, prev = 0;
+
+	if (!c->frame)
+		return 1;
+	b = bpf_map_lookup_elem(&frame_bufs, &zero);
+	if (!b)
+		return 1;
+	if (size > FRAME_READ_MAX)
+		size = FRAME_READ_MAX;
+	if (bpf_probe_read_user(b->data, size, (const void *)c->frame)) {
+		c->error = METRIC_FRAME_READ_FAILED;
+		return 1;
+	}
+	if (frame_field(b, c->off_previous, &prev) || frame_field(b, c->off_code, &code) ||
+	    frame_field(b, c->off_instr, &instr)) {
+		c->error = METRIC_FRAME_READ_FAILED;
+		return 1;
+	}
+	if (prev == c->frame) {
+		c->error = METRIC_FRAME_CYCLE;
+		return 1;
+	}
+	c->frame = prev;
+
+	if (c->owner_cstack != PYOFF_NONE && c->off_owner < FRAME_READ_MAX &&
+	    b->data[c->off_owner & (FRAME_READ_MAX - 1)] == (__u8)c->owner_cstack) {
+		c->skipped++; /* a shim frame the C stack owns: no depth budget spent */
+		return 0;
+	}
+	if (c->n >= PYPROF_MAX_FRAMES) {
+		c->truncated = 1; /* a real frame beyond the budget */
+		return 1;
+	}
+	code &= c->code_mask;
+	if (c->instr_is_int)
+		instr = (__u64)(__s64)(__s32)instr;
+	if (ev) {
+		__u32 n = c->n & (PYPROF_MAX_FRAMES - 1);
+
+		ev->frames[n].code = code;
+		ev->frames[n].instr = instr;
+	}
+	c->n++;
+	return 0;
+}
+
+/* Fills ev's tstate, frames, nframes, flags and error for the thread (tid, fsbase) of target t.
+ * Always leaves ev in a state worth emitting: partial stacks carry SAMPLE_ERROR. */
+static __always_inline void pystack__capture(struct sample_event *ev, const struct py_target *t,
+					     __u32 tid, __u64 fsbase, __u64 now)
+{
+	const struct py_offsets *off;
+	struct walk_ctx c = {};
+	__u32 layout = t->layout, error = 0;
+	__u64 tstate, frame = 0, cframe = 0;
+
+	ev->nframes = 0;
+	ev->tstate = 0;
+	off = bpf_map_lookup_elem(&layouts, &layout);
+	if (!off || !off->frame_kind) {
+		ev->flags |= SAMPLE_ERROR;
+		ev->error = METRIC_TARGET_INVALID;
+		metric_inc(METRIC_TARGET_INVALID);
+		return;
+	}
+	tstate = pystack__tstate(t, off, tid, fsbase, now, &error);
+	if (!tstate) {
+		ev->flags |= SAMPLE_NO_TSTATE;
+		if (error != METRIC_TSTATE_NOT_FOUND)
+			ev->flags |= SAMPLE_ERROR;
+		ev->error = error;
+		metric_inc(error);
+		return;
+	}
+	ev->tstate = tstate;
+
+	if (off->frame_kind == PY_FRAME_CFRAME) {
+		if (read_u64(tstate + off->tstate_frame, &cframe) ||
+		    (cframe && read_u64(cframe + off->cframe_current_frame, &frame)))
+			error = METRIC_TSTATE_READ_FAILED;
+	} else if (read_u64(tstate + off->tstate_frame, &frame)) {
+		error = METRIC_TSTATE_READ_FAILED;
+	}
+	if (error) {
+		ev->flags |= SAMPLE_ERROR;
+		ev->error = error;
+		metric_inc(error);
+		return;
+	}
+
+	c.frame = frame;
+	c.size = off->frame_size;
+	c.off_previous = off->frame_previous;
+	c.off_code = off->frame_code;
+	c.off_instr = off->frame_instr;
+	c.off_owner = off->frame_owner;
+	c.owner_cstack = off->frame_owner_cstack;
+	c.instr_is_int = off->frame_kind == PY_FRAME_OBJECT;
+	c.code_mask = off->frame_code_mask;
+	c.ev = ev;
+	bpf_loop(PYPROF_MAX_WALK, walk_frame_cb, &c, 0);
+
+	ev->nframes = c.n;
+	if (c.skipped)
+		metric_add(METRIC_SHIM_FRAMES_SKIPPED, c.skipped);
+	if (c.error) {
+		ev->flags |= SAMPLE_ERROR;
+		ev->error = c.error;
+		metric_inc(c.error);
+	} else if (c.truncated || c.frame) {
+		/* more real frames than the budget, or the walk's step budget ran out */
+		ev->flags |= SAMPLE_TRUNCATED;
+		metric_inc(METRIC_STACK_TRUNCATED);
+	} else if (!c.n) {
+		metric_inc(METRIC_EMPTY_STACK);
+	}
+}
+
+/* The FS base of the current task: what pthread_self() returns in it, on x86_64. */
+static __always_inline __u64 pystack__current_fsbase(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	return BPF_CORE_READ(task, thread.fsbase);
+}
+
+#endif /* PYPROF_PYSTACK_BPF_H */
