@@ -239,7 +239,7 @@ static long walk_frame_cb(__u32 i, void *data)
 	c->frame = prev;
 
 	if (c->owner_cstack != PYOFF_NONE && c->off_owner < FRAME_READ_MAX &&
-	    b->data[c->off_owner & (FRAME_READ_MAX - 1)] == (__u8)c->owner_cstack) {
+	    b->data[c->off_owner & (FRAME_READ_MAX - 1)] >= (__u8)c->owner_cstack) {
 		c->skipped++; /* a shim frame the C stack owns: no depth budget spent */
 		return 0;
 	}

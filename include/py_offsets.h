@@ -51,7 +51,8 @@ struct py_offsets {
 	__u32 frame_code;	/* f_code / f_executable */
 	__u32 frame_instr;	/* f_lasti (int, OBJECT) or prev_instr / instr_ptr (pointer) */
 	__u32 frame_owner;	/* owner (char), PYOFF_NONE before 3.11 */
-	__u32 frame_owner_cstack; /* owner value of C-stack shim frames to skip, PYOFF_NONE if none */
+	__u32 frame_owner_cstack; /* frames with owner >= this are shims to skip (3.12: CSTACK,
+				   * 3.14: INTERPRETER and CSTACK); PYOFF_NONE if none */
 	__u32 frame_size;	/* bytes to read to cover all frame fields above */
 	__u64 frame_code_mask;	/* AND-ed with frame_code's value (3.14 tags the low bits) */
 

@@ -1,0 +1,155 @@
+#!/bin/sh
+# Checks agent/pyoffsets.c against every CPython 3.x installed under $PYENV_ROOT/versions (and
+# the system's, if its headers are installed): the built-in table against offsetof() in that
+# version's own headers (probe.c), and for 3.13+ the _Py_DebugOffsets parser against the bytes
+# of _PyRuntime in its libpython.
+# Usage: tests/offsets/run.sh BUILD_DIR
+set -u
+
+BUILD=${1:?usage: $0 BUILD_DIR}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+VERSIONS=${PYENV_ROOT:-/root/.pyenv}/versions
+SYSTEM_INCLUDE=${SYSTEM_INCLUDE:-/usr/include}
+CC=${CC:-gcc}
+OUT=$BUILD/offsets
+TABLE_MINORS="6 7 8 9 10 11 12 13" # versions pyoffsets__table() knows
+PROBE_MAX_MINOR=13                   # newest version probe.c knows
+DEBUG_READ_SIZE=$(sed -n 's/^#define PYOFFSETS_DEBUG_READ_SIZE[ \t]*\([0-9]*\).*/\1/p' \
+	"$ROOT/agent/pyoffsets.h")
+
+passed=0 failed=0 skipped=0
+pass() { passed=$((passed + 1)); echo "ok   $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL $1"; }
+skip() { skipped=$((skipped + 1)); echo "skip $1"; }
+
+mkdir -p "$OUT" || exit 1
+if ! $CC -O1 -g -Wall -Wextra -std=gnu11 -I"$ROOT/include" -I"$ROOT/agent" \
+	"$ROOT/tests/offsets/check.c" "$ROOT/agent/pyoffsets.c" -o "$OUT/check"; then
+	echo "offsets: cannot build the checker"
+	echo "offsets: 0 passed, 1 failed, 0 skipped"
+	exit 1
+fi
+
+# Writes the first $3 bytes of symbol _PyRuntime of ELF file $1 to $2, from the section that
+# holds its initialized contents (.PyRuntime in 3.13, .data otherwise).
+extract_runtime() {
+	sym=$(readelf -sW "$1" 2>/dev/null | awk '$8 == "_PyRuntime" { print $2, $7; exit }')
+	[ -n "$sym" ] || { echo "no _PyRuntime symbol"; return 1; }
+	# shellcheck disable=SC2086 # split into address and section index
+	set -- "$1" "$2" "$3" $sym
+	sec=$(readelf -SW "$1" | sed -n 's/^ *\[ *\([0-9]*\)\]/\1/p' |
+		awk -v n="$5" '$1 == n { print $3, $4, $5; exit }')
+	# shellcheck disable=SC2086 # file, out, count, symbol address, type, address, offset
+	set -- "$1" "$2" "$3" "$4" $sec
+	[ "${5:-}" = PROGBITS ] || { echo "_PyRuntime is in a ${5:-missing} section"; return 1; }
+	off=$((0x$7 + 0x$4 - 0x$6))
+	dd if="$1" of="$2" bs=4096 skip="$off" count="$3" iflag=skip_bytes,count_bytes \
+		status=none || return 1
+	[ "$(wc -c < "$2")" -eq "$3" ] || { echo "short read at $off"; return 1; }
+}
+
+found_minors=" "
+
+# first_file FILE...: the first argument that is an existing file.
+first_file() {
+	for f in "$@"; do
+		[ -f "$f" ] && { echo "$f"; return 0; }
+	done
+	return 1
+}
+
+# check_parse_only NAME MINOR ELF...: for versions newer than the probe, at least the debug
+# offsets of the interpreter must parse (their values are printed, not verified).
+check_parse_only() {
+	name=$1 minor=$2
+	shift 2
+	elf=$(first_file "$@") || { skip "$name debug-offsets: no libpython found"; return; }
+	blob=$OUT/debug-offsets-$name.bin
+	if ! why=$(extract_runtime "$elf" "$blob" "$DEBUG_READ_SIZE"); then
+		fail "$name debug-offsets: cannot read _PyRuntime from $elf: $why"
+	elif "$OUT/check" parse "$blob" "$minor" "$name"; then
+		pass "$name debug-offsets parse only ($elf)"
+	else
+		fail "$name debug-offsets"
+	fi
+}
+
+# check_install NAME INCLUDE_DIR ELF...: the checks for one installation; the first ELF file
+# that exists is where its _PyRuntime is read from.
+check_install() {
+	name=$1 inc=$2
+	shift 2
+	minor=$(sed -n 's/^#define PY_MINOR_VERSION[ \t]*\([0-9]*\).*/\1/p' "$inc/patchlevel.h")
+	# The tables describe default builds: no free-threading, no Py_DEBUG (other layouts).
+	if echo '#include <Python.h>' | $CC -E -dM -I"$inc" - 2>/dev/null |
+		grep -qE '^#define (Py_GIL_DISABLED|Py_DEBUG|Py_TRACE_REFS) '; then
+		skip "$name: free-threaded or debug build"
+		return
+	fi
+	found_minors="$found_minors$minor "
+	if [ "$minor" -gt "$PROBE_MAX_MINOR" ] || [ "$minor" -lt 6 ]; then
+		skip "$name: probe.c covers 3.6-3.$PROBE_MAX_MINOR"
+		[ "$minor" -gt "$PROBE_MAX_MINOR" ] && check_parse_only "$name" "$minor" "$@"
+		return
+	fi
+
+	probe=$OUT/probe-$name
+	if ! $CC -DPy_BUILD_CORE -I"$inc" "$ROOT/tests/offsets/probe.c" -o "$probe" \
+		2> "$probe.log"; then
+		fail "$name: probe.c does not compile against $inc (see $probe.log)"
+		return
+	fi
+	"$probe" > "$probe.txt" || { fail "$name: probe failed"; return; }
+
+	if "$OUT/check" table "$probe.txt" "$name"; then
+		pass "$name table ($inc)"
+	else
+		fail "$name table"
+	fi
+
+	[ "$minor" -ge 13 ] || return
+	elf=$(first_file "$@") || { skip "$name debug-offsets: no libpython found"; return; }
+	size=$(awk '$1 == "x_debug_offsets_size" { print $2 }' "$probe.txt")
+	blob=$OUT/debug-offsets-$name.bin
+	if ! why=$(extract_runtime "$elf" "$blob" "$size"); then
+		fail "$name debug-offsets: cannot read _PyRuntime from $elf: $why"
+	elif "$OUT/check" debug "$blob" "$probe.txt" "$name"; then
+		pass "$name debug-offsets ($elf)"
+	else
+		fail "$name debug-offsets"
+	fi
+}
+
+for dir in "$VERSIONS"/3.*; do
+	[ -d "$dir" ] || continue
+	name=$(basename "$dir")
+	inc=$(ls -d "$dir"/include/python3.* 2>/dev/null | head -n 1)
+	if [ -z "$inc" ] || [ ! -f "$inc/patchlevel.h" ]; then
+		skip "$name: no headers in $dir/include"
+		continue
+	fi
+	minor=$(sed -n 's/^#define PY_MINOR_VERSION[ \t]*\([0-9]*\).*/\1/p' "$inc/patchlevel.h")
+	check_install "$name" "$inc" "$dir"/lib/libpython3."$minor"*.so.1.0 \
+		"$dir/bin/python3.$minor"
+done
+
+# The distribution's interpreter, where its development headers are installed.
+for inc in "$SYSTEM_INCLUDE"/python3.*; do
+	if [ ! -f "$inc/patchlevel.h" ] || [ ! -d "$inc/internal" ]; then
+		continue
+	fi
+	ver=$(sed -n 's/^#define PY_VERSION[ \t]*"\(.*\)".*/\1/p' "$inc/patchlevel.h")
+	minor=$(sed -n 's/^#define PY_MINOR_VERSION[ \t]*\([0-9]*\).*/\1/p' "$inc/patchlevel.h")
+	check_install "system-$ver" "$inc" /usr/lib/*/libpython3."$minor".so.1.0 \
+		/usr/bin/python3."$minor"
+done
+
+for minor in $TABLE_MINORS; do
+	case "$found_minors" in
+	*" $minor "*) ;;
+	*) skip "3.$minor: no default build installed under $VERSIONS" ;;
+	esac
+done
+
+echo "offsets: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
