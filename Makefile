@@ -89,7 +89,7 @@ run: all
 	@tests/demo/run-demo.sh $(BUILD)/agentctl
 
 bench: all
-	@bench/run.sh $(BUILD)/agentctl
+	AGENTCTL=$(BUILD)/agentctl $(PYTHON) tests/bench/oncpu.py
 
 clean:
 	rm -rf $(BUILD)

@@ -1,0 +1,43 @@
+#!/bin/bash
+# `make test`: the three tiers (unit, offset tables, BPF + end-to-end), then one closing line.
+# Each tier prints its own summary; this adds them up. Exit status is non-zero on any failure.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+PYTHON=${PYTHON:-/usr/bin/python3}
+logdir=$(mktemp -d)
+passed=0 failed=0 skipped=0 status=0
+
+tier() {
+	local name=$1 log="$logdir/$1.log"
+	shift
+	echo "== $name"
+	"$@" 2>&1 | tee "$log"
+	local rc=${PIPESTATUS[0]}
+	# the last "N passed" style summary of this tier
+	local line
+	line=$(grep -E '[0-9]+ (passed|failed)' "$log" | tail -1)
+	local p f s e
+	p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || true)
+	f=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || true)
+	s=$(echo "$line" | grep -oE '[0-9]+ skipped' | grep -oE '[0-9]+' || true)
+	e=$(echo "$line" | grep -oE '[0-9]+ errors?' | grep -oE '[0-9]+' || true)
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0} + ${e:-0}))
+	skipped=$((skipped + ${s:-0}))
+	if [ "$rc" -ne 0 ]; then
+		status=1
+		if [ -z "${f:-}" ] && [ -z "${e:-}" ]; then
+			echo "$name: exited $rc without a failure count; counted as 1 failure"
+			failed=$((failed + 1))
+		fi
+	fi
+}
+
+tier unit tests/run-unit.sh "$BUILD"/tests/test_*
+tier offsets tests/offsets/run.sh "$BUILD"
+tier e2e env AGENTCTL="$BUILD/agentctl" "$PYTHON" -m pytest -ra tests/e2e
+
+rm -rf "$logdir"
+echo "make test: $passed passed, $failed failed, $skipped skipped"
+exit $status
