@@ -221,13 +221,17 @@ int elffile__find_version_string(struct elf_file *ef, unsigned *ret_major, unsig
 			return -EIO;
 		p = data->d_buf;
 		end = p + data->d_size;
-		/* NUL-delimited strings only, so "3.1.2" inside a longer text never matches */
+		/* A whole NUL-terminated string, or the tail of one after a '/': the linker may
+		 * merge PY_VERSION into a longer string such as ".../versions/3.10.13". */
 		while (p < end) {
 			const char *z = memchr(p, '\0', end - p);
 			size_t len = z ? (size_t)(z - p) : (size_t)(end - p);
+			const char *slash = len ? memrchr(p, '/', len) : NULL;
 
-			if (len && (p == data->d_buf || p[-1] == '\0') &&
-			    !parse_version_string(p, len, ret_major, ret_minor))
+			if (len && !parse_version_string(p, len, ret_major, ret_minor))
+				return 0;
+			if (slash && !parse_version_string(slash + 1, len - (slash + 1 - p), ret_major,
+							   ret_minor))
 				return 0;
 			p += len + 1;
 		}

@@ -52,6 +52,8 @@ struct symbolizer {
 	struct hashmap lines;	/* (code address, instr) -> line + 1 */
 	struct hashmap sources; /* hash of file name -> source_file */
 	struct strtab unknown;	/* "<unknown>"-style fixed strings */
+	struct code_entry **retired; /* replaced entries: names handed out stay valid */
+	size_t nretired, cap_retired;
 	uint64_t stats[SYM_STAT_MAX];
 };
 
@@ -118,6 +120,9 @@ void symbolizer__free(struct symbolizer *s)
 		free(sf->text);
 		free(sf);
 	}
+	for (size_t i = 0; i < s->nretired; i++)
+		code_entry__free(s->retired[i]);
+	free(s->retired);
 	hashmap__free(&s->codes);
 	hashmap__free(&s->lines);
 	hashmap__free(&s->sources);
@@ -218,6 +223,24 @@ static void count_failure(struct symbolizer *s, enum pyobj_error reason)
 	}
 }
 
+/* Keeps a replaced entry until symbolizer__free, since callers may still hold its names; an
+ * address is reused rarely, and if memory runs short the entry is simply freed. */
+static void retire(struct symbolizer *s, struct code_entry *e)
+{
+	if (s->nretired == s->cap_retired) {
+		size_t cap = s->cap_retired ? s->cap_retired * 2 : 16;
+		struct code_entry **n = realloc(s->retired, cap * sizeof(*n));
+
+		if (!n) {
+			code_entry__free(e);
+			return;
+		}
+		s->retired = n;
+		s->cap_retired = cap;
+	}
+	s->retired[s->nretired++] = e;
+}
+
 /* The cached entry for a code address, validated in this period; NULL if it cannot be named. */
 static struct code_entry *code_get(struct symbolizer *s, uint64_t addr)
 {
@@ -242,7 +265,7 @@ static struct code_entry *code_get(struct symbolizer *s, uint64_t addr)
 		}
 		s->stats[SYM_STAT_REUSED_ADDRESS]++;
 		hashmap__del(&s->codes, k);
-		code_entry__free(e);
+		retire(s, e);
 		drop_lines_of(s, addr);
 	}
 	fresh = calloc(1, sizeof(*fresh));
