@@ -20,24 +20,25 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: agentctl COMMAND [OPTIONS]\n"
-		"\n"
-		"Commands:\n"
-		"  snapshot --pid PID [--duration SECONDS] [--rate HZ] [--threads] [--kernel]\n"
-		"           [--output FILE]\n"
-		"      Profile every thread of one CPython process for SECONDS (default 10) at HZ\n"
-		"      samples per second (default 99), then write folded stacks, one line per\n"
-		"      distinct stack: 'COMM (PID);outer (file.py:LINE);...;inner (file.py:LINE) N'.\n"
-		"      --threads adds a 'thread TID (name)' frame under the process frame;\n"
-		"      --kernel adds the sampled kernel stack as 'function_[k]' frames leafward.\n"
-		"      Ctrl-C ends early and writes what was collected.\n"
-		"  version\n"
-		"      Print the version.\n"
-		"\n"
-		"Exit codes: 0 written, 1 failure, 2 usage, 3 no such process, 4 not a CPython\n"
-		"process, 5 unsupported CPython version, 6 missing privilege (needs root, or\n"
-		"CAP_BPF + CAP_PERFMON + CAP_SYS_PTRACE).\n");
+	fprintf(
+	    f,
+	    "Usage: agentctl COMMAND [OPTIONS]\n"
+	    "\n"
+	    "Commands:\n"
+	    "  snapshot --pid PID [--duration SECONDS] [--rate HZ] [--threads] [--kernel]\n"
+	    "           [--output FILE]\n"
+	    "      Profile every thread of one CPython process for SECONDS (default 10) at HZ\n"
+	    "      samples per second (default 99), then write folded stacks, one line per\n"
+	    "      distinct stack: 'COMM (PID);outer (file.py:LINE);...;inner (file.py:LINE) N'.\n"
+	    "      --threads adds a 'thread TID (name)' frame under the process frame;\n"
+	    "      --kernel adds the sampled kernel stack as 'function_[k]' frames leafward.\n"
+	    "      Ctrl-C ends early and writes what was collected.\n"
+	    "  version\n"
+	    "      Print the version.\n"
+	    "\n"
+	    "Exit codes: 0 written, 1 failure, 2 usage, 3 no such process, 4 not a CPython\n"
+	    "process, 5 unsupported CPython version, 6 missing privilege (needs root, or\n"
+	    "CAP_BPF + CAP_PERFMON + CAP_SYS_PTRACE).\n");
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
@@ -56,15 +57,15 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
 static int cmd_snapshot(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"pid", required_argument, NULL, 'p'},
-		{"duration", required_argument, NULL, 'd'},
-		{"rate", required_argument, NULL, 'r'},
-		{"threads", no_argument, NULL, 't'},
-		{"kernel", no_argument, NULL, 'k'},
-		{"output", required_argument, NULL, 'o'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"pid", required_argument, NULL, 'p'},
+	    {"duration", required_argument, NULL, 'd'},
+	    {"rate", required_argument, NULL, 'r'},
+	    {"threads", no_argument, NULL, 't'},
+	    {"kernel", no_argument, NULL, 'k'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	struct snapshot_opts o = {.duration_s = 10, .rate_hz = 99};
 	struct sigaction sa = {.sa_handler = on_signal};
@@ -75,7 +76,8 @@ static int cmd_snapshot(int argc, char **argv)
 		switch (c) {
 		case 'p':
 			if (parse_uint(optarg, 0x3fffffff, &v) || !v) {
-				fprintf(stderr, "agentctl: --pid: expected a process id, got '%s'\n",
+				fprintf(stderr,
+					"agentctl: --pid: expected a process id, got '%s'\n",
 					optarg);
 				return SNAP_USAGE;
 			}
@@ -86,15 +88,18 @@ static int cmd_snapshot(int argc, char **argv)
 
 			o.duration_s = strtod(optarg, &end);
 			if (end == optarg || *end || !(o.duration_s > 0) || o.duration_s > 86400) {
-				fprintf(stderr, "agentctl: --duration: expected seconds in (0, 86400], "
-						"got '%s'\n", optarg);
+				fprintf(stderr,
+					"agentctl: --duration: expected seconds in (0, 86400], "
+					"got '%s'\n",
+					optarg);
 				return SNAP_USAGE;
 			}
 			break;
 		}
 		case 'r':
 			if (parse_uint(optarg, 10000, &v) || !v) {
-				fprintf(stderr, "agentctl: --rate: expected 1 to 10000 Hz, got '%s'\n",
+				fprintf(stderr,
+					"agentctl: --rate: expected 1 to 10000 Hz, got '%s'\n",
 					optarg);
 				return SNAP_USAGE;
 			}

@@ -11,28 +11,28 @@
 #define MAX_STACK_IDS (PYPROF_MAX_FRAMES + PYPROF_MAX_KSTACK + 8)
 
 const char *const collector_stat_names[COLL_STAT_MAX] = {
-	[COLL_STAT_SAMPLES] = "samples",
-	[COLL_STAT_MALFORMED] = "malformed_records",
-	[COLL_STAT_UNKNOWN_PID] = "unknown_pid",
-	[COLL_STAT_PARTIAL] = "partial_stacks",
-	[COLL_STAT_TRUNCATED] = "truncated_stacks",
-	[COLL_STAT_NO_TSTATE] = "no_thread_state",
-	[COLL_STAT_UNKNOWN_FRAMES] = "unknown_frames",
+    [COLL_STAT_SAMPLES] = "samples",
+    [COLL_STAT_MALFORMED] = "malformed_records",
+    [COLL_STAT_UNKNOWN_PID] = "unknown_pid",
+    [COLL_STAT_PARTIAL] = "partial_stacks",
+    [COLL_STAT_TRUNCATED] = "truncated_stacks",
+    [COLL_STAT_NO_TSTATE] = "no_thread_state",
+    [COLL_STAT_UNKNOWN_FRAMES] = "unknown_frames",
 };
 
 struct proc_entry {
 	struct pyproc *proc;
 	struct symbolizer *sym;
 	char comm[64];
-	int64_t root_id;	/* frame id of "COMM (PID)" */
+	int64_t root_id; /* frame id of "COMM (PID)" */
 };
 
 struct collector {
 	struct collector_opts opts;
 	const struct kallsyms *ksyms;
 	struct profile profile;
-	struct hashmap procs;	/* pid -> proc_entry */
-	uint32_t *ids;		/* scratch stack */
+	struct hashmap procs; /* pid -> proc_entry */
+	uint32_t *ids;	      /* scratch stack */
 	uint64_t stats[COLL_STAT_MAX];
 };
 
@@ -242,7 +242,8 @@ int collector__on_sample(void *ctx, const struct sample_event *ev, size_t size)
 		if (nk > PYPROF_MAX_KSTACK)
 			nk = PYPROF_MAX_KSTACK;
 		for (int i = nk; !err && i-- > 0;) {
-			const char *name = c->ksyms ? kallsyms__name(c->ksyms, ev->kstack[i]) : NULL;
+			const char *name =
+			    c->ksyms ? kallsyms__name(c->ksyms, ev->kstack[i]) : NULL;
 
 			snprintf(buf, sizeof(buf), "%s_[k]", name ? name : "[unknown]");
 			err = push_str(c, &n, buf);

@@ -14,8 +14,8 @@
 #include "symbolize.h"
 
 struct collector_opts {
-	int threads;		/* add "thread TID (name)" under the process root */
-	int kernel;		/* add kernel frames "name_[k]" leafward */
+	int threads; /* add "thread TID (name)" under the process root */
+	int kernel;  /* add kernel frames "name_[k]" leafward */
 };
 
 enum collector_stat {

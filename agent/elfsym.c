@@ -84,7 +84,8 @@ int elffile__lookup(struct elf_file *ef, struct elf_symbol_query *q, size_t n)
 		Elf_Data *data;
 		size_t count;
 
-		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
+		if (!gelf_getshdr(scn, &sh) ||
+		    (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
 			continue;
 		if (!sh.sh_entsize)
 			continue;
@@ -96,7 +97,8 @@ int elffile__lookup(struct elf_file *ef, struct elf_symbol_query *q, size_t n)
 			GElf_Sym sym;
 			const char *name;
 
-			if (!gelf_getsym(data, s, &sym) || sym.st_shndx == SHN_UNDEF || !sym.st_value)
+			if (!gelf_getsym(data, s, &sym) || sym.st_shndx == SHN_UNDEF ||
+			    !sym.st_value)
 				continue;
 			name = elf_strptr(ef->elf, sh.sh_link, sym.st_name);
 			if (!name)
@@ -122,7 +124,8 @@ int elffile__read(struct elf_file *ef, uint64_t vaddr, void *buf, size_t len)
 		GElf_Shdr sh;
 		Elf_Data *data;
 
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS || !(sh.sh_flags & SHF_ALLOC))
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
+		    !(sh.sh_flags & SHF_ALLOC))
 			continue;
 		if (vaddr < sh.sh_addr || vaddr - sh.sh_addr >= sh.sh_size ||
 		    len > sh.sh_size - (vaddr - sh.sh_addr))
@@ -230,8 +233,8 @@ int elffile__find_version_string(struct elf_file *ef, unsigned *ret_major, unsig
 
 			if (len && !parse_version_string(p, len, ret_major, ret_minor))
 				return 0;
-			if (slash && !parse_version_string(slash + 1, len - (slash + 1 - p), ret_major,
-							   ret_minor))
+			if (slash && !parse_version_string(slash + 1, len - (slash + 1 - p),
+							   ret_major, ret_minor))
 				return 0;
 			p += len + 1;
 		}

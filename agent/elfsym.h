@@ -10,9 +10,9 @@ struct elf_file;
 
 struct elf_symbol_query {
 	const char *name;
-	uint64_t value;		/* out: st_value (link-time address), 0 if not found */
-	uint64_t size;		/* out: st_size */
-	int found;		/* out */
+	uint64_t value; /* out: st_value (link-time address), 0 if not found */
+	uint64_t size;	/* out: st_size */
+	int found;	/* out */
 };
 
 int elffile__open(const char *path, struct elf_file **ret);

@@ -23,7 +23,8 @@ uint64_t hash__bytes(const void *data, size_t len, uint64_t seed)
 
 static uint64_t hkey_hash(struct hkey k)
 {
-	uint64_t h = k.a * 0x9e3779b97f4a7c15ULL ^ (k.b + 0x632be59bd9b4e019ULL) * 0xc2b2ae3d27d4eb4fULL;
+	uint64_t h =
+	    k.a * 0x9e3779b97f4a7c15ULL ^ (k.b + 0x632be59bd9b4e019ULL) * 0xc2b2ae3d27d4eb4fULL;
 
 	h ^= h >> 31;
 	h *= 0xbf58476d1ce4e5b9ULL;

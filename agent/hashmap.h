@@ -15,7 +15,7 @@ struct hashmap {
 	struct hkey *keys;
 	void **values;
 	uint8_t *used;
-	size_t cap;	/* power of two */
+	size_t cap; /* power of two */
 	size_t n;
 };
 
@@ -33,7 +33,7 @@ uint64_t hash__bytes(const void *data, size_t len, uint64_t seed);
 
 /* Interned strings get small dense ids (0, 1, ...), so stacks can be arrays of ids. */
 struct strtab {
-	struct hashmap index;	/* hash -> chain of ids, via the id arrays below */
+	struct hashmap index; /* hash -> chain of ids, via the id arrays below */
 	char **strs;
 	uint32_t *next_same_hash;
 	size_t n, cap;

@@ -14,7 +14,7 @@ struct ksym {
 struct kallsyms {
 	struct ksym *syms;
 	size_t n;
-	char *names;	/* one allocation holding every name */
+	char *names; /* one allocation holding every name */
 };
 
 /* Parses kallsyms text (text-section symbols only). -EPERM if every address is hidden. */

@@ -29,7 +29,8 @@ int memread__image(void *ctx, uint64_t addr, void *buf, size_t len)
 	for (size_t i = 0; i < img->n; i++) {
 		const struct mem_region *r = &img->regions[i];
 
-		if (addr >= r->addr && addr - r->addr <= r->len && len <= r->len - (addr - r->addr)) {
+		if (addr >= r->addr && addr - r->addr <= r->len &&
+		    len <= r->len - (addr - r->addr)) {
 			memcpy(buf, (const char *)r->data + (addr - r->addr), len);
 			return 0;
 		}

@@ -15,7 +15,7 @@ struct procmaps_entry {
 	unsigned dev_major;
 	unsigned dev_minor;
 	char perms[5];
-	char *path;	/* "" for anonymous mappings; " (deleted)" suffix removed */
+	char *path; /* "" for anonymous mappings; " (deleted)" suffix removed */
 	int deleted;
 };
 

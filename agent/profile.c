@@ -130,7 +130,8 @@ int profile__write_folded(const struct profile *p, FILE *out)
 	}
 	qsort(lines, n, sizeof(*lines), cmp_lines);
 	for (size_t i = 0; i < n; i++) {
-		if (fprintf(out, "%s %llu\n", lines[i].text, (unsigned long long)lines[i].weight) < 0) {
+		if (fprintf(out, "%s %llu\n", lines[i].text, (unsigned long long)lines[i].weight) <
+		    0) {
 			err = -EIO;
 			break;
 		}

@@ -17,7 +17,7 @@ struct profile_stack {
 
 struct profile {
 	struct strtab strs;
-	struct hashmap stacks;	/* stack hash -> chain of profile_stack */
+	struct hashmap stacks; /* stack hash -> chain of profile_stack */
 	size_t nstacks;
 	uint64_t total;
 };

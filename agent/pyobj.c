@@ -33,8 +33,8 @@ static int field_ok(uint32_t off, size_t width, size_t size)
 	return off != PYOFF_NONE && off + width <= size;
 }
 
-static int read_code_header(const struct mem_reader *r, const struct py_offsets *off,
-			    uint64_t addr, uint8_t *buf, struct py_code_id *ret)
+static int read_code_header(const struct mem_reader *r, const struct py_offsets *off, uint64_t addr,
+			    uint8_t *buf, struct py_code_id *ret)
 {
 	size_t size = off->code_size;
 	int err;
@@ -116,7 +116,8 @@ int pyobj__read_str(const struct mem_reader *r, const struct py_offsets *off, ui
 	if (STATE_ASCII(state) && kind != 1)
 		return -EINVAL;
 	if (STATE_COMPACT(state)) {
-		data = addr + (STATE_ASCII(state) ? off->unicode_ascii_size : off->unicode_compact_size);
+		data = addr +
+		       (STATE_ASCII(state) ? off->unicode_ascii_size : off->unicode_compact_size);
 	} else {
 		/* legacy string: PyUnicodeObject.data.any follows the compact header */
 		err = mem_read(r, addr + off->unicode_compact_size, &data, sizeof(data));

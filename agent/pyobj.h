@@ -10,7 +10,7 @@
 #include "py_offsets.h"
 
 /* Longest string and line table read from a target. */
-#define PYOBJ_MAX_STR 4096
+#define PYOBJ_MAX_STR	    4096
 #define PYOBJ_MAX_LINETABLE (1 << 20)
 
 /* The fields that identify a code object: compared to detect a reused address. */
@@ -22,20 +22,20 @@ struct py_code_id {
 struct py_code {
 	struct py_code_id id;
 	char *name;
-	char *qualname;		/* NULL before 3.11 */
+	char *qualname; /* NULL before 3.11 */
 	char *filename;
 	int firstlineno;
 	uint8_t *linetable;
 	size_t linetable_len;
-	uint64_t code_start;	/* address of the first instruction (3.11+) */
+	uint64_t code_start; /* address of the first instruction (3.11+) */
 };
 
 enum pyobj_error {
 	PYOBJ_OK = 0,
-	PYOBJ_UNREADABLE,	/* the code object's memory could not be read */
-	PYOBJ_NOT_CODE,		/* the object's type is not PyCode_Type */
-	PYOBJ_BAD_STRING,	/* a name or file name could not be read or decoded */
-	PYOBJ_BAD_LINETABLE,	/* the line table could not be read */
+	PYOBJ_UNREADABLE,    /* the code object's memory could not be read */
+	PYOBJ_NOT_CODE,	     /* the object's type is not PyCode_Type */
+	PYOBJ_BAD_STRING,    /* a name or file name could not be read or decoded */
+	PYOBJ_BAD_LINETABLE, /* the line table could not be read */
 };
 
 /* Reads only the identifying fields (one small read): for cache validation. */

@@ -14,7 +14,7 @@
 #include "pyoffsets.h"
 #include "pyproc.h"
 
-#define MAX_CANDIDATES 512
+#define MAX_CANDIDATES	   512
 #define DEBUG_OFFSETS_READ 4096
 
 enum { SYM_RUNTIME, SYM_VERSION, SYM_CODE_TYPE, SYM_INTERP_HEAD, SYM_COUNT };
@@ -72,7 +72,7 @@ static int open_mapped_elf(pid_t pid, const struct procmaps_entry *e, struct elf
 
 /* The mapping of this file with the lowest file offset: its start anchors the load bias. */
 static const struct procmaps_entry *first_mapping(const struct procmaps *maps, const char *path,
-						 uint64_t inode)
+						  uint64_t inode)
 {
 	const struct procmaps_entry *best = NULL;
 
@@ -104,8 +104,8 @@ struct candidate {
 	int rank;
 };
 
-static int collect_candidates(const struct procmaps *maps, const char *exe,
-			      struct candidate *c, size_t max)
+static int collect_candidates(const struct procmaps *maps, const char *exe, struct candidate *c,
+			      size_t max)
 {
 	size_t n = 0;
 
@@ -139,7 +139,8 @@ static int collect_candidates(const struct procmaps *maps, const char *exe,
 }
 
 static int detect_version(struct elf_file *ef, const struct procmaps_entry *map,
-			  const struct elf_symbol_query *q, unsigned *ret_major, unsigned *ret_minor)
+			  const struct elf_symbol_query *q, unsigned *ret_major,
+			  unsigned *ret_minor)
 {
 	if (q[SYM_VERSION].found) {
 		uint32_t hex;
@@ -177,9 +178,10 @@ static int load_layout(struct pyproc *p, char *errbuf, size_t errlen)
 		p->offsets = *table;
 		return 0;
 	}
-	set_err(errbuf, errlen,
-		"CPython %u.%u is not supported (no layout table%s)", p->major, p->minor,
-		p->runtime_addr && p->minor >= 13 ? " and its _Py_DebugOffsets could not be used" : "");
+	set_err(errbuf, errlen, "CPython %u.%u is not supported (no layout table%s)", p->major,
+		p->minor,
+		p->runtime_addr && p->minor >= 13 ? " and its _Py_DebugOffsets could not be used"
+						  : "");
 	return -EPROTONOSUPPORT;
 }
 
@@ -196,7 +198,8 @@ int pyproc__open(pid_t pid, struct pyproc **ret, char *errbuf, size_t errlen)
 		if (err == -ESRCH)
 			set_err(errbuf, errlen, "no process with pid %d", pid);
 		else
-			set_err(errbuf, errlen, "cannot read /proc/%d/maps: %s", pid, strerror(-err));
+			set_err(errbuf, errlen, "cannot read /proc/%d/maps: %s", pid,
+				strerror(-err));
 		return err;
 	}
 	procfs__exe(pid, exe, sizeof(exe));
@@ -211,10 +214,10 @@ int pyproc__open(pid_t pid, struct pyproc **ret, char *errbuf, size_t errlen)
 	err = -ENOEXEC;
 	for (int i = 0; i < n; i++) {
 		struct elf_symbol_query q[SYM_COUNT] = {
-			[SYM_RUNTIME] = {.name = "_PyRuntime"},
-			[SYM_VERSION] = {.name = "Py_Version"},
-			[SYM_CODE_TYPE] = {.name = "PyCode_Type"},
-			[SYM_INTERP_HEAD] = {.name = "interp_head"},
+		    [SYM_RUNTIME] = {.name = "_PyRuntime"},
+		    [SYM_VERSION] = {.name = "Py_Version"},
+		    [SYM_CODE_TYPE] = {.name = "PyCode_Type"},
+		    [SYM_INTERP_HEAD] = {.name = "interp_head"},
 		};
 		const struct procmaps_entry *m = cands[i].map;
 		struct elf_file *ef = NULL;
@@ -224,30 +227,31 @@ int pyproc__open(pid_t pid, struct pyproc **ret, char *errbuf, size_t errlen)
 		oerr = open_mapped_elf(pid, m, &ef);
 		if (oerr) {
 			if ((oerr == -EACCES || oerr == -EPERM) && cands[i].rank < 2) {
-				set_err(errbuf, errlen, "not allowed to read %s of pid %d (%s)", m->path,
-					pid, strerror(-oerr));
+				set_err(errbuf, errlen, "not allowed to read %s of pid %d (%s)",
+					m->path, pid, strerror(-oerr));
 				err = oerr;
 				goto out;
 			}
 			continue;
 		}
 		if (elffile__lookup(ef, q, SYM_COUNT) == 0 ||
-		    !(q[SYM_CODE_TYPE].found && (q[SYM_RUNTIME].found || q[SYM_INTERP_HEAD].found))) {
+		    !(q[SYM_CODE_TYPE].found &&
+		      (q[SYM_RUNTIME].found || q[SYM_INTERP_HEAD].found))) {
 			elffile__close(ef);
 			continue;
 		}
 		snprintf(p->elf_path, sizeof(p->elf_path), "%s", m->path);
 		if (detect_version(ef, m, q, &p->major, &p->minor)) {
-			set_err(errbuf, errlen, "pid %d runs CPython from %s, of unknown version", pid,
-				m->path);
+			set_err(errbuf, errlen, "pid %d runs CPython from %s, of unknown version",
+				pid, m->path);
 			elffile__close(ef);
 			err = -EPROTONOSUPPORT;
 			goto out;
 		}
 		if (!elffile__is_exec(ef)) {
 			if (elffile__segment_vaddr(ef, m->offset, &seg_vaddr)) {
-				set_err(errbuf, errlen, "cannot place %s in pid %d's memory", m->path,
-					pid);
+				set_err(errbuf, errlen, "cannot place %s in pid %d's memory",
+					m->path, pid);
 				elffile__close(ef);
 				err = -ENOEXEC;
 				goto out;
@@ -256,8 +260,10 @@ int pyproc__open(pid_t pid, struct pyproc **ret, char *errbuf, size_t errlen)
 		}
 		elffile__close(ef);
 		if (p->major != 3 || p->minor < 6) {
-			set_err(errbuf, errlen, "pid %d runs CPython %u.%u, which is not supported "
-				"(3.6 and newer are)", pid, p->major, p->minor);
+			set_err(errbuf, errlen,
+				"pid %d runs CPython %u.%u, which is not supported "
+				"(3.6 and newer are)",
+				pid, p->major, p->minor);
 			err = -EPROTONOSUPPORT;
 			goto out;
 		}
@@ -268,20 +274,25 @@ int pyproc__open(pid_t pid, struct pyproc **ret, char *errbuf, size_t errlen)
 		if (err)
 			goto out;
 		if (p->runtime_addr && p->offsets.runtime_interpreters_head != PYOFF_NONE) {
-			p->interp_head_addr = p->runtime_addr + p->offsets.runtime_interpreters_head;
+			p->interp_head_addr =
+			    p->runtime_addr + p->offsets.runtime_interpreters_head;
 		} else if (q[SYM_INTERP_HEAD].found) {
 			p->interp_head_addr = q[SYM_INTERP_HEAD].value + p->bias;
 		} else {
-			set_err(errbuf, errlen, "pid %d: CPython %u.%u's interpreter list not found "
-				"(stripped library?)", pid, p->major, p->minor);
+			set_err(errbuf, errlen,
+				"pid %d: CPython %u.%u's interpreter list not found "
+				"(stripped library?)",
+				pid, p->major, p->minor);
 			err = -ENOEXEC;
 			goto out;
 		}
 		err = 0;
 		goto out;
 	}
-	set_err(errbuf, errlen, "pid %d is not a CPython process (no _PyRuntime in its executable "
-		"or libraries)", pid);
+	set_err(errbuf, errlen,
+		"pid %d is not a CPython process (no _PyRuntime in its executable "
+		"or libraries)",
+		pid);
 out:
 	free(cands);
 	procmaps__free(&maps);

@@ -11,11 +11,11 @@
 struct pyproc {
 	pid_t pid;
 	unsigned major, minor;
-	char elf_path[512];	   /* the ELF defining the runtime, as the process maps it */
-	uint64_t bias;		   /* load bias of that ELF */
-	uint64_t runtime_addr;	   /* &_PyRuntime, 0 before 3.7 */
-	uint64_t interp_head_addr; /* address of the pointer to the first interpreter */
-	uint64_t code_type_addr;   /* &PyCode_Type, 0 if unknown */
+	char elf_path[512];	       /* the ELF defining the runtime, as the process maps it */
+	uint64_t bias;		       /* load bias of that ELF */
+	uint64_t runtime_addr;	       /* &_PyRuntime, 0 before 3.7 */
+	uint64_t interp_head_addr;     /* address of the pointer to the first interpreter */
+	uint64_t code_type_addr;       /* &PyCode_Type, 0 if unknown */
 	int layout_from_debug_offsets; /* 1 if read from the interpreter's _Py_DebugOffsets */
 	struct py_offsets offsets;
 };

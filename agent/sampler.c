@@ -14,21 +14,21 @@
 #include "sampler.h"
 
 const char *const pyprof_metric_names[METRIC_MAX] = {
-	[METRIC_NONE] = "none",
-	[METRIC_SAMPLES] = "samples",
-	[METRIC_EVENTS_SENT] = "events_sent",
-	[METRIC_RINGBUF_FULL] = "ringbuf_full",
-	[METRIC_TARGET_INVALID] = "target_invalid",
-	[METRIC_INTERP_READ_FAILED] = "interp_read_failed",
-	[METRIC_TSTATE_NOT_FOUND] = "tstate_not_found",
-	[METRIC_TSTATE_READ_FAILED] = "tstate_read_failed",
-	[METRIC_TSTATE_CACHE_STALE] = "tstate_cache_stale",
-	[METRIC_FRAME_READ_FAILED] = "frame_read_failed",
-	[METRIC_FRAME_CYCLE] = "frame_cycle",
-	[METRIC_STACK_TRUNCATED] = "stack_truncated",
-	[METRIC_KSTACK_FAILED] = "kernel_stack_failed",
-	[METRIC_SHIM_FRAMES_SKIPPED] = "shim_frames_skipped",
-	[METRIC_EMPTY_STACK] = "empty_stack",
+    [METRIC_NONE] = "none",
+    [METRIC_SAMPLES] = "samples",
+    [METRIC_EVENTS_SENT] = "events_sent",
+    [METRIC_RINGBUF_FULL] = "ringbuf_full",
+    [METRIC_TARGET_INVALID] = "target_invalid",
+    [METRIC_INTERP_READ_FAILED] = "interp_read_failed",
+    [METRIC_TSTATE_NOT_FOUND] = "tstate_not_found",
+    [METRIC_TSTATE_READ_FAILED] = "tstate_read_failed",
+    [METRIC_TSTATE_CACHE_STALE] = "tstate_cache_stale",
+    [METRIC_FRAME_READ_FAILED] = "frame_read_failed",
+    [METRIC_FRAME_CYCLE] = "frame_cycle",
+    [METRIC_STACK_TRUNCATED] = "stack_truncated",
+    [METRIC_KSTACK_FAILED] = "kernel_stack_failed",
+    [METRIC_SHIM_FRAMES_SKIPPED] = "shim_frames_skipped",
+    [METRIC_EMPTY_STACK] = "empty_stack",
 };
 
 struct sampler {
@@ -56,11 +56,11 @@ static int ringbuf_cb(void *ctx, void *data, size_t size)
 static int open_perf_event(int cpu, unsigned freq)
 {
 	struct perf_event_attr attr = {
-		.type = PERF_TYPE_SOFTWARE,
-		.config = PERF_COUNT_SW_CPU_CLOCK,
-		.size = sizeof(attr),
-		.freq = 1,
-		.sample_freq = freq,
+	    .type = PERF_TYPE_SOFTWARE,
+	    .config = PERF_COUNT_SW_CPU_CLOCK,
+	    .size = sizeof(attr),
+	    .freq = 1,
+	    .sample_freq = freq,
 	};
 
 	return syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
@@ -93,8 +93,9 @@ int sampler__open(const struct sampler_opts *opts, sampler_cb cb, void *ctx, str
 	err = oncpu_bpf__load(s->skel);
 	if (err) {
 		snprintf(errbuf, errlen, "cannot load the BPF sampler: %s%s", strerror(-err),
-			 err == -EPERM || err == -EACCES ? " (needs CAP_BPF and CAP_PERFMON, or root)"
-							  : "");
+			 err == -EPERM || err == -EACCES
+			     ? " (needs CAP_BPF and CAP_PERFMON, or root)"
+			     : "");
 		goto fail;
 	}
 	err = procfs__online_cpus(&online, &ncpus);
@@ -116,13 +117,14 @@ int sampler__open(const struct sampler_opts *opts, sampler_cb cb, void *ctx, str
 		s->perf_fds[cpu] = open_perf_event(cpu, opts->freq_hz);
 		if (s->perf_fds[cpu] < 0) {
 			err = -errno;
-			snprintf(errbuf, errlen, "cannot open a CPU-clock perf event on CPU %d: %s%s",
-				 cpu, strerror(-err),
-				 err == -EACCES || err == -EPERM ? " (needs CAP_PERFMON, or root)" : "");
+			snprintf(
+			    errbuf, errlen, "cannot open a CPU-clock perf event on CPU %d: %s%s",
+			    cpu, strerror(-err),
+			    err == -EACCES || err == -EPERM ? " (needs CAP_PERFMON, or root)" : "");
 			goto fail;
 		}
-		s->links[cpu] = bpf_program__attach_perf_event(s->skel->progs.pyprof_oncpu,
-							       s->perf_fds[cpu]);
+		s->links[cpu] =
+		    bpf_program__attach_perf_event(s->skel->progs.pyprof_oncpu, s->perf_fds[cpu]);
 		if (!s->links[cpu]) {
 			err = -errno;
 			snprintf(errbuf, errlen, "cannot attach the sampler on CPU %d: %s", cpu,
@@ -159,7 +161,8 @@ static int layout_slot(struct sampler *s, const struct py_offsets *off)
 	}
 	if (s->nlayouts == PYPROF_MAX_LAYOUTS)
 		return -ENOSPC;
-	err = bpf_map__update_elem(s->skel->maps.layouts, &i, sizeof(i), off, sizeof(*off), BPF_ANY);
+	err =
+	    bpf_map__update_elem(s->skel->maps.layouts, &i, sizeof(i), off, sizeof(*off), BPF_ANY);
 	if (err)
 		return err;
 	s->layouts[s->nlayouts++] = *off;
@@ -169,8 +172,8 @@ static int layout_slot(struct sampler *s, const struct py_offsets *off)
 int sampler__add_target(struct sampler *s, const struct pyproc *p)
 {
 	struct py_target t = {
-		.interp_head_addr = p->interp_head_addr,
-		.runtime_addr = p->runtime_addr,
+	    .interp_head_addr = p->interp_head_addr,
+	    .runtime_addr = p->runtime_addr,
 	};
 	__u32 pid = p->pid;
 	int slot;

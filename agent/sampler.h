@@ -10,9 +10,9 @@
 #include "pyproc.h"
 
 struct sampler_opts {
-	unsigned freq_hz;	/* samples per second per CPU */
-	int kernel_stacks;	/* capture kernel stacks */
-	unsigned ringbuf_mb;	/* ring buffer size (power of two MiB) */
+	unsigned freq_hz;    /* samples per second per CPU */
+	int kernel_stacks;   /* capture kernel stacks */
+	unsigned ringbuf_mb; /* ring buffer size (power of two MiB) */
 };
 
 /* Called for each sample drained; size is the record's size (header + nframes frames). */

@@ -14,7 +14,7 @@
 #include "snapshot.h"
 
 #define DRAIN_INTERVAL_NS (100ULL * 1000 * 1000)
-#define TICK_INTERVAL_NS (1000ULL * 1000 * 1000)
+#define TICK_INTERVAL_NS  (1000ULL * 1000 * 1000)
 
 static uint64_t now_ns(void)
 {
@@ -61,8 +61,8 @@ static void report_counters(struct sampler *s, struct collector *c)
 	o += snprintf(line + o, sizeof(line) - o, "counters:");
 	for (int i = METRIC_NONE + 1; i < METRIC_MAX && o < sizeof(line); i++) {
 		if (bpf[i])
-			o += snprintf(line + o, sizeof(line) - o, " %s=%llu", pyprof_metric_names[i],
-				      (unsigned long long)bpf[i]);
+			o += snprintf(line + o, sizeof(line) - o, " %s=%llu",
+				      pyprof_metric_names[i], (unsigned long long)bpf[i]);
 	}
 	for (int i = 0; i < COLL_STAT_MAX && o < sizeof(line); i++) {
 		if (cs[i] && i != COLL_STAT_SAMPLES)
@@ -102,8 +102,9 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 	if (opts->kernel) {
 		err = kallsyms__load(&ksyms);
 		if (err)
-			log_warn("kernel symbols unavailable (%s): kernel frames will be [unknown]_[k]",
-				 strerror(-err));
+			log_warn(
+			    "kernel symbols unavailable (%s): kernel frames will be [unknown]_[k]",
+			    strerror(-err));
 		else
 			kp = &ksyms;
 	}
@@ -183,7 +184,8 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 			 opts->pid, elapsed / 1e9,
 			 (unsigned long long)collector__stats(coll)[COLL_STAT_SAMPLES]);
 	else if (*stop)
-		log_info("interrupted after %.1f s; wrote the %llu samples collected", elapsed / 1e9,
+		log_info("interrupted after %.1f s; wrote the %llu samples collected",
+			 elapsed / 1e9,
 			 (unsigned long long)collector__stats(coll)[COLL_STAT_SAMPLES]);
 	else
 		log_info("%llu samples of pid %d in %.1f s",

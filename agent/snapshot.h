@@ -13,7 +13,7 @@ struct snapshot_opts {
 	unsigned rate_hz;
 	int threads;
 	int kernel;
-	const char *output;	/* NULL: stdout */
+	const char *output; /* NULL: stdout */
 };
 
 /* Exit codes of agentctl snapshot, documented in README. */

@@ -18,40 +18,40 @@
 #define SOURCE_MAX_BYTES (16 << 20)
 
 const char *const sym_stat_names[SYM_STAT_MAX] = {
-	[SYM_STAT_FRAMES] = "frames",
-	[SYM_STAT_CODE_READS] = "code_reads",
-	[SYM_STAT_REVALIDATIONS] = "revalidations",
-	[SYM_STAT_REUSED_ADDRESS] = "reused_address",
-	[SYM_STAT_FROM_CACHE_DEAD] = "named_from_cache_after_exit",
-	[SYM_STAT_UNREADABLE] = "code_unreadable",
-	[SYM_STAT_NOT_CODE] = "not_a_code_object",
-	[SYM_STAT_BAD_STRING] = "bad_string",
-	[SYM_STAT_BAD_LINETABLE] = "bad_linetable",
-	[SYM_STAT_NO_LINE] = "no_line",
-	[SYM_STAT_QUALNAME_DERIVED] = "qualname_derived",
+    [SYM_STAT_FRAMES] = "frames",
+    [SYM_STAT_CODE_READS] = "code_reads",
+    [SYM_STAT_REVALIDATIONS] = "revalidations",
+    [SYM_STAT_REUSED_ADDRESS] = "reused_address",
+    [SYM_STAT_FROM_CACHE_DEAD] = "named_from_cache_after_exit",
+    [SYM_STAT_UNREADABLE] = "code_unreadable",
+    [SYM_STAT_NOT_CODE] = "not_a_code_object",
+    [SYM_STAT_BAD_STRING] = "bad_string",
+    [SYM_STAT_BAD_LINETABLE] = "bad_linetable",
+    [SYM_STAT_NO_LINE] = "no_line",
+    [SYM_STAT_QUALNAME_DERIVED] = "qualname_derived",
 };
 
 struct code_entry {
 	struct py_code code;
-	char *display;		/* qualified name shown */
-	uint32_t checked_gen;	/* period in which it was last validated */
+	char *display;	      /* qualified name shown */
+	uint32_t checked_gen; /* period in which it was last validated */
 };
 
 struct source_file {
-	char *text;		/* NULL if unreadable */
+	char *text; /* NULL if unreadable */
 	size_t len;
 };
 
 struct symbolizer {
-	pid_t pid;		/* 0 with a custom reader */
+	pid_t pid; /* 0 with a custom reader */
 	struct mem_reader reader;
 	struct py_offsets off;
 	uint64_t code_type;
 	uint32_t gen;
-	struct hashmap codes;	/* code address -> code_entry */
-	struct hashmap lines;	/* (code address, instr) -> line + 1 */
-	struct hashmap sources; /* hash of file name -> source_file */
-	struct strtab unknown;	/* "<unknown>"-style fixed strings */
+	struct hashmap codes;	     /* code address -> code_entry */
+	struct hashmap lines;	     /* (code address, instr) -> line + 1 */
+	struct hashmap sources;	     /* hash of file name -> source_file */
+	struct strtab unknown;	     /* "<unknown>"-style fixed strings */
 	struct code_entry **retired; /* replaced entries: names handed out stay valid */
 	size_t nretired, cap_retired;
 	uint64_t stats[SYM_STAT_MAX];

@@ -13,7 +13,7 @@
  * deletes and recreates its thread state keeps its tid), and how long a thread without one is
  * left alone before it is looked up again. */
 #define TSTATE_REVALIDATE_NS (1000ULL * 1000 * 1000)
-#define TSTATE_NEGATIVE_NS (250ULL * 1000 * 1000)
+#define TSTATE_NEGATIVE_NS   (250ULL * 1000 * 1000)
 
 /* Bytes of one frame read in a single copy; larger layouts are refused by userspace. */
 #define FRAME_READ_MAX 256
@@ -33,8 +33,8 @@ struct {
 } layouts SEC(".maps");
 
 struct tstate_cache_entry {
-	__u64 tstate;	  /* 0: none found */
-	__u64 expire_ns;  /* walk the list again after this */
+	__u64 tstate;	 /* 0: none found */
+	__u64 expire_ns; /* walk the list again after this */
 };
 
 struct {
@@ -83,9 +83,9 @@ static __always_inline int read_u64(__u64 addr, __u64 *ret)
 /* ---- finding the thread state ---- */
 
 struct find_ctx {
-	__u64 tstate;		/* cursor in the thread list */
+	__u64 tstate; /* cursor in the thread list */
 	__u64 found;
-	__u64 want;		/* the thread's FS base == tstate->thread_id */
+	__u64 want; /* the thread's FS base == tstate->thread_id */
 	__u32 off_next;
 	__u32 off_thread_id;
 	__u32 error;
@@ -125,9 +125,9 @@ static __always_inline __u64 pystack__find_tstate(const struct py_target *t,
 						  __u32 *ret_error)
 {
 	struct find_ctx c = {
-		.want = fsbase,
-		.off_next = off->tstate_next,
-		.off_thread_id = off->tstate_thread_id,
+	    .want = fsbase,
+	    .off_next = off->tstate_next,
+	    .off_thread_id = off->tstate_thread_id,
 	};
 	__u64 interp = t->interp_addr;
 
@@ -158,8 +158,8 @@ static __always_inline __u64 pystack__find_tstate(const struct py_target *t,
 
 /* The cached thread state of tid if still valid, else a fresh walk (cached either way). */
 static __always_inline __u64 pystack__tstate(const struct py_target *t,
-					     const struct py_offsets *off, __u32 tid,
-					     __u64 fsbase, __u64 now, __u32 *ret_error)
+					     const struct py_offsets *off, __u32 tid, __u64 fsbase,
+					     __u64 now, __u32 *ret_error)
 {
 	struct tstate_cache_entry *e = bpf_map_lookup_elem(&tstate_cache, &tid);
 	struct tstate_cache_entry fresh = {};
@@ -184,11 +184,11 @@ static __always_inline __u64 pystack__tstate(const struct py_target *t,
 /* ---- walking the frames ---- */
 
 struct walk_ctx {
-	__u64 frame;		/* next frame to read, 0 at the end */
-	__u32 n;		/* frames stored */
+	__u64 frame; /* next frame to read, 0 at the end */
+	__u32 n;     /* frames stored */
 	__u32 error;
 	__u32 skipped;
-	__u32 size;		/* bytes of a frame to read */
+	__u32 size; /* bytes of a frame to read */
 	__u32 off_previous;
 	__u32 off_code;
 	__u32 off_instr;

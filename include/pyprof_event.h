@@ -22,31 +22,31 @@
 
 /* Map value describing one target process. */
 struct py_target {
-	__u64 interp_head_addr;	/* address of the pointer to the first interpreter */
-	__u64 interp_addr;	/* if non-zero, the main interpreter itself (when no head is known) */
-	__u64 runtime_addr;	/* &_PyRuntime, 0 if none (3.6) */
-	__u32 layout;		/* index into the offsets map */
+	__u64 interp_head_addr; /* address of the pointer to the first interpreter */
+	__u64 interp_addr;  /* if non-zero, the main interpreter itself (when no head is known) */
+	__u64 runtime_addr; /* &_PyRuntime, 0 if none (3.6) */
+	__u32 layout;	    /* index into the offsets map */
 	__u32 flags;
 };
 
 /* Per-thread cache of the thread state found by the list walk. */
 struct py_tstate_cache {
-	__u64 tstate;		/* 0: the thread has no thread state (as of retry_ns) */
-	__u64 retry_ns;		/* negative entries are retried after this time */
+	__u64 tstate;	/* 0: the thread has no thread state (as of retry_ns) */
+	__u64 retry_ns; /* negative entries are retried after this time */
 };
 
 /* One Python frame as captured: enough for userspace to name it. */
 struct py_frame {
-	__u64 code;	/* PyCodeObject address (tags removed) */
-	__u64 instr;	/* f_lasti (3.6-3.10) or the instruction pointer (3.11+) */
+	__u64 code;  /* PyCodeObject address (tags removed) */
+	__u64 instr; /* f_lasti (3.6-3.10) or the instruction pointer (3.11+) */
 };
 
 enum sample_flags {
-	SAMPLE_TRUNCATED = 1 << 0,	/* more frames than PYPROF_MAX_FRAMES */
-	SAMPLE_ERROR = 1 << 1,		/* the walk stopped on an error: see 'error' */
-	SAMPLE_NO_TSTATE = 1 << 2,	/* no Python thread state for this thread */
-	SAMPLE_GIL_HELD = 1 << 3,	/* the thread held the GIL when sampled */
-	SAMPLE_GIL_KNOWN = 1 << 4,	/* SAMPLE_GIL_HELD is meaningful */
+	SAMPLE_TRUNCATED = 1 << 0, /* more frames than PYPROF_MAX_FRAMES */
+	SAMPLE_ERROR = 1 << 1,	   /* the walk stopped on an error: see 'error' */
+	SAMPLE_NO_TSTATE = 1 << 2, /* no Python thread state for this thread */
+	SAMPLE_GIL_HELD = 1 << 3,  /* the thread held the GIL when sampled */
+	SAMPLE_GIL_KNOWN = 1 << 4, /* SAMPLE_GIL_HELD is meaningful */
 };
 
 enum sample_kind {
@@ -56,18 +56,18 @@ enum sample_kind {
 
 /* Ring-buffer record: a header, the kernel stack, then nframes frames (variable length). */
 struct sample_event {
-	__u32 kind;		/* enum sample_kind */
-	__u32 pid;		/* tgid */
+	__u32 kind; /* enum sample_kind */
+	__u32 pid;  /* tgid */
 	__u32 tid;
 	__u32 cpu;
-	__u64 time_ns;		/* bpf_ktime_get_ns() at the sample */
-	__u64 weight;		/* on-CPU: 1 sample; off-CPU: blocked nanoseconds */
+	__u64 time_ns; /* bpf_ktime_get_ns() at the sample */
+	__u64 weight;  /* on-CPU: 1 sample; off-CPU: blocked nanoseconds */
 	__u64 tstate;
-	__u32 flags;		/* enum sample_flags */
-	__u32 error;		/* enum pyprof_metric of the failure, 0 if none */
+	__u32 flags; /* enum sample_flags */
+	__u32 error; /* enum pyprof_metric of the failure, 0 if none */
 	__u32 nframes;
-	__s32 kstack_bytes;	/* bytes of kstack filled, < 0 on error */
-	__u32 state;		/* off-CPU: task state at switch-out */
+	__s32 kstack_bytes; /* bytes of kstack filled, < 0 on error */
+	__u32 state;	    /* off-CPU: task state at switch-out */
 	__u32 pad;
 	char comm[16];
 	__u64 kstack[PYPROF_MAX_KSTACK];
@@ -79,20 +79,20 @@ struct sample_event {
 /* Counters kept by the BPF programs in a per-CPU array, named in agent/metrics.c. */
 enum pyprof_metric {
 	METRIC_NONE = 0,
-	METRIC_SAMPLES,			/* samples of target threads */
-	METRIC_EVENTS_SENT,		/* samples written to the ring buffer */
-	METRIC_RINGBUF_FULL,		/* samples lost: ring buffer full */
-	METRIC_TARGET_INVALID,		/* target map entry without a usable layout */
-	METRIC_INTERP_READ_FAILED,	/* interpreter list unreadable */
-	METRIC_TSTATE_NOT_FOUND,	/* thread not in the interpreter's thread list */
-	METRIC_TSTATE_READ_FAILED,	/* a thread state could not be read */
-	METRIC_TSTATE_CACHE_STALE,	/* cached thread state no longer matched the thread */
-	METRIC_FRAME_READ_FAILED,	/* a frame could not be read: stack cut there */
-	METRIC_FRAME_CYCLE,		/* a frame pointed back to itself */
-	METRIC_STACK_TRUNCATED,		/* deeper than PYPROF_MAX_FRAMES */
-	METRIC_KSTACK_FAILED,		/* bpf_get_stack failed */
-	METRIC_SHIM_FRAMES_SKIPPED,	/* C-stack shim frames skipped (not errors) */
-	METRIC_EMPTY_STACK,		/* thread state with no Python frame (idle thread) */
+	METRIC_SAMPLES,		    /* samples of target threads */
+	METRIC_EVENTS_SENT,	    /* samples written to the ring buffer */
+	METRIC_RINGBUF_FULL,	    /* samples lost: ring buffer full */
+	METRIC_TARGET_INVALID,	    /* target map entry without a usable layout */
+	METRIC_INTERP_READ_FAILED,  /* interpreter list unreadable */
+	METRIC_TSTATE_NOT_FOUND,    /* thread not in the interpreter's thread list */
+	METRIC_TSTATE_READ_FAILED,  /* a thread state could not be read */
+	METRIC_TSTATE_CACHE_STALE,  /* cached thread state no longer matched the thread */
+	METRIC_FRAME_READ_FAILED,   /* a frame could not be read: stack cut there */
+	METRIC_FRAME_CYCLE,	    /* a frame pointed back to itself */
+	METRIC_STACK_TRUNCATED,	    /* deeper than PYPROF_MAX_FRAMES */
+	METRIC_KSTACK_FAILED,	    /* bpf_get_stack failed */
+	METRIC_SHIM_FRAMES_SKIPPED, /* C-stack shim frames skipped (not errors) */
+	METRIC_EMPTY_STACK,	    /* thread state with no Python frame (idle thread) */
 	METRIC_MAX,
 };
 
