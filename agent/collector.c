@@ -193,8 +193,9 @@ int collector__on_sample(void *ctx, const struct sample_event *ev, size_t size)
 	char buf[1536];
 	int err = 0;
 
-	if (nframes > PYPROF_MAX_FRAMES ||
-	    size < SAMPLE_EVENT_HEADER_SIZE + (size_t)nframes * sizeof(struct py_frame)) {
+	if (nframes > PYPROF_MAX_FRAMES || ev->kstack_bytes > PYPROF_MAX_KSTACK * 8 ||
+	    size < SAMPLE_EVENT_HEADER_SIZE + (size_t)nframes * sizeof(struct py_frame) +
+			   (ev->kstack_bytes > 0 ? (size_t)ev->kstack_bytes : 0)) {
 		c->stats[COLL_STAT_MALFORMED]++;
 		return 0;
 	}
@@ -237,13 +238,14 @@ int collector__on_sample(void *ctx, const struct sample_event *ev, size_t size)
 		err = push_str(c, &n, buf);
 	}
 	if (!err && c->opts.kernel && ev->kstack_bytes > 0) {
+		const __u64 *kstack = sample_event__kstack(ev);
 		int nk = ev->kstack_bytes / 8;
 
 		if (nk > PYPROF_MAX_KSTACK)
 			nk = PYPROF_MAX_KSTACK;
 		for (int i = nk; !err && i-- > 0;) {
 			const char *name =
-			    c->ksyms ? kallsyms__name(c->ksyms, ev->kstack[i]) : NULL;
+			    c->ksyms ? kallsyms__name(c->ksyms, kstack[i]) : NULL;
 
 			snprintf(buf, sizeof(buf), "%s_[k]", name ? name : "[unknown]");
 			err = push_str(c, &n, buf);

@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "oncpu.skel.h"
+#include "privilege.h"
 #include "procfs.h"
 #include "sampler.h"
 
@@ -92,10 +93,16 @@ int sampler__open(const struct sampler_opts *opts, sampler_cb cb, void *ctx, str
 	}
 	err = oncpu_bpf__load(s->skel);
 	if (err) {
-		snprintf(errbuf, errlen, "cannot load the BPF sampler: %s%s", strerror(-err),
-			 err == -EPERM || err == -EACCES
-			     ? " (needs CAP_BPF and CAP_PERFMON, or root)"
-			     : "");
+		const char *missing = privilege__missing_bpf();
+
+		if (missing) {
+			snprintf(errbuf, errlen, "cannot load the BPF sampler: %s is missing (run as "
+				 "root, or with CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE)", missing);
+			err = -EPERM;
+		} else {
+			snprintf(errbuf, errlen, "the kernel refused the BPF sampler: %s (the "
+				 "verifier's log is printed with --verbose)", strerror(-err));
+		}
 		goto fail;
 	}
 	err = procfs__online_cpus(&online, &ncpus);

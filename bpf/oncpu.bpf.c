@@ -52,19 +52,26 @@ int pyprof_oncpu(struct bpf_perf_event_data *ctx)
 	ev->state = 0;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 
-	ev->kstack_bytes = 0;
-	if (capture_kernel_stack) {
-		ev->kstack_bytes = bpf_get_stack(ctx, ev->kstack, sizeof(ev->kstack), 0);
-		if (ev->kstack_bytes < 0)
-			metric_inc(METRIC_KSTACK_FAILED);
-	}
-
 	pystack__capture(ev, t, tid, pystack__current_fsbase(), ev->time_ns);
 
 	n = ev->nframes;
 	if (n > PYPROF_MAX_FRAMES)
 		n = PYPROF_MAX_FRAMES;
+	ev->kstack_bytes = 0;
+	if (capture_kernel_stack) {
+		/* written right after the last frame, so only the used part is sent */
+		ev->kstack_bytes = bpf_get_stack(ctx, &ev->frames[n], PYPROF_MAX_KSTACK * 8, 0);
+		if (ev->kstack_bytes < 0)
+			metric_inc(METRIC_KSTACK_FAILED);
+	}
 	size = SAMPLE_EVENT_HEADER_SIZE + (__u64)n * sizeof(struct py_frame);
+	if (ev->kstack_bytes > 0) {
+		__u32 kb = ev->kstack_bytes;
+
+		size += kb < PYPROF_MAX_KSTACK * 8 ? kb : PYPROF_MAX_KSTACK * 8;
+	}
+	if (size > sizeof(*ev))
+		size = sizeof(*ev); /* never: keeps the verifier's bound explicit */
 	/* No wakeup: userspace drains the ring on a timer, so sampling never wakes it per event. */
 	if (bpf_ringbuf_output(&events, ev, size, BPF_RB_NO_WAKEUP))
 		metric_inc(METRIC_RINGBUF_FULL);

@@ -54,7 +54,8 @@ enum sample_kind {
 	SAMPLE_OFF_CPU = 2,
 };
 
-/* Ring-buffer record: a header, the kernel stack, then nframes frames (variable length). */
+/* Ring-buffer record: a header, nframes frames, then kstack_bytes of kernel return addresses
+ * (variable length: only what was captured is copied to the ring). */
 struct sample_event {
 	__u32 kind; /* enum sample_kind */
 	__u32 pid;  /* tgid */
@@ -66,15 +67,21 @@ struct sample_event {
 	__u32 flags; /* enum sample_flags */
 	__u32 error; /* enum pyprof_metric of the failure, 0 if none */
 	__u32 nframes;
-	__s32 kstack_bytes; /* bytes of kstack filled, < 0 on error */
+	__s32 kstack_bytes; /* bytes of kernel stack after the frames, < 0 on error */
 	__u32 state;	    /* off-CPU: task state at switch-out */
 	__u32 pad;
 	char comm[16];
-	__u64 kstack[PYPROF_MAX_KSTACK];
 	struct py_frame frames[PYPROF_MAX_FRAMES];
+	__u64 kstack_room[PYPROF_MAX_KSTACK]; /* the kernel stack lands right after the last frame */
 };
 
 #define SAMPLE_EVENT_HEADER_SIZE ((unsigned long)&((struct sample_event *)0)->frames)
+
+/* The kernel stack of a record, which follows its nframes frames. */
+static inline const __u64 *sample_event__kstack(const struct sample_event *ev)
+{
+	return (const __u64 *)&ev->frames[ev->nframes];
+}
 
 /* Counters kept by the BPF programs in a per-CPU array, named in agent/metrics.c. */
 enum pyprof_metric {
