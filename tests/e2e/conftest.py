@@ -1,0 +1,408 @@
+"""End-to-end fixtures: CPython interpreter discovery, workload processes that are always killed,
+and running `agentctl snapshot` with its folded output parsed into samples."""
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+WORKLOADS = os.path.join(REPO, "tests", "workloads")
+AGENTCTL = os.environ.get("AGENTCTL", os.path.join(REPO, "build", "agentctl"))
+PYENV_ROOT = os.environ.get("PYENV_ROOT", "/root/.pyenv")
+EXPECTED_MINORS = range(6, 14)  # CPython 3.6 .. 3.13 must all be on the machine
+DEBIAN_PYTHON = "/usr/bin/python3.11"
+
+# Exit codes of agentctl (see `agentctl --help`).
+EXIT_OK, EXIT_USAGE, EXIT_NO_PROCESS, EXIT_NOT_PYTHON, EXIT_UNSUPPORTED = 0, 2, 3, 4, 5
+
+
+# ---------------------------------------------------------------------------------------------
+# Interpreter discovery (at collection time)
+
+
+class Interp:
+    """One CPython build: id as shown in test ids, (major, minor), path, kind (pyenv|debian)."""
+
+    def __init__(self, ident, version, path, kind):
+        self.id, self.version, self.path, self.kind = ident, version, path, kind
+
+    def __repr__(self):
+        return "Interp(%s, %s)" % (self.id, self.path)
+
+
+def _probe_version(path):
+    try:
+        out = subprocess.run([path, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return None, "cannot run %s: %s" % (path, e)
+    if out.returncode != 0:
+        return None, "%s exited %d: %s" % (path, out.returncode, out.stderr.strip()[-200:])
+    return tuple(int(x) for x in out.stdout.split(".")), None
+
+
+def _candidate(ident, version, where, paths, kind):
+    """A pytest.param for one expected interpreter: usable, or skipped with the reason."""
+    want = "%d.%d" % version
+    paths = [p for p in paths if os.access(p, os.X_OK)]
+    if not paths:
+        return pytest.param(None, id=ident, marks=pytest.mark.skip(
+            reason="CPython %s (%s) expected but not found: nothing executable at %s"
+            % (want, ident, where)))
+    path = max(paths, key=lambda p: [int(x) for x in re.findall(r"\d+", p)])  # newest patch
+    got, err = _probe_version(path)
+    if err or got != version:
+        return pytest.param(None, id=ident, marks=pytest.mark.skip(
+            reason="CPython %s (%s) at %s unusable: %s" % (want, ident, path, err or "is %r" % (got,))))
+    return pytest.param(Interp(ident, version, path, kind), id=ident)
+
+
+def discover_interpreters():
+    params = []
+    for minor in EXPECTED_MINORS:
+        pattern = os.path.join(PYENV_ROOT, "versions", "3.%d.*" % minor, "bin", "python3.%d" % minor)
+        params.append(_candidate("3.%d" % minor, (3, minor), pattern, glob.glob(pattern), "pyenv"))
+    params.append(_candidate("debian-3.11", (3, 11), DEBIAN_PYTHON, [DEBIAN_PYTHON], "debian"))
+    return params
+
+
+INTERPRETERS = discover_interpreters()
+PYTHON27 = sorted(glob.glob(os.path.join(PYENV_ROOT, "versions", "2.7*", "bin", "python2.7")))
+
+
+def pytest_generate_tests(metafunc):
+    # Every test that takes `interp` runs once per interpreter, expected-but-absent ones skipped.
+    if "interp" in metafunc.fixturenames:
+        metafunc.parametrize("interp", INTERPRETERS)
+
+
+@pytest.fixture(scope="session")
+def any_interp():
+    """One usable interpreter, for tests whose property does not depend on the CPython version."""
+    usable = [p.values[0] for p in INTERPRETERS if p.values[0] is not None]
+    if not usable:
+        pytest.skip("no usable CPython 3 interpreter found")
+    pyenv = [i for i in usable if i.kind == "pyenv"]
+    return (pyenv or usable)[-1]  # the newest pyenv build
+
+
+@pytest.fixture(scope="session")
+def python27():
+    if not PYTHON27:
+        pytest.skip("CPython 2.7 not found under %s/versions" % PYENV_ROOT)
+    return PYTHON27[-1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes under test
+
+
+class Process:
+    """A child process, reaped in the background as a supervisor would, killed at teardown."""
+
+    def __init__(self, argv, workdir, env=None, name="proc", reap=True):
+        self.workdir = workdir
+        self.log_path = os.path.join(workdir, "%s.log" % name)
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log,
+                                     stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.pid = self.proc.pid
+        self._reaper = None
+        if reap:
+            self._reaper = threading.Thread(target=self.proc.wait, daemon=True)
+            self._reaper.start()
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")[-3000:]
+
+    def state(self):
+        """The process state letter from /proc (Z: exited, not yet reaped), or None once reaped."""
+        try:
+            with open("/proc/%d/stat" % self.pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return None
+
+    def alive(self):
+        if self._reaper is None:  # polling would reap it
+            return self.state() not in (None, "Z")
+        return self.proc.poll() is None
+
+    def signal(self, signum):
+        os.kill(self.pid, signum)
+
+    def wait_file(self, name, timeout=20.0):
+        """Wait for the workload to write WORKDIR/name; return its parsed JSON."""
+        path = os.path.join(self.workdir, name)
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(path):
+            if not self.alive():
+                pytest.fail("pid %d exited (%s) before writing %s:\n%s"
+                            % (self.pid, self.proc.returncode, name, self.log()))
+            if time.monotonic() > deadline:
+                pytest.fail("pid %d did not write %s in %.0f s:\n%s"
+                            % (self.pid, name, timeout, self.log()))
+            time.sleep(0.02)
+        with open(path) as f:
+            return json.load(f)
+
+    def wait_ready(self, timeout=20.0):
+        self.ready = self.wait_file("ready.json", timeout)
+        return self.ready
+
+    def thread_comm(self, tid):
+        """The thread's comm, or None if the process has no such thread."""
+        try:
+            with open("/proc/%d/task/%d/comm" % (self.pid, tid)) as f:
+                return f.read().rstrip("\n")
+        except OSError:
+            return None
+
+    def kill(self):
+        if self.alive():
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self._reaper is not None:
+            self._reaper.join(10)
+        else:
+            self.proc.wait(10)
+        self._log.close()
+
+
+@pytest.fixture
+def spawn(tmp_path):
+    """spawn(exe, workload, *args) starts tests/workloads/<workload> under exe and waits until it
+    is ready (ready=False: does not wait; argv=[...]: runs that instead).
+
+    The process gets E2E_WORKDIR (its result files), is reaped as soon as it exits, like a
+    supervisor would (reap=False: left a zombie until teardown), and is SIGKILLed at teardown."""
+    started = []
+
+    def _spawn(exe, workload=None, *args, ready=True, argv=None, reap=True):
+        env = dict(os.environ)
+        for var in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV"):
+            env.pop(var, None)
+        env["E2E_WORKDIR"] = str(tmp_path)
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        if argv is None:
+            argv = [exe, os.path.join(WORKLOADS, workload)] + [str(a) for a in args]
+        p = Process(argv, str(tmp_path), env, name="workload%d" % len(started), reap=reap)
+        started.append(p)
+        if ready:
+            p.wait_ready()
+        return p
+
+    yield _spawn
+    for p in started:
+        p.kill()
+
+
+# ---------------------------------------------------------------------------------------------
+# agentctl and its folded output
+
+_LINE = re.compile(r"^(.+) (\d+)$")
+_ROOT = re.compile(r"^(.*) \((\d+)\)$")
+_THREAD = re.compile(r"^thread (\d+) \((.*)\)$")
+_PYFRAME = re.compile(r"^(.+) \((.+):(\d+)\)$")
+TRUNCATED = "[truncated]"
+
+
+class PyFrame:
+    def __init__(self, name, file, line):
+        self.name, self.file, self.line = name, file, line
+
+    def __repr__(self):
+        return "%s (%s:%d)" % (self.name, self.file, self.line)
+
+
+class Sample:
+    """One folded line: the stack (root first) and its count, with the frames classified."""
+
+    def __init__(self, stack, count, threads):
+        self.stack, self.count = stack, count
+        m = _ROOT.match(stack[0])
+        assert m, "root frame %r is not 'COMM (PID)'" % stack[0]
+        self.comm, self.pid = m.group(1), int(m.group(2))
+        rest = stack[1:]
+        self.tid = self.thread_name = None
+        if threads:
+            assert rest, "no thread frame in %r" % stack
+            m = _THREAD.match(rest[0])
+            assert m, "frame %r after the root is not 'thread TID (name)'" % rest[0]
+            self.tid, self.thread_name = int(m.group(1)), m.group(2)
+            rest = rest[1:]
+        self.truncated = bool(rest) and rest[0] == TRUNCATED
+        if self.truncated:
+            rest = rest[1:]
+        self.python, self.kernel, self.markers = [], [], []
+        self.kernel_leafward = True  # no Python frame or marker after a kernel frame
+        for frame in rest:
+            if frame.endswith("_[k]"):
+                self.kernel.append(frame[:-4])
+                continue
+            if self.kernel:
+                self.kernel_leafward = False
+            m = _PYFRAME.match(frame)
+            if m and not frame.startswith("["):
+                self.python.append(PyFrame(m.group(1), m.group(2), int(m.group(3))))
+            else:
+                self.markers.append(frame)
+
+    @property
+    def names(self):
+        return [f.name for f in self.python]
+
+    def frames_of(self, name):
+        return [f for f in self.python if f.name == name]
+
+    def __repr__(self):
+        return "%s %d" % (";".join(self.stack), self.count)
+
+
+class Profile:
+    def __init__(self, text, threads=False):
+        self.text = text
+        self.samples = []
+        for line in text.splitlines():
+            m = _LINE.match(line)
+            assert m, "folded line without a trailing count: %r" % line[:300]
+            self.samples.append(Sample(m.group(1).split(";"), int(m.group(2)), threads))
+
+    @property
+    def total(self):
+        return sum(s.count for s in self.samples)
+
+    def count(self, pred):
+        return sum(s.count for s in self.samples if pred(s))
+
+    def share(self, name):
+        """Fraction of all samples whose Python stack contains a frame called name."""
+        return self.count(lambda s: name in s.names) / float(self.total)
+
+    def show(self, limit=15):
+        top = sorted(self.samples, key=lambda s: -s.count)[:limit]
+        return "\n".join(repr(s)[-400:] for s in top)
+
+
+class Result:
+    def __init__(self, argv, rc, stdout, stderr):
+        self.argv, self.rc, self.stdout, self.stderr = argv, rc, stdout, stderr
+
+    def describe(self):
+        return "%s -> exit %s\nstderr:\n%s\nstdout (head):\n%s" % (
+            " ".join(self.argv), self.rc, self.stderr[-3000:], self.stdout[:2000])
+
+
+def run_agentctl(*args, timeout=60):
+    """Run agentctl; a crash (killed by a signal, or exit >= 128) always fails the test."""
+    argv = [agentctl()] + [str(a) for a in args]
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail("%s did not finish within %d s; stderr: %s" % (" ".join(argv), timeout, e.stderr))
+    r = Result(argv, p.returncode, p.stdout, p.stderr)
+    assert 0 <= r.rc < 128, "agentctl crashed: " + r.describe()
+    return r
+
+
+def check_ok(r, threads=False, kernel=False):
+    """Assert a snapshot exited 0 with well-formed, non-empty folded output, with kernel frames
+    only if asked for; return the Profile."""
+    assert r.rc == EXIT_OK, r.describe()
+    prof = Profile(r.stdout, threads=threads)
+    assert prof.total > 0, "no samples: " + r.describe()
+    if not kernel:
+        with_kernel = [s for s in prof.samples if s.kernel]
+        assert not with_kernel, "kernel frames without --kernel: %s" % with_kernel[:3]
+    return prof
+
+
+def snapshot(pid, duration=2, threads=False, kernel=False, rate=None, extra=()):
+    """`agentctl snapshot` of pid; asserts success and returns the parsed Profile."""
+    args = ["snapshot", "--pid", pid, "--duration", duration]
+    if threads:
+        args.append("--threads")
+    if kernel:
+        args.append("--kernel")
+    if rate:
+        args += ["--rate", rate]
+    r = run_agentctl(*(args + list(extra)), timeout=duration + 30)
+    prof = check_ok(r, threads, kernel)
+    prof.result = r
+    return prof
+
+
+_session_agentctl = []  # the copy every test runs, set once per session
+
+
+def agentctl():
+    """Path of the agentctl binary under test (a session copy of AGENTCTL)."""
+    assert _session_agentctl, "the agentctl_copy fixture has not run"
+    return _session_agentctl[0]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def agentctl_copy(tmp_path_factory):
+    """Copy AGENTCTL once, so that every test runs the same binary even when `make` relinks
+    build/agentctl while the suite runs; retry while the file is being written."""
+    dest = str(tmp_path_factory.mktemp("bin") / "agentctl")
+    problem = "not found"
+    for _ in range(20):
+        if os.access(AGENTCTL, os.X_OK):
+            shutil.copy2(AGENTCTL, dest)
+            v = subprocess.run([dest, "version"], capture_output=True, text=True, timeout=30)
+            if v.returncode == 0:
+                _session_agentctl[:] = [dest]
+                return dest
+            problem = "`version` exited %d: %s" % (v.returncode, v.stderr.strip())
+        time.sleep(0.5)
+    pytest.fail("%s unusable (%s): run `make all` or set AGENTCTL" % (AGENTCTL, problem))
+
+
+def source_line(workload, marker):
+    """The 1-based line number of the only line of tests/workloads/<workload> containing marker."""
+    with open(os.path.join(WORKLOADS, workload)) as f:
+        hits = [i + 1 for i, line in enumerate(f) if marker in line]
+    assert len(hits) == 1, "marker %r found on lines %r of %s" % (marker, hits, workload)
+    return hits[0]
+
+
+def workload_path(workload):
+    return os.path.join(WORKLOADS, workload)
+
+
+BUSY_PATH = ["<module>", "busy_main", "busy_leaf"]
+
+
+def check_busy_profile(prof, pid, comm):
+    """A profile of tests/workloads/busy.py: every sample is rooted at `comm (pid)` and its Python
+    stack is a prefix of <module>;busy_main;busy_leaf, at least half of them the whole path."""
+    wrong_root = [s for s in prof.samples if (s.comm, s.pid) != (comm, pid)]
+    assert not wrong_root, "root frame is not %r:\n%s" % ("%s (%d)" % (comm, pid), wrong_root[:5])
+    busy_file = workload_path("busy.py")
+    other = [s for s in prof.samples
+             if s.names != BUSY_PATH[:len(s.names)] or not s.names
+             or any(f.file != busy_file for f in s.python)]
+    assert prof.count(lambda s: s in other) <= 0.05 * prof.total, \
+        "stacks other than a prefix of %s:\n%s" % (";".join(BUSY_PATH), other[:5])
+    assert prof.count(lambda s: s.names == BUSY_PATH) >= 0.5 * prof.total, prof.show()
+
+
+def read_comm(pid):
+    with open("/proc/%d/comm" % pid) as f:
+        return f.read().rstrip("\n")
+
+
+def tracefs_mounts():
+    with open("/proc/mounts") as f:
+        return [line.split()[1] for line in f if line.split()[2] in ("tracefs", "debugfs")]
