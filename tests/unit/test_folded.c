@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: MIT
+/* The folded parser (whole, chunked, gzipped, malformed) and the frame naming conventions. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <cmocka.h>
+
+#include "folded.h"
+#include "profile_fixture.h"
+
+#define FX FIXTURES "/folded/"
+
+static char *slurp(const char *path, size_t *ret_len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc(n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	if (ret_len)
+		*ret_len = n;
+	return buf;
+}
+
+/* Parses text in one feed; returns the error, message in err. */
+static int parse(struct profile *p, const char *text, char *err, size_t err_len)
+{
+	struct folded_parser fp;
+	int ret;
+
+	folded_parser__init(&fp, p);
+	ret = folded_parser__feed(&fp, text, strlen(text), err, err_len);
+	if (!ret)
+		ret = folded_parser__finish(&fp, err, err_len);
+	folded_parser__free(&fp);
+	return ret;
+}
+
+static void test_frame_kinds_follow_the_naming_conventions(void **state)
+{
+	static const struct {
+		const char *frame;
+		uint32_t depth;
+		enum frame_kind kind;
+	} cases[] = {
+	    {"python3.12 (4242)", 0, FRAME_PROCESS},
+	    {"python3.12 (4242)", 3, FRAME_NATIVE}, /* a process only at the root */
+	    {"my (odd) comm (7)", 0, FRAME_PROCESS},
+	    {"thread 4243 (MainThread)", 1, FRAME_THREAD},
+	    {"thread 4243 (MainThread)", 2, FRAME_NATIVE},
+	    {"thread x (MainThread)", 1, FRAME_NATIVE},
+	    {"<module> (/srv/app.py:40)", 2, FRAME_PYTHON},
+	    {"outer.<locals>.inner (/srv/util.py:5)", 5, FRAME_PYTHON},
+	    {"Handler.score (/srv/app.py:0)", 5, FRAME_PYTHON},
+	    {"f (/srv/app.py:)", 5, FRAME_NATIVE},
+	    {"f (:12)", 5, FRAME_NATIVE},
+	    {"f (/srv/app.py:12x)", 5, FRAME_NATIVE},
+	    {"do_syscall_64_[k]", 4, FRAME_KERNEL},
+	    {"[unknown]_[k]", 4, FRAME_KERNEL},
+	    {"[truncated]", 2, FRAME_MARKER},
+	    {"[partial: frame read failed]", 2, FRAME_MARKER},
+	    {"[no Python thread state]", 2, FRAME_MARKER},
+	    {"[waiting for GIL]", 2, FRAME_MARKER},
+	    {"<unknown>", 3, FRAME_MARKER},
+	    {"[container 3f2a9c]", 1, FRAME_CONTAINER},
+	    {"zlib_compress", 4, FRAME_NATIVE},
+	    {"", 4, FRAME_NATIVE},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum frame_kind k = folded__frame_kind(cases[i].frame, cases[i].depth);
+
+		if (k != cases[i].kind)
+			fail_msg("'%s' at depth %u: %s, expected %s", cases[i].frame,
+				 cases[i].depth, frame_kind_names[k],
+				 frame_kind_names[cases[i].kind]);
+	}
+}
+
+static void test_frame_parts_split_at_the_right_places(void **state)
+{
+	struct frame_parts fp;
+
+	folded__parse_frame("outer.<locals>.inner (/a b (c)/x.py:123)", 4, &fp);
+	assert_int_equal(fp.kind, FRAME_PYTHON);
+	assert_int_equal(fp.name_len, strlen("outer.<locals>.inner"));
+	assert_memory_equal(fp.name, "outer.<locals>.inner", fp.name_len);
+	assert_int_equal(fp.file_len, strlen("/a b (c)/x.py"));
+	assert_memory_equal(fp.file, "/a b (c)/x.py", fp.file_len);
+	assert_int_equal(fp.number, 123);
+
+	folded__parse_frame("my (odd) comm (77)", 0, &fp);
+	assert_int_equal(fp.kind, FRAME_PROCESS);
+	assert_int_equal(fp.number, 77);
+	assert_int_equal(fp.name_len, strlen("my (odd) comm"));
+
+	folded__parse_frame("thread 4243 (worker (2))", 1, &fp);
+	assert_int_equal(fp.kind, FRAME_THREAD);
+	assert_int_equal(fp.number, 4243);
+	assert_memory_equal(fp.name, "worker (2)", fp.name_len);
+	assert_int_equal(fp.name_len, strlen("worker (2)"));
+
+	folded__parse_frame("[container 3f2a9c]", 1, &fp);
+	assert_int_equal(fp.name_len, 6);
+	assert_memory_equal(fp.name, "3f2a9c", 6);
+
+	folded__parse_frame("tcp_sendmsg_[k]", 9, &fp);
+	assert_int_equal(fp.name_len, strlen("tcp_sendmsg"));
+}
+
+static void test_function_name_drops_only_the_line(void **state)
+{
+	char buf[128];
+
+	folded__function_name("Handler.score (/srv/app.py:17)", 3, buf, sizeof(buf));
+	assert_string_equal(buf, "Handler.score (/srv/app.py)");
+	folded__function_name("do_syscall_64_[k]", 3, buf, sizeof(buf));
+	assert_string_equal(buf, "do_syscall_64_[k]");
+	/* the full length is returned when the buffer is short */
+	assert_int_equal(folded__function_name("f (/x.py:1)", 3, buf, 4), strlen("f (/x.py)"));
+	assert_string_equal(buf, "f (");
+}
+
+static void test_equal_stacks_summed_and_counted(void **state)
+{
+	struct profile p;
+	char err[256] = "";
+	char *out;
+
+	profile__init(&p);
+	assert_int_equal(parse(&p, "a;b;c 3\na;b 2\na;b;c 4\n", err, sizeof(err)), 0);
+	assert_int_equal(p.total, 9);
+	assert_int_equal(p.nstacks, 2);
+	out = folded_text(&p);
+	assert_string_equal(out, "a;b 2\na;b;c 7\n");
+	free(out);
+	profile__free(&p);
+}
+
+static void test_crlf_tabs_blank_lines_and_zero_counts_accepted(void **state)
+{
+	struct profile p;
+	char err[256] = "";
+	char *out;
+
+	profile__init(&p);
+	assert_int_equal(parse(&p, "\r\na;b 3\r\n\n  \na;c\t4\na;d 0\na;e 5", err, sizeof(err)), 0);
+	out = folded_text(&p);
+	assert_string_equal(out, "a;b 3\na;c 4\na;e 5\n");
+	assert_int_equal(p.total, 12);
+	free(out);
+	profile__free(&p);
+}
+
+/* Any split of the input into feeds gives the same profile: lines may straddle chunks. */
+static void test_byte_by_byte_feeding_gives_the_same_profile(void **state)
+{
+	struct profile whole, bytes;
+	struct folded_parser fp;
+	char err[256] = "", *text = slurp(FX "threads-3.12.folded", NULL), *a, *b;
+
+	profile__init(&whole);
+	profile__init(&bytes);
+	assert_int_equal(parse(&whole, text, err, sizeof(err)), 0);
+	folded_parser__init(&fp, &bytes);
+	for (size_t i = 0; text[i]; i++)
+		assert_int_equal(folded_parser__feed(&fp, text + i, 1, err, sizeof(err)), 0);
+	assert_int_equal(folded_parser__finish(&fp, err, sizeof(err)), 0);
+	folded_parser__free(&fp);
+	a = folded_text(&whole);
+	b = folded_text(&bytes);
+	assert_string_equal(a, b);
+	/* and the real snapshot reads back exactly as written */
+	assert_string_equal(a, text);
+	assert_int_equal(whole.total, 220);
+	free(a);
+	free(b);
+	free(text);
+	profile__free(&whole);
+	profile__free(&bytes);
+}
+
+static void expect_error(const char *text, int want, const char *want_msg)
+{
+	struct profile p;
+	char err[256] = "";
+
+	profile__init(&p);
+	assert_int_equal(parse(&p, text, err, sizeof(err)), want);
+	if (!strstr(err, want_msg))
+		fail_msg("error '%s' does not contain '%s'", err, want_msg);
+	profile__free(&p);
+}
+
+static void test_malformed_lines_rejected_with_their_line_number(void **state)
+{
+	expect_error("a;b 1\nc;d\n", -EINVAL, "line 2: no count");
+	expect_error("a;b 1\na;b 2\nc;d -5\n", -EINVAL, "line 3: negative count '-5'");
+	expect_error("a;b 1x\n", -EINVAL, "line 1: no count at the end of the line: '1x'");
+	expect_error("a;b 99999999999999999999999\n", -EOVERFLOW, "line 1: count");
+	expect_error("a 9223372036854775807\nb 1\n", -EOVERFLOW, "line 2: the counts add up");
+	expect_error("ok 1\n\x1b[31m 1\n", -EINVAL, "line 2: binary data (byte 0x1b");
+	expect_error(" 5\n", -EINVAL, "line 1: no stack before the count");
+	expect_error("a;b    \n", -EINVAL, "line 1: no count");
+}
+
+/* A NUL inside the text: strlen-based parse() would stop at it, so feed with lengths. */
+static void test_nul_byte_rejected(void **state)
+{
+	static const char text[] = "a;b 1\nc\0d 2\n";
+	struct folded_parser fp;
+	struct profile p;
+	char err[256] = "";
+
+	profile__init(&p);
+	folded_parser__init(&fp, &p);
+	assert_int_equal(folded_parser__feed(&fp, text, sizeof(text) - 1, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "line 2: binary data (byte 0x00 at column 2)"));
+	/* the parser stays failed */
+	assert_int_equal(folded_parser__feed(&fp, "e 1\n", 4, err, sizeof(err)), -EINVAL);
+	folded_parser__free(&fp);
+	profile__free(&p);
+}
+
+/* A line over the limit is refused as soon as it passes it: memory stays bounded. */
+static void test_overlong_line_refused_without_buffering_it(void **state)
+{
+	struct folded_parser fp;
+	struct profile p;
+	char err[256] = "", *chunk = malloc(64 * 1024);
+	size_t fed = 0;
+	int ret = 0;
+
+	assert_non_null(chunk);
+	memset(chunk, 'x', 64 * 1024);
+	profile__init(&p);
+	folded_parser__init(&fp, &p);
+	assert_int_equal(folded_parser__feed(&fp, "a 1\nb 2\n", 8, err, sizeof(err)), 0);
+	while (fed < 8u * FOLDED_MAX_LINE && !ret) {
+		ret = folded_parser__feed(&fp, chunk, 64 * 1024, err, sizeof(err));
+		fed += 64 * 1024;
+	}
+	assert_int_equal(ret, -E2BIG);
+	assert_true(fed <= FOLDED_MAX_LINE + 64 * 1024);
+	assert_true(fp.cap <= 2 * (FOLDED_MAX_LINE + 1));
+	assert_non_null(strstr(err, "line 3: longer than 1048576 bytes"));
+	folded_parser__free(&fp);
+	profile__free(&p);
+	free(chunk);
+}
+
+static void test_gzip_and_plain_files_read_the_same(void **state)
+{
+	struct profile plain, gz;
+	char err[256] = "", *a, *b;
+
+	profile__init(&plain);
+	profile__init(&gz);
+	assert_int_equal(folded__read_path(FX "threads-3.12.folded", &plain, err, sizeof(err)), 0);
+	assert_int_equal(folded__read_path(FX "threads-3.12.folded.gz", &gz, err, sizeof(err)), 0);
+	a = folded_text(&plain);
+	b = folded_text(&gz);
+	assert_string_equal(a, b);
+	assert_int_equal(gz.total, 220);
+	free(a);
+	free(b);
+	profile__free(&plain);
+	profile__free(&gz);
+}
+
+static void test_truncated_gzip_is_an_error_not_a_short_profile(void **state)
+{
+	struct profile p;
+	char err[256] = "";
+	int ret;
+
+	profile__init(&p);
+	ret = folded__read_path(FX "truncated.folded.gz", &p, err, sizeof(err));
+	assert_true(ret < 0);
+	if (!strstr(err, "gzip") && !strstr(err, "line"))
+		fail_msg("unclear error: '%s'", err);
+	profile__free(&p);
+}
+
+static void test_fixture_errors_name_the_line(void **state)
+{
+	struct profile p;
+	char err[256] = "";
+
+	profile__init(&p);
+	assert_int_equal(folded__read_path(FX "no-count.folded", &p, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "line 3:"));
+	profile__free(&p);
+	profile__init(&p);
+	assert_int_equal(folded__read_path(FX "negative-count.folded", &p, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "line 2: negative count"));
+	profile__free(&p);
+	profile__init(&p);
+	assert_int_equal(folded__read_path(FX "garbage.bin", &p, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "binary data"));
+	profile__free(&p);
+	profile__init(&p);
+	assert_int_equal(folded__read_path(FX "does-not-exist", &p, err, sizeof(err)), -ENOENT);
+	profile__free(&p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_frame_kinds_follow_the_naming_conventions),
+	    cmocka_unit_test(test_frame_parts_split_at_the_right_places),
+	    cmocka_unit_test(test_function_name_drops_only_the_line),
+	    cmocka_unit_test(test_equal_stacks_summed_and_counted),
+	    cmocka_unit_test(test_crlf_tabs_blank_lines_and_zero_counts_accepted),
+	    cmocka_unit_test(test_byte_by_byte_feeding_gives_the_same_profile),
+	    cmocka_unit_test(test_malformed_lines_rejected_with_their_line_number),
+	    cmocka_unit_test(test_nul_byte_rejected),
+	    cmocka_unit_test(test_overlong_line_refused_without_buffering_it),
+	    cmocka_unit_test(test_gzip_and_plain_files_read_the_same),
+	    cmocka_unit_test(test_truncated_gzip_is_an_error_not_a_short_profile),
+	    cmocka_unit_test(test_fixture_errors_name_the_line),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
