@@ -2,13 +2,15 @@
 /* Sample -> folded stack. Frame names: "qualname (file:line)" for Python, "name_[k]" for the
  * kernel, "[...]" for markers, so a reader can tell each kind apart. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "collector.h"
 #include "procfs.h"
 
-#define MAX_STACK_IDS (PYPROF_MAX_FRAMES + PYPROF_MAX_KSTACK + 8)
+#define MAX_STACK (PYPROF_MAX_FRAMES + PYPROF_MAX_KSTACK + 8)
+#define NS_PER_US 1000
 
 const char *const collector_stat_names[COLL_STAT_MAX] = {
     [COLL_STAT_SAMPLES] = "samples",
@@ -18,21 +20,34 @@ const char *const collector_stat_names[COLL_STAT_MAX] = {
     [COLL_STAT_TRUNCATED] = "truncated_stacks",
     [COLL_STAT_NO_TSTATE] = "no_thread_state",
     [COLL_STAT_UNKNOWN_FRAMES] = "unknown_frames",
+    [COLL_STAT_GIL_DROPPED] = "gil_not_held_dropped",
+    [COLL_STAT_GIL_UNKNOWN] = "gil_state_unknown",
+    [COLL_STAT_RUNNABLE_ORPHANS] = "runnable_orphans",
 };
 
 struct proc_entry {
 	struct pyproc *proc;
 	struct symbolizer *sym;
 	char comm[64];
-	int64_t root_id; /* frame id of "COMM (PID)" */
+	char root[96];		 /* "COMM (PID)" */
+	struct hashmap runnable; /* tid -> the stack record of its current preemption */
+};
+
+/* One stack as frame names, built once per record and added to each profile. */
+struct stack_text {
+	char *buf;
+	size_t used, cap;
+	uint32_t off[MAX_STACK];
+	uint32_t n;
+	uint32_t ids[MAX_STACK];
 };
 
 struct collector {
 	struct collector_opts opts;
 	const struct kallsyms *ksyms;
-	struct profile profile;
+	struct profile profiles[PROFILE_KIND_MAX];
 	struct hashmap procs; /* pid -> proc_entry */
-	uint32_t *ids;	      /* scratch stack */
+	struct stack_text st;
 	uint64_t stats[COLL_STAT_MAX];
 };
 
@@ -42,22 +57,33 @@ struct collector *collector__new(const struct collector_opts *opts, const struct
 
 	if (!c)
 		return NULL;
-	c->ids = calloc(MAX_STACK_IDS, sizeof(*c->ids));
-	if (!c->ids) {
-		free(c);
-		return NULL;
-	}
 	c->opts = *opts;
+	if (!c->opts.kinds)
+		c->opts.kinds = 1u << PROFILE_CPU;
+	if (!c->opts.rate_hz)
+		c->opts.rate_hz = 99;
 	c->ksyms = ksyms;
-	profile__init(&c->profile);
+	for (int k = 0; k < PROFILE_KIND_MAX; k++)
+		profile__init(&c->profiles[k]);
 	hashmap__init(&c->procs);
 	return c;
+}
+
+static void runnable_clear(struct hashmap *m)
+{
+	size_t it = 0;
+	void *v;
+
+	while (hashmap__next(m, &it, NULL, &v))
+		free(v);
+	hashmap__free(m);
 }
 
 static void proc_entry__free(struct proc_entry *e)
 {
 	if (!e)
 		return;
+	runnable_clear(&e->runnable);
 	symbolizer__free(e->sym);
 	pyproc__free(e->proc);
 	free(e);
@@ -67,11 +93,11 @@ int collector__add_process(struct collector *c, struct pyproc *p)
 {
 	struct proc_entry *e = calloc(1, sizeof(*e)), *old = NULL;
 	struct hkey k = {(uint64_t)p->pid, 0};
-	char root[128];
 	int err;
 
 	if (!e)
 		return -ENOMEM;
+	hashmap__init(&e->runnable);
 	e->proc = p;
 	e->sym = symbolizer__new(p->pid, &p->offsets, p->code_type_addr);
 	if (!e->sym) {
@@ -79,21 +105,15 @@ int collector__add_process(struct collector *c, struct pyproc *p)
 		return -ENOMEM;
 	}
 	procfs__comm(p->pid, 0, e->comm, sizeof(e->comm));
-	snprintf(root, sizeof(root), "%s (%d)", e->comm, p->pid);
-	e->root_id = profile__frame(&c->profile, root);
-	if (e->root_id < 0) {
-		err = (int)e->root_id;
-		goto fail;
-	}
+	snprintf(e->root, sizeof(e->root), "%s (%d)", e->comm, p->pid);
 	err = hashmap__put(&c->procs, k, e, (void **)&old);
-	if (err)
-		goto fail;
+	if (err) {
+		e->proc = NULL; /* the caller keeps p on failure */
+		proc_entry__free(e);
+		return err;
+	}
 	proc_entry__free(old);
 	return 0;
-fail:
-	e->proc = NULL; /* the caller keeps p on failure */
-	proc_entry__free(e);
-	return err;
 }
 
 void collector__forget(struct collector *c, pid_t pid)
@@ -101,6 +121,23 @@ void collector__forget(struct collector *c, pid_t pid)
 	struct hkey k = {(uint64_t)pid, 0};
 
 	proc_entry__free(hashmap__del(&c->procs, k));
+}
+
+int collector__has_process(const struct collector *c, pid_t pid)
+{
+	struct hkey k = {(uint64_t)pid, 0};
+
+	return hashmap__get(&c->procs, k) != NULL;
+}
+
+void collector__each_process(const struct collector *c,
+			     void (*fn)(void *ctx, const struct pyproc *p), void *ctx)
+{
+	struct proc_entry *e;
+	size_t it = 0;
+
+	while (hashmap__next(&c->procs, &it, NULL, (void **)&e))
+		fn(ctx, e->proc);
 }
 
 void collector__tick(struct collector *c)
@@ -112,9 +149,15 @@ void collector__tick(struct collector *c)
 		symbolizer__tick(e->sym);
 }
 
-struct profile *collector__profile(struct collector *c)
+struct profile *collector__profile(struct collector *c, enum profile_kind kind)
 {
-	return &c->profile;
+	return &c->profiles[kind];
+}
+
+void collector__take_profile(struct collector *c, enum profile_kind kind, struct profile *ret)
+{
+	*ret = c->profiles[kind];
+	profile__init(&c->profiles[kind]);
 }
 
 const uint64_t *collector__stats(const struct collector *c)
@@ -146,24 +189,65 @@ void collector__free(struct collector *c)
 	while (hashmap__next(&c->procs, &it, NULL, (void **)&e))
 		proc_entry__free(e);
 	hashmap__free(&c->procs);
-	profile__free(&c->profile);
-	free(c->ids);
+	for (int k = 0; k < PROFILE_KIND_MAX; k++)
+		profile__free(&c->profiles[k]);
+	free(c->st.buf);
 	free(c);
 }
 
-static int push(struct collector *c, uint32_t *n, int64_t id)
+static int push_str(struct collector *c, const char *s)
 {
-	if (id < 0)
-		return (int)id;
-	if (*n >= MAX_STACK_IDS)
+	struct stack_text *st = &c->st;
+	size_t len = strlen(s) + 1;
+
+	if (st->n >= MAX_STACK)
 		return -E2BIG;
-	c->ids[(*n)++] = (uint32_t)id;
+	if (st->used + len > st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 65536;
+		char *nb;
+
+		while (cap < st->used + len)
+			cap *= 2;
+		nb = realloc(st->buf, cap);
+		if (!nb)
+			return -ENOMEM;
+		st->buf = nb;
+		st->cap = cap;
+	}
+	memcpy(st->buf + st->used, s, len);
+	st->off[st->n++] = (uint32_t)st->used;
+	st->used += len;
 	return 0;
 }
 
-static int push_str(struct collector *c, uint32_t *n, const char *s)
+static int push_fmt(struct collector *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int push_fmt(struct collector *c, const char *fmt, ...)
 {
-	return push(c, n, profile__frame(&c->profile, s));
+	char buf[1536];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	return push_str(c, buf);
+}
+
+/* Adds the stack built in c->st to profile kind with weight. */
+static int add_to(struct collector *c, enum profile_kind kind, uint64_t weight)
+{
+	struct profile *p = &c->profiles[kind];
+
+	if (!(c->opts.kinds & (1u << kind)))
+		return 0;
+	for (uint32_t i = 0; i < c->st.n; i++) {
+		int64_t id = profile__frame(p, c->st.buf + c->st.off[i]);
+
+		if (id < 0)
+			return (int)id;
+		c->st.ids[i] = (uint32_t)id;
+	}
+	return profile__add(p, c->st.ids, c->st.n, weight);
 }
 
 static const char *error_marker(uint32_t error)
@@ -184,18 +268,138 @@ static const char *error_marker(uint32_t error)
 	}
 }
 
+/* The agent's own frames at the leaf of a stack taken from a tracepoint (the BPF program and
+ * the tracing glue that called it): not where the thread was. */
+static int is_tracing_frame(const char *name)
+{
+	return name && (!strncmp(name, "bpf_", 4) || !strncmp(name, "__bpf_", 6) ||
+			!strncmp(name, "__traceiter_", 12) || !strncmp(name, "trace_", 6));
+}
+
+static int push_kernel(struct collector *c, const struct sample_event *ev)
+{
+	const __u64 *kstack = sample_event__kstack(ev);
+	int nk = ev->kstack_bytes > 0 ? ev->kstack_bytes / 8 : 0, leaf = 0, err = 0;
+
+	if (nk > PYPROF_MAX_KSTACK)
+		nk = PYPROF_MAX_KSTACK;
+	if (c->ksyms && ev->kind != SAMPLE_ON_CPU) {
+		/* a stack taken at the switch itself: what is leafward of __schedule is the
+		 * tracepoint and this agent's program, not where the thread waits */
+		for (int i = 0; i < nk; i++) {
+			const char *name = kallsyms__name(c->ksyms, kstack[i]);
+
+			if (name && !strcmp(name, "__schedule")) {
+				leaf = i + 1;
+				break;
+			}
+		}
+	}
+	while (c->ksyms && leaf < nk && is_tracing_frame(kallsyms__name(c->ksyms, kstack[leaf])))
+		leaf++;
+	for (int i = nk; !err && i-- > leaf;) {
+		const char *name = c->ksyms ? kallsyms__name(c->ksyms, kstack[i]) : NULL;
+
+		err = push_fmt(c, "%s_[k]", name ? name : "[unknown]");
+	}
+	return err;
+}
+
+/* Builds the stack of a record in c->st: root, thread, markers, Python frames, then for
+ * off-CPU records the state, and the kernel frames where wanted. */
+static int build_stack(struct collector *c, struct proc_entry *e, const struct sample_event *ev)
+{
+	uint32_t nframes = ev->nframes;
+	int off_cpu = ev->kind != SAMPLE_ON_CPU, err;
+
+	c->st.n = 0;
+	c->st.used = 0;
+	err = push_str(c, e->root);
+	if (!err && c->opts.threads) {
+		char comm[17];
+
+		memcpy(comm, ev->comm, 16);
+		comm[16] = '\0';
+		err = push_fmt(c, "thread %u (%s)", ev->tid, comm);
+	}
+	if (!err && (ev->flags & SAMPLE_TRUNCATED)) {
+		c->stats[COLL_STAT_TRUNCATED]++;
+		err = push_str(c, "[truncated]");
+	}
+	if (!err && (ev->flags & SAMPLE_ERROR)) {
+		c->stats[COLL_STAT_PARTIAL]++;
+		err = push_str(c, error_marker(ev->error));
+	}
+	if (!err && (ev->flags & SAMPLE_NO_TSTATE)) {
+		c->stats[COLL_STAT_NO_TSTATE]++;
+		if (!(ev->flags & SAMPLE_ERROR))
+			err = push_str(c, "[no Python thread state]");
+	}
+	if (!err && (ev->flags & SAMPLE_NO_PYSTACK))
+		err = push_str(c, "[blocked outside a system call]");
+	/* Python frames arrive innermost first; the profile wants the root first. */
+	for (uint32_t i = nframes; !err && i-- > 0;) {
+		struct frame_sym fs;
+
+		if (symbolizer__resolve(e->sym, &ev->frames[i], &fs)) {
+			c->stats[COLL_STAT_UNKNOWN_FRAMES]++;
+			err = push_str(c, "<unknown>");
+			continue;
+		}
+		err = push_fmt(c, "%s (%s:%d)", fs.name, fs.filename, fs.line);
+	}
+	if (!err && off_cpu) {
+		if (ev->flags & SAMPLE_GIL_WAIT)
+			err = push_str(c, "[waiting for GIL]");
+		else
+			err =
+			    push_str(c, ev->flags & SAMPLE_RUNNABLE ? "[runnable]" : "[sleeping]");
+	}
+	/* off-CPU stacks always carry their kernel reason; on-CPU ones when asked */
+	if (!err && (off_cpu || c->opts.kernel))
+		err = push_kernel(c, ev);
+	return err;
+}
+
+static size_t record_size(const struct sample_event *ev)
+{
+	return SAMPLE_EVENT_HEADER_SIZE + (size_t)ev->nframes * sizeof(struct py_frame) +
+	       (ev->kstack_bytes > 0 ? (size_t)ev->kstack_bytes : 0);
+}
+
+/* A runnable wait ended: its stack record (kept at preemption) gets the duration. */
+static int on_runnable_duration(struct collector *c, struct proc_entry *e,
+				const struct sample_event *dur)
+{
+	struct hkey k = {dur->tid, 0};
+	struct sample_event *stack = hashmap__del(&e->runnable, k);
+	int err;
+
+	if (!stack || stack->time_ns != dur->time_ns) {
+		c->stats[COLL_STAT_RUNNABLE_ORPHANS]++;
+		free(stack);
+		return 0;
+	}
+	err = build_stack(c, e, stack);
+	if (!err)
+		err = add_to(c, PROFILE_OFFCPU, dur->weight / NS_PER_US);
+	if (!err)
+		err = add_to(c, PROFILE_WALL, dur->weight / NS_PER_US);
+	free(stack);
+	if (!err)
+		c->stats[COLL_STAT_SAMPLES]++;
+	return err;
+}
+
 int collector__on_sample(void *ctx, const struct sample_event *ev, size_t size)
 {
 	struct collector *c = ctx;
 	struct hkey k = {(uint64_t)ev->pid, 0};
 	struct proc_entry *e = hashmap__get(&c->procs, k);
-	uint32_t n = 0, nframes = ev->nframes;
-	char buf[1536];
-	int err = 0;
+	int err;
 
-	if (nframes > PYPROF_MAX_FRAMES || ev->kstack_bytes > PYPROF_MAX_KSTACK * 8 ||
-	    size < SAMPLE_EVENT_HEADER_SIZE + (size_t)nframes * sizeof(struct py_frame) +
-			   (ev->kstack_bytes > 0 ? (size_t)ev->kstack_bytes : 0)) {
+	if (ev->nframes > PYPROF_MAX_FRAMES || ev->kstack_bytes > PYPROF_MAX_KSTACK * 8 ||
+	    size < record_size(ev)) {
 		c->stats[COLL_STAT_MALFORMED]++;
 		return 0;
 	}
@@ -203,56 +407,48 @@ int collector__on_sample(void *ctx, const struct sample_event *ev, size_t size)
 		c->stats[COLL_STAT_UNKNOWN_PID]++;
 		return 0;
 	}
-	err = push(c, &n, e->root_id);
-	if (!err && c->opts.threads) {
-		char comm[17];
-
-		memcpy(comm, ev->comm, 16);
-		comm[16] = '\0';
-		snprintf(buf, sizeof(buf), "thread %u (%s)", ev->tid, comm);
-		err = push_str(c, &n, buf);
-	}
-	if (!err && (ev->flags & SAMPLE_TRUNCATED)) {
-		c->stats[COLL_STAT_TRUNCATED]++;
-		err = push_str(c, &n, "[truncated]");
-	}
-	if (!err && (ev->flags & SAMPLE_ERROR)) {
-		c->stats[COLL_STAT_PARTIAL]++;
-		err = push_str(c, &n, error_marker(ev->error));
-	}
-	if (!err && (ev->flags & SAMPLE_NO_TSTATE)) {
-		c->stats[COLL_STAT_NO_TSTATE]++;
-		if (!(ev->flags & SAMPLE_ERROR))
-			err = push_str(c, &n, "[no Python thread state]");
-	}
-	/* Python frames arrive innermost first; the profile wants the root first. */
-	for (uint32_t i = nframes; !err && i-- > 0;) {
-		struct frame_sym fs;
-
-		if (symbolizer__resolve(e->sym, &ev->frames[i], &fs)) {
-			c->stats[COLL_STAT_UNKNOWN_FRAMES]++;
-			err = push_str(c, &n, "<unknown>");
-			continue;
+	switch (ev->kind) {
+	case SAMPLE_ON_CPU:
+		if (!(ev->flags & SAMPLE_GIL_KNOWN)) {
+			c->stats[COLL_STAT_GIL_UNKNOWN]++;
+		} else if (c->opts.gil_only && !(ev->flags & SAMPLE_GIL_HELD)) {
+			c->stats[COLL_STAT_GIL_DROPPED]++;
+			return 0;
 		}
-		snprintf(buf, sizeof(buf), "%s (%s:%d)", fs.name, fs.filename, fs.line);
-		err = push_str(c, &n, buf);
-	}
-	if (!err && c->opts.kernel && ev->kstack_bytes > 0) {
-		const __u64 *kstack = sample_event__kstack(ev);
-		int nk = ev->kstack_bytes / 8;
+		err = build_stack(c, e, ev);
+		if (!err)
+			err = add_to(c, PROFILE_CPU, ev->weight);
+		if (!err)
+			err = add_to(c, PROFILE_WALL, ev->weight * 1000000ULL / c->opts.rate_hz);
+		break;
+	case SAMPLE_OFF_CPU:
+		if (ev->flags & SAMPLE_STACK_ONLY) {
+			/* kept until its duration arrives (or the next preemption replaces it) */
+			struct hkey tk = {ev->tid, 0};
+			struct sample_event *copy = malloc(record_size(ev));
+			void *old = NULL;
 
-		if (nk > PYPROF_MAX_KSTACK)
-			nk = PYPROF_MAX_KSTACK;
-		for (int i = nk; !err && i-- > 0;) {
-			const char *name =
-			    c->ksyms ? kallsyms__name(c->ksyms, kstack[i]) : NULL;
-
-			snprintf(buf, sizeof(buf), "%s_[k]", name ? name : "[unknown]");
-			err = push_str(c, &n, buf);
+			if (!copy)
+				return -ENOMEM;
+			memcpy(copy, ev, record_size(ev));
+			err = hashmap__put(&e->runnable, tk, copy, &old);
+			free(old);
+			if (err)
+				free(copy);
+			return err;
 		}
+		err = build_stack(c, e, ev);
+		if (!err)
+			err = add_to(c, PROFILE_OFFCPU, ev->weight / NS_PER_US);
+		if (!err)
+			err = add_to(c, PROFILE_WALL, ev->weight / NS_PER_US);
+		break;
+	case SAMPLE_OFF_CPU_DURATION:
+		return on_runnable_duration(c, e, ev);
+	default:
+		c->stats[COLL_STAT_MALFORMED]++;
+		return 0;
 	}
-	if (!err)
-		err = profile__add(&c->profile, c->ids, n, ev->weight);
 	if (err)
 		return err;
 	c->stats[COLL_STAT_SAMPLES]++;

@@ -265,3 +265,55 @@ int procfs__online_cpus(unsigned char **ret_online, int *ret_n)
 	free(text);
 	return err;
 }
+
+uint64_t procfs__starttime(pid_t pid)
+{
+	char path[64], *text, *p;
+	unsigned long long start = 0;
+	size_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (procfs__read_file(path, 4096, &text, &len))
+		return 0;
+	/* the command name may hold spaces and parentheses: fields resume after the last ')' */
+	p = strrchr(text, ')');
+	if (!p || sscanf(p + 2,
+			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+			 "%*d %*d %*d %llu",
+			 &start) != 1)
+		start = 0;
+	free(text);
+	return start;
+}
+
+int64_t procfs__age_ms(pid_t pid)
+{
+	uint64_t start = procfs__starttime(pid);
+	double uptime = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	char *text;
+	size_t len;
+
+	if (!start || hz <= 0 || procfs__read_file("/proc/uptime", 256, &text, &len))
+		return -1;
+	if (sscanf(text, "%lf", &uptime) != 1)
+		uptime = 0;
+	free(text);
+	return (int64_t)(uptime * 1000) - (int64_t)(start * 1000 / hz);
+}
+
+int procfs__alive(pid_t pid)
+{
+	char path[64], *text, *p;
+	size_t len;
+	int alive;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (procfs__read_file(path, 4096, &text, &len))
+		return 0;
+	/* after the command name (which may hold ')') comes the state: Z and X have exited */
+	p = strrchr(text, ')');
+	alive = p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	free(text);
+	return alive;
+}

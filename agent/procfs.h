@@ -36,8 +36,15 @@ int procfs__read_file(const char *path, size_t max, char **ret_buf, size_t *ret_
 void procfs__comm(pid_t pid, pid_t tid, char *buf, size_t len);
 /* 0 if the process exists, -ESRCH if not. */
 int procfs__exists(pid_t pid);
+/* 1 if the process exists and has not exited (a zombie waiting to be reaped has). */
+int procfs__alive(pid_t pid);
 /* Path of the executable as seen by the process, or -errno. */
 int procfs__exe(pid_t pid, char *buf, size_t len);
+
+/* Start time of pid in clock ticks since boot (tells a reused pid apart), 0 if it is gone. */
+uint64_t procfs__starttime(pid_t pid);
+/* Milliseconds since pid started, -1 if it is gone. */
+int64_t procfs__age_ms(pid_t pid);
 
 /* Parses a CPU list ("0-3,6"); ret_online[i] is 1 for listed CPUs, *ret_n = highest + 1. */
 int procfs__parse_cpu_list(const char *text, unsigned char **ret_online, int *ret_n);

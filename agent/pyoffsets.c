@@ -63,14 +63,20 @@
 #define OBJECTS_NO_WSTR OBJECTS(40, 56)
 
 /* 3.6: the GIL is file-static in ceval.c, out of reach of an offset table. */
-#define GIL_STATIC .gil_kind = PY_GIL_NONE, .gil_ptr = NONE, .gil_locked = NONE, .gil_holder = NONE
+#define GIL_STATIC                                                                                 \
+	.gil_kind = PY_GIL_NONE, .gil_ptr = NONE, .gil_locked = NONE, .gil_holder = NONE,          \
+	.gil_size = NONE
+/* struct _gil_runtime_state is 208 bytes in 3.7-3.13 (interval, last_holder, locked,
+ * switch_number, then the cond/mutex pairs a waiting thread sleeps on). */
+#define GIL_STATE_SIZE 208
 /* 3.7-3.11: _PyRuntime.ceval.gil, offsets from &_PyRuntime. */
 #define GIL_RUNTIME(locked, holder)                                                                \
-	.gil_kind = PY_GIL_RUNTIME, .gil_ptr = NONE, .gil_locked = (locked), .gil_holder = (holder)
+	.gil_kind = PY_GIL_RUNTIME, .gil_ptr = NONE, .gil_locked = (locked), .gil_holder = (holder), \
+	.gil_size = GIL_STATE_SIZE
 /* 3.12+: interp->ceval.gil points to a struct _gil_runtime_state. */
 #define GIL_INTERP(ptr, locked, holder)                                                            \
 	.gil_kind = PY_GIL_INTERP_PTR, .gil_ptr = (ptr), .gil_locked = (locked),                   \
-	.gil_holder = (holder)
+	.gil_holder = (holder), .gil_size = GIL_STATE_SIZE
 
 /* One row per version; clang-format would put each macro on a line of its own. */
 /* clang-format off */
@@ -391,6 +397,8 @@ int pyoffsets__from_debug_offsets(const void *buf, size_t len, struct py_offsets
 	o.gil_locked -= (__u32)v[S_GIL_STATE];
 	o.gil_holder -= (__u32)v[S_GIL_STATE];
 	o.gil_kind = PY_GIL_INTERP_PTR;
+	/* not in _Py_DebugOffsets: the struct is the same 208 bytes in 3.13 and 3.14 */
+	o.gil_size = GIL_STATE_SIZE;
 
 	/* 3.12+ PyCompactUnicodeObject is PyASCIIObject plus utf8_length and utf8 (PEP 623), and
 	 * PyUnicodeObject adds the data pointer after it. */

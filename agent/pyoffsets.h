@@ -53,7 +53,8 @@
 	X(gil_kind)                                                                                \
 	X(gil_ptr)                                                                                 \
 	X(gil_locked)                                                                              \
-	X(gil_holder)
+	X(gil_holder)                                                                                \
+	X(gil_size)
 
 /* The built-in offsets of CPython major.minor, or NULL if there is no table for it (before 3.6,
  * after 3.13: use pyoffsets__from_debug_offsets() there). */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "elfsym.h"
+#include "hashmap.h"
 #include "memread.h"
 #include "procfs.h"
 #include "pyoffsets.h"
@@ -185,7 +186,151 @@ static int load_layout(struct pyproc *p, char *errbuf, size_t errlen)
 	return -EPROTONOSUPPORT;
 }
 
-int pyproc__open(pid_t pid, struct pyproc **ret, char *errbuf, size_t errlen)
+/* What one ELF file says about CPython, cached per file so that discovery parses each
+ * distinct file once, however many processes map it. */
+struct elf_facts {
+	int python;	 /* defines the runtime symbols */
+	int version_err; /* the version could not be determined */
+	int placed;	 /* seg_vaddr is known (always for ET_EXEC) */
+	unsigned major, minor;
+	int is_exec;
+	uint64_t seg_vaddr; /* link-time address of the first mapped segment */
+	struct elf_symbol_query q[SYM_COUNT];
+};
+
+struct pyproc_cache {
+	struct hashmap files; /* (dev, inode, first mapping offset) -> elf_facts */
+};
+
+struct pyproc_cache *pyproc__cache_new(void)
+{
+	struct pyproc_cache *c = calloc(1, sizeof(*c));
+
+	if (c)
+		hashmap__init(&c->files);
+	return c;
+}
+
+void pyproc__cache_free(struct pyproc_cache *c)
+{
+	size_t it = 0;
+	void *v;
+
+	if (!c)
+		return;
+	while (hashmap__next(&c->files, &it, NULL, &v))
+		free(v);
+	hashmap__free(&c->files);
+	free(c);
+}
+
+size_t pyproc__cache_size(const struct pyproc_cache *c)
+{
+	return c ? c->files.n : 0;
+}
+
+static struct hkey facts_key(const struct procmaps_entry *m)
+{
+	return (struct hkey){m->inode, ((uint64_t)m->dev_major << 48) ^
+					   ((uint64_t)m->dev_minor << 32) ^ m->offset};
+}
+
+/* Examines one mapped file; returns 0 with facts, or an open error. */
+static int examine_elf(pid_t pid, const struct procmaps_entry *m, struct elf_facts *f)
+{
+	struct elf_file *ef = NULL;
+	int err;
+
+	memset(f, 0, sizeof(*f));
+	f->q[SYM_RUNTIME].name = "_PyRuntime";
+	f->q[SYM_VERSION].name = "Py_Version";
+	f->q[SYM_CODE_TYPE].name = "PyCode_Type";
+	f->q[SYM_INTERP_HEAD].name = "interp_head";
+	err = open_mapped_elf(pid, m, &ef);
+	if (err == -ENOEXEC)
+		return 0; /* not an ELF: not Python, and worth remembering */
+	if (err)
+		return err;
+	if (elffile__lookup(ef, f->q, SYM_COUNT) > 0 && f->q[SYM_CODE_TYPE].found &&
+	    (f->q[SYM_RUNTIME].found || f->q[SYM_INTERP_HEAD].found)) {
+		f->python = 1;
+		f->version_err = detect_version(ef, m, f->q, &f->major, &f->minor);
+		f->is_exec = elffile__is_exec(ef);
+		f->placed = f->is_exec || !elffile__segment_vaddr(ef, m->offset, &f->seg_vaddr);
+	}
+	elffile__close(ef);
+	return 0;
+}
+
+static int facts_get(struct pyproc_cache *cache, pid_t pid, const struct procmaps_entry *m,
+		     struct elf_facts *ret)
+{
+	struct hkey k = facts_key(m);
+	struct elf_facts *cached = cache ? hashmap__get(&cache->files, k) : NULL;
+	int err;
+
+	if (cached) {
+		*ret = *cached;
+		return 0;
+	}
+	err = examine_elf(pid, m, ret);
+	if (err || !cache)
+		return err;
+	cached = malloc(sizeof(*cached));
+	if (cached) {
+		*cached = *ret;
+		if (hashmap__put(&cache->files, k, cached, NULL))
+			free(cached);
+	}
+	return 0;
+}
+
+/* Fills p from the facts of the ELF that holds the runtime. */
+static int describe(struct pyproc *p, const struct procmaps_entry *m, const struct elf_facts *f,
+		    char *errbuf, size_t errlen)
+{
+	int err;
+
+	snprintf(p->elf_path, sizeof(p->elf_path), "%s", m->path);
+	if (f->version_err) {
+		set_err(errbuf, errlen, "pid %d runs CPython from %s, of unknown version", p->pid,
+			m->path);
+		return -EPROTONOSUPPORT;
+	}
+	p->major = f->major;
+	p->minor = f->minor;
+	if (!f->placed) {
+		set_err(errbuf, errlen, "cannot place %s in pid %d's memory", m->path, p->pid);
+		return -ENOEXEC;
+	}
+	p->bias = f->is_exec ? 0 : m->start - f->seg_vaddr;
+	if (p->major != 3 || p->minor < 6) {
+		set_err(errbuf, errlen,
+			"pid %d runs CPython %u.%u, which is not supported (3.6 and newer are)",
+			p->pid, p->major, p->minor);
+		return -EPROTONOSUPPORT;
+	}
+	if (f->q[SYM_RUNTIME].found)
+		p->runtime_addr = f->q[SYM_RUNTIME].value + p->bias;
+	p->code_type_addr = f->q[SYM_CODE_TYPE].value + p->bias;
+	err = load_layout(p, errbuf, errlen);
+	if (err)
+		return err;
+	if (p->runtime_addr && p->offsets.runtime_interpreters_head != PYOFF_NONE) {
+		p->interp_head_addr = p->runtime_addr + p->offsets.runtime_interpreters_head;
+	} else if (f->q[SYM_INTERP_HEAD].found) {
+		p->interp_head_addr = f->q[SYM_INTERP_HEAD].value + p->bias;
+	} else {
+		set_err(errbuf, errlen,
+			"pid %d: CPython %u.%u's interpreter list not found (stripped library?)",
+			p->pid, p->major, p->minor);
+		return -ENOEXEC;
+	}
+	return 0;
+}
+
+int pyproc__open(pid_t pid, struct pyproc_cache *cache, struct pyproc **ret, char *errbuf,
+		 size_t errlen)
 {
 	struct procmaps maps = {0};
 	struct candidate *cands = NULL;
@@ -211,87 +356,32 @@ int pyproc__open(pid_t pid, struct pyproc **ret, char *errbuf, size_t errlen)
 	}
 	p->pid = pid;
 	n = collect_candidates(&maps, exe, cands, MAX_CANDIDATES);
-	err = -ENOEXEC;
 	for (int i = 0; i < n; i++) {
-		struct elf_symbol_query q[SYM_COUNT] = {
-		    [SYM_RUNTIME] = {.name = "_PyRuntime"},
-		    [SYM_VERSION] = {.name = "Py_Version"},
-		    [SYM_CODE_TYPE] = {.name = "PyCode_Type"},
-		    [SYM_INTERP_HEAD] = {.name = "interp_head"},
-		};
 		const struct procmaps_entry *m = cands[i].map;
-		struct elf_file *ef = NULL;
-		uint64_t seg_vaddr = 0;
-		int oerr;
+		struct elf_facts f;
 
-		oerr = open_mapped_elf(pid, m, &ef);
-		if (oerr) {
-			if ((oerr == -EACCES || oerr == -EPERM) && cands[i].rank < 2) {
+		err = facts_get(cache, pid, m, &f);
+		if (err) {
+			if ((err == -EACCES || err == -EPERM) && cands[i].rank < 2) {
 				set_err(errbuf, errlen, "not allowed to read %s of pid %d (%s)",
-					m->path, pid, strerror(-oerr));
-				err = oerr;
+					m->path, pid, strerror(-err));
+				goto out;
+			}
+			if (err == -ENOENT && procfs__exists(pid) != 0) {
+				err = -ESRCH; /* gone while we looked */
+				set_err(errbuf, errlen, "no process with pid %d", pid);
 				goto out;
 			}
 			continue;
 		}
-		if (elffile__lookup(ef, q, SYM_COUNT) == 0 ||
-		    !(q[SYM_CODE_TYPE].found &&
-		      (q[SYM_RUNTIME].found || q[SYM_INTERP_HEAD].found))) {
-			elffile__close(ef);
+		if (!f.python)
 			continue;
-		}
-		snprintf(p->elf_path, sizeof(p->elf_path), "%s", m->path);
-		if (detect_version(ef, m, q, &p->major, &p->minor)) {
-			set_err(errbuf, errlen, "pid %d runs CPython from %s, of unknown version",
-				pid, m->path);
-			elffile__close(ef);
-			err = -EPROTONOSUPPORT;
-			goto out;
-		}
-		if (!elffile__is_exec(ef)) {
-			if (elffile__segment_vaddr(ef, m->offset, &seg_vaddr)) {
-				set_err(errbuf, errlen, "cannot place %s in pid %d's memory",
-					m->path, pid);
-				elffile__close(ef);
-				err = -ENOEXEC;
-				goto out;
-			}
-			p->bias = m->start - seg_vaddr;
-		}
-		elffile__close(ef);
-		if (p->major != 3 || p->minor < 6) {
-			set_err(errbuf, errlen,
-				"pid %d runs CPython %u.%u, which is not supported "
-				"(3.6 and newer are)",
-				pid, p->major, p->minor);
-			err = -EPROTONOSUPPORT;
-			goto out;
-		}
-		if (q[SYM_RUNTIME].found)
-			p->runtime_addr = q[SYM_RUNTIME].value + p->bias;
-		p->code_type_addr = q[SYM_CODE_TYPE].value + p->bias;
-		err = load_layout(p, errbuf, errlen);
-		if (err)
-			goto out;
-		if (p->runtime_addr && p->offsets.runtime_interpreters_head != PYOFF_NONE) {
-			p->interp_head_addr =
-			    p->runtime_addr + p->offsets.runtime_interpreters_head;
-		} else if (q[SYM_INTERP_HEAD].found) {
-			p->interp_head_addr = q[SYM_INTERP_HEAD].value + p->bias;
-		} else {
-			set_err(errbuf, errlen,
-				"pid %d: CPython %u.%u's interpreter list not found "
-				"(stripped library?)",
-				pid, p->major, p->minor);
-			err = -ENOEXEC;
-			goto out;
-		}
-		err = 0;
+		err = describe(p, m, &f, errbuf, errlen);
 		goto out;
 	}
+	err = -ENOEXEC;
 	set_err(errbuf, errlen,
-		"pid %d is not a CPython process (no _PyRuntime in its executable "
-		"or libraries)",
+		"pid %d is not a CPython process (no _PyRuntime in its executable or libraries)",
 		pid);
 out:
 	free(cands);

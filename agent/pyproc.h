@@ -8,6 +8,8 @@
 #include <sys/types.h>
 #include "py_offsets.h"
 
+struct pyproc_cache;
+
 struct pyproc {
 	pid_t pid;
 	unsigned major, minor;
@@ -23,10 +25,17 @@ struct pyproc {
 /* Describes the interpreter of pid. Errors, with a sentence in errbuf:
  *   -ESRCH no such process, -EACCES/-EPERM not allowed to look at it,
  *   -ENOEXEC not a CPython process, -EPROTONOSUPPORT a CPython version without a layout. */
-int pyproc__open(pid_t pid, struct pyproc **ret, char *errbuf, size_t errlen);
+int pyproc__open(pid_t pid, struct pyproc_cache *cache, struct pyproc **ret, char *errbuf,
+		 size_t errlen);
 void pyproc__free(struct pyproc *p);
 
-/* Cheap pre-check for discovery: 1 if some mapping of pid looks like an ELF worth examining. */
+/* What each ELF file (by device, inode and offset) says about CPython, so that discovery
+ * parses a file once however many processes map it. NULL caches nothing. */
+struct pyproc_cache *pyproc__cache_new(void);
+size_t pyproc__cache_size(const struct pyproc_cache *c);
+void pyproc__cache_free(struct pyproc_cache *c);
+
+/* Major and minor version from a PY_VERSION_HEX value. */
 int pyproc__version_from_hex(uint32_t hex, unsigned *ret_major, unsigned *ret_minor);
 
 #endif

@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "bpfload.h"
+#include "offcpu.skel.h"
 #include "oncpu.skel.h"
 #include "privilege.h"
 #include "procfs.h"
@@ -30,10 +32,19 @@ const char *const pyprof_metric_names[METRIC_MAX] = {
     [METRIC_KSTACK_FAILED] = "kernel_stack_failed",
     [METRIC_SHIM_FRAMES_SKIPPED] = "shim_frames_skipped",
     [METRIC_EMPTY_STACK] = "empty_stack",
+    [METRIC_OFFCPU_SWITCHES] = "offcpu_switches",
+    [METRIC_OFFCPU_SHORT_BLOCKS] = "offcpu_short_blocks",
+    [METRIC_OFFCPU_SHORT_NS] = "offcpu_short_ns",
+    [METRIC_OFFCPU_EVENTS_SENT] = "offcpu_events_sent",
+    [METRIC_OFFCPU_PENDING_FULL] = "offcpu_pending_full",
+    [METRIC_OFFCPU_OUTSIDE_SYSCALL] = "offcpu_outside_syscall",
+    [METRIC_OFFCPU_GIL_WAITS] = "offcpu_gil_waits",
 };
 
 struct sampler {
 	struct oncpu_bpf *skel;
+	struct offcpu_bpf *off;
+	int off_btf;
 	struct ring_buffer *rb;
 	int *perf_fds;
 	struct bpf_link **links;
@@ -43,6 +54,8 @@ struct sampler {
 	struct py_offsets layouts[PYPROF_MAX_LAYOUTS];
 	unsigned nlayouts;
 	int ncpu_possible;
+	unsigned char *online;
+	unsigned freq_hz;
 };
 
 static int ringbuf_cb(void *ctx, void *data, size_t size)
@@ -52,6 +65,75 @@ static int ringbuf_cb(void *ctx, void *data, size_t size)
 	if (size < SAMPLE_EVENT_HEADER_SIZE)
 		return 0;
 	return s->cb(s->ctx, data, size);
+}
+
+static void detach_all(struct sampler *s)
+{
+	for (int i = 0; i < s->ncpus; i++) {
+		bpf_link__destroy(s->links ? s->links[i] : NULL);
+		if (s->links)
+			s->links[i] = NULL;
+		if (s->perf_fds && s->perf_fds[i] >= 0) {
+			close(s->perf_fds[i]);
+			s->perf_fds[i] = -1;
+		}
+	}
+}
+
+static int open_perf_event(int cpu, unsigned freq);
+
+/* A CPU-clock perf event at freq Hz on every online CPU, each running the program. */
+static int attach_all(struct sampler *s, unsigned freq, char *errbuf, size_t errlen)
+{
+	int err;
+
+	for (int cpu = 0; cpu < s->ncpus; cpu++) {
+		if (!s->online[cpu])
+			continue;
+		s->perf_fds[cpu] = open_perf_event(cpu, freq);
+		if (s->perf_fds[cpu] < 0) {
+			err = -errno;
+			snprintf(
+			    errbuf, errlen, "cannot open a CPU-clock perf event on CPU %d: %s%s",
+			    cpu, strerror(-err),
+			    err == -EACCES || err == -EPERM ? " (CAP_PERFMON is missing)" : "");
+			detach_all(s);
+			return err;
+		}
+		s->links[cpu] =
+		    bpf_program__attach_perf_event(s->skel->progs.pyprof_oncpu, s->perf_fds[cpu]);
+		if (!s->links[cpu]) {
+			err = -errno;
+			snprintf(errbuf, errlen, "cannot attach the sampler on CPU %d: %s", cpu,
+				 strerror(-err));
+			detach_all(s);
+			return err;
+		}
+	}
+	s->freq_hz = freq;
+	return 0;
+}
+
+int sampler__set_frequency(struct sampler *s, unsigned freq_hz, char *errbuf, size_t errlen)
+{
+	int err;
+
+	if (freq_hz == s->freq_hz)
+		return 0;
+	detach_all(s);
+	err = attach_all(s, freq_hz, errbuf, errlen);
+	if (err) {
+		char ignored[256];
+
+		/* keep sampling at the old rate rather than not at all */
+		attach_all(s, s->freq_hz, ignored, sizeof(ignored));
+	}
+	return err;
+}
+
+unsigned sampler__frequency(const struct sampler *s)
+{
+	return s->freq_hz;
 }
 
 static int open_perf_event(int cpu, unsigned freq)
@@ -65,6 +147,59 @@ static int open_perf_event(int cpu, unsigned freq)
 	};
 
 	return syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+/* The off-CPU object shares the on-CPU one's targets, layouts, thread-state cache, counters and
+ * ring buffer; its scratch maps stay its own (programs of the two may nest on one CPU). */
+static int offcpu_open(struct sampler *s, const struct sampler_opts *opts, char *errbuf,
+		       size_t errlen)
+{
+	struct {
+		struct bpf_map *mine, *shared;
+	} reuse[] = {
+	    {s->off->maps.targets, s->skel->maps.targets},
+	    {s->off->maps.layouts, s->skel->maps.layouts},
+	    {s->off->maps.tstate_cache, s->skel->maps.tstate_cache},
+	    {s->off->maps.metrics, s->skel->maps.metrics},
+	    {s->off->maps.events, s->skel->maps.events},
+	};
+	int err;
+
+	for (size_t i = 0; i < sizeof(reuse) / sizeof(reuse[0]); i++) {
+		err = bpf_map__reuse_fd(reuse[i].mine, bpf_map__fd(reuse[i].shared));
+		if (err) {
+			snprintf(errbuf, errlen, "cannot share maps with the off-CPU tracer: %s",
+				 strerror(-err));
+			return err;
+		}
+	}
+	s->off->rodata->min_block_ns = opts->min_block_us * 1000;
+	s->off->rodata->capture_kernel_stack = opts->kernel_stacks ? 1 : 0;
+	s->off_btf = bpfload__choose(s->off->progs.pyprof_switch_btf,
+				     s->off->progs.pyprof_switch_raw, "sched_switch");
+	bpfload__choose(s->off->progs.pyprof_sysexit_btf, s->off->progs.pyprof_sysexit_raw,
+			"sys_exit");
+	err = offcpu_bpf__load(s->off);
+	if (err) {
+		snprintf(errbuf, errlen,
+			 "the kernel refused the off-CPU tracer: %s (the verifier's "
+			 "log is printed with --verbose)",
+			 strerror(-err));
+		return err;
+	}
+	err = offcpu_bpf__attach(s->off);
+	if (err) {
+		snprintf(errbuf, errlen, "cannot attach the off-CPU tracer: %s", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+const char *sampler__offcpu_attach_kind(const struct sampler *s)
+{
+	if (!s->off)
+		return NULL;
+	return s->off_btf ? "tp_btf" : "raw_tp";
 }
 
 int sampler__open(const struct sampler_opts *opts, sampler_cb cb, void *ctx, struct sampler **ret,
@@ -96,12 +231,16 @@ int sampler__open(const struct sampler_opts *opts, sampler_cb cb, void *ctx, str
 		const char *missing = privilege__missing_bpf();
 
 		if (missing) {
-			snprintf(errbuf, errlen, "cannot load the BPF sampler: %s is missing (run as "
-				 "root, or with CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE)", missing);
+			snprintf(errbuf, errlen,
+				 "cannot load the BPF sampler: %s is missing (run as "
+				 "root, or with CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE)",
+				 missing);
 			err = -EPERM;
 		} else {
-			snprintf(errbuf, errlen, "the kernel refused the BPF sampler: %s (the "
-				 "verifier's log is printed with --verbose)", strerror(-err));
+			snprintf(errbuf, errlen,
+				 "the kernel refused the BPF sampler: %s (the "
+				 "verifier's log is printed with --verbose)",
+				 strerror(-err));
 		}
 		goto fail;
 	}
@@ -110,34 +249,28 @@ int sampler__open(const struct sampler_opts *opts, sampler_cb cb, void *ctx, str
 		snprintf(errbuf, errlen, "cannot read the online CPUs: %s", strerror(-err));
 		goto fail;
 	}
-	s->ncpus = ncpus;
+	s->online = online;
+	online = NULL;
 	s->perf_fds = calloc(ncpus, sizeof(int));
 	s->links = calloc(ncpus, sizeof(*s->links));
 	if (!s->perf_fds || !s->links) {
 		err = -ENOMEM;
 		goto fail_msg;
 	}
-	for (int cpu = 0; cpu < ncpus; cpu++) {
+	for (int cpu = 0; cpu < ncpus; cpu++)
 		s->perf_fds[cpu] = -1;
-		if (!online[cpu])
-			continue;
-		s->perf_fds[cpu] = open_perf_event(cpu, opts->freq_hz);
-		if (s->perf_fds[cpu] < 0) {
-			err = -errno;
-			snprintf(
-			    errbuf, errlen, "cannot open a CPU-clock perf event on CPU %d: %s%s",
-			    cpu, strerror(-err),
-			    err == -EACCES || err == -EPERM ? " (needs CAP_PERFMON, or root)" : "");
-			goto fail;
-		}
-		s->links[cpu] =
-		    bpf_program__attach_perf_event(s->skel->progs.pyprof_oncpu, s->perf_fds[cpu]);
-		if (!s->links[cpu]) {
-			err = -errno;
-			snprintf(errbuf, errlen, "cannot attach the sampler on CPU %d: %s", cpu,
+	s->ncpus = ncpus; /* detach_all() may look at the arrays from here on */
+	err = attach_all(s, opts->freq_hz, errbuf, errlen);
+	if (err)
+		goto fail;
+	if (opts->off_cpu) {
+		s->off = offcpu_bpf__open();
+		err = s->off ? offcpu_open(s, opts, errbuf, errlen) : -errno;
+		if (err && !s->off)
+			snprintf(errbuf, errlen, "cannot open the off-CPU BPF object: %s",
 				 strerror(-err));
+		if (err)
 			goto fail;
-		}
 	}
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), ringbuf_cb, s, NULL);
 	if (!s->rb) {
@@ -231,11 +364,9 @@ void sampler__close(struct sampler *s)
 	if (!s)
 		return;
 	ring_buffer__free(s->rb);
-	for (int i = 0; i < s->ncpus; i++) {
-		bpf_link__destroy(s->links ? s->links[i] : NULL);
-		if (s->perf_fds && s->perf_fds[i] >= 0)
-			close(s->perf_fds[i]);
-	}
+	offcpu_bpf__destroy(s->off);
+	detach_all(s);
+	free(s->online);
 	free(s->links);
 	free(s->perf_fds);
 	oncpu_bpf__destroy(s->skel);

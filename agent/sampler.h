@@ -10,9 +10,11 @@
 #include "pyproc.h"
 
 struct sampler_opts {
-	unsigned freq_hz;    /* samples per second per CPU */
-	int kernel_stacks;   /* capture kernel stacks */
-	unsigned ringbuf_mb; /* ring buffer size (power of two MiB) */
+	unsigned freq_hz;      /* samples per second per CPU */
+	int kernel_stacks;     /* capture kernel stacks */
+	unsigned ringbuf_mb;   /* ring buffer size (power of two MiB) */
+	int off_cpu;	       /* also trace where target threads block (bpf/offcpu.bpf.c) */
+	uint64_t min_block_us; /* off-CPU: shorter blocks are only counted */
 };
 
 /* Called for each sample drained; size is the record's size (header + nframes frames). */
@@ -25,6 +27,12 @@ int sampler__open(const struct sampler_opts *opts, sampler_cb cb, void *ctx, str
 		  char *errbuf, size_t errlen);
 int sampler__add_target(struct sampler *s, const struct pyproc *p);
 int sampler__remove_target(struct sampler *s, pid_t pid);
+/* Re-opens the perf events at a new frequency (targets and counters stay). On failure the
+ * old frequency is kept. */
+int sampler__set_frequency(struct sampler *s, unsigned freq_hz, char *errbuf, size_t errlen);
+unsigned sampler__frequency(const struct sampler *s);
+/* "tp_btf" or "raw_tp": how the off-CPU programs are attached; NULL when off-CPU is off. */
+const char *sampler__offcpu_attach_kind(const struct sampler *s);
 /* Drains what the ring buffer holds now; returns the number of records or -errno. */
 int sampler__drain(struct sampler *s);
 /* Sums the per-CPU BPF counters into out[METRIC_MAX]. */

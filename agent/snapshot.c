@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 #include "collector.h"
+#include "control.h"
+#include "folded.h"
 #include "log.h"
 #include "procfs.h"
 #include "pyproc.h"
@@ -77,20 +79,55 @@ static void report_counters(struct sampler *s, struct collector *c)
 	log_info("%s", line);
 }
 
+/* A process started a moment ago may not have mapped its interpreter library yet: while it is
+ * younger than PROCESS_SETTLE_MS, "not a CPython process" is asked again. */
+#define PROCESS_SETTLE_MS 1500
+
+int snapshot__open_process(pid_t pid, struct pyproc **ret, char *errbuf, size_t errlen)
+{
+	int err;
+
+	for (;;) {
+		int64_t age;
+
+		err = pyproc__open(pid, NULL, ret, errbuf, errlen);
+		if (err != -ENOEXEC)
+			return err;
+		age = procfs__age_ms(pid);
+		if (age < 0 || age >= PROCESS_SETTLE_MS)
+			return err;
+		sleep_ns(50ULL * 1000 * 1000);
+	}
+}
+
 int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 {
-	struct sampler_opts so = {.freq_hz = opts->rate_hz, .kernel_stacks = opts->kernel};
-	struct collector_opts co = {.threads = opts->threads, .kernel = opts->kernel};
+	struct sampler_opts so = {
+	    .freq_hz = opts->rate_hz,
+	    /* off-CPU stacks always carry their kernel reason */
+	    .kernel_stacks = opts->kernel || opts->mode != PROFILE_CPU,
+	    .off_cpu = opts->mode != PROFILE_CPU,
+	    .min_block_us = opts->min_block_us,
+	};
+	struct collector_opts co = {
+	    .kinds = 1u << opts->mode,
+	    .rate_hz = opts->rate_hz,
+	    .threads = opts->threads,
+	    .kernel = opts->kernel,
+	    .gil_only = opts->gil_only,
+	};
 	struct kallsyms ksyms = {0}, *kp = NULL;
 	struct collector *coll = NULL;
 	struct sampler *smp = NULL;
 	struct pyproc *proc = NULL;
 	char err_msg[512] = "", comm[64];
 	uint64_t start, deadline, last_tick, elapsed;
+	struct profile_meta meta = {.kind = opts->mode, .rate_hz = opts->rate_hz};
+	struct timespec wall;
 	int err, code = SNAP_FAILED, exited = 0;
 	FILE *out = stdout;
 
-	err = pyproc__open(opts->pid, &proc, err_msg, sizeof(err_msg));
+	err = snapshot__open_process(opts->pid, &proc, err_msg, sizeof(err_msg));
 	if (err) {
 		log_error("%s", err_msg);
 		return exit_code_for(err);
@@ -99,7 +136,7 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 	log_info("pid %d (%s): CPython %u.%u in %s, layout from %s", opts->pid, comm, proc->major,
 		 proc->minor, proc->elf_path,
 		 proc->layout_from_debug_offsets ? "its _Py_DebugOffsets" : "the built-in table");
-	if (opts->kernel) {
+	if (so.kernel_stacks) {
 		err = kallsyms__load(&ksyms);
 		if (err)
 			log_warn(
@@ -113,36 +150,26 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 		log_error("out of memory");
 		goto out;
 	}
+	err = sampler__open(&so, collector__on_sample, coll, &smp, err_msg, sizeof(err_msg));
+	if (err) {
+		log_error("%s", err_msg);
+		code = err == -EPERM ? SNAP_NO_PRIVILEGE : SNAP_FAILED;
+		goto out;
+	}
+	err = sampler__add_target(smp, proc);
+	if (err) {
+		log_error("cannot start sampling pid %d: %s", opts->pid, strerror(-err));
+		goto out;
+	}
 	err = collector__add_process(coll, proc);
 	if (err) {
 		log_error("cannot track pid %d: %s", opts->pid, strerror(-err));
 		goto out;
 	}
 	proc = NULL; /* owned by the collector now */
-	err = sampler__open(&so, collector__on_sample, coll, &smp, err_msg, sizeof(err_msg));
-	if (err) {
-		log_error("%s", err_msg);
-		code = exit_code_for(err);
-		if (code != SNAP_NO_PRIVILEGE)
-			code = SNAP_FAILED;
-		goto out;
-	}
-	{
-		struct pyproc *again = NULL;
 
-		/* describe it again for the map: the collector owns the first description */
-		err = pyproc__open(opts->pid, &again, err_msg, sizeof(err_msg));
-		if (!err)
-			err = sampler__add_target(smp, again);
-		pyproc__free(again);
-		if (err) {
-			log_error("cannot start sampling pid %d: %s", opts->pid,
-				  err_msg[0] ? err_msg : strerror(-err));
-			code = exit_code_for(err);
-			goto out;
-		}
-	}
-
+	clock_gettime(CLOCK_REALTIME, &wall);
+	meta.start_ns = (uint64_t)wall.tv_sec * 1000000000ULL + wall.tv_nsec;
 	start = last_tick = now_ns();
 	deadline = start + (uint64_t)(opts->duration_s * 1e9);
 	while (!*stop) {
@@ -156,7 +183,7 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 			collector__tick(coll);
 			last_tick = now_ns();
 		}
-		if (procfs__exists(opts->pid)) {
+		if (!procfs__alive(opts->pid)) {
 			exited = 1;
 			break;
 		}
@@ -172,7 +199,8 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 			goto out;
 		}
 	}
-	err = profile__write_folded(collector__profile(coll), out);
+	meta.duration_ns = elapsed;
+	err = output__write(collector__profile(coll, opts->mode), &meta, opts->format, out);
 	if (opts->output && fclose(out) && !err)
 		err = -errno;
 	if (err) {
@@ -191,6 +219,9 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 		log_info("%llu samples of pid %d in %.1f s",
 			 (unsigned long long)collector__stats(coll)[COLL_STAT_SAMPLES], opts->pid,
 			 elapsed / 1e9);
+	/* the sampled interval, for comparing with the target's own clock (time.monotonic) */
+	log_info("sampled from %.6f to %.6f s of CLOCK_MONOTONIC", start / 1e9,
+		 (start + elapsed) / 1e9);
 	report_counters(smp, coll);
 	code = SNAP_OK;
 out:
@@ -198,5 +229,96 @@ out:
 	collector__free(coll);
 	pyproc__free(proc);
 	kallsyms__free(&ksyms);
+	return code;
+}
+
+int snapshot__via_agent(const struct snapshot_opts *opts, const char *socket_path)
+{
+	struct control_request req = {
+	    .cmd = CONTROL_SNAPSHOT,
+	    .pid = opts->pid,
+	    .duration_ms = (uint32_t)(opts->duration_s * 1000),
+	    .threads = opts->threads,
+	    .kernel = opts->kernel,
+	    .gil_only = opts->gil_only,
+	    .mode = (int)opts->mode,
+	};
+	struct profile_meta meta = {.kind = opts->mode};
+	struct folded_parser fp;
+	struct profile prof;
+	char err_msg[512] = "", *body = NULL;
+	size_t body_len = 0;
+	FILE *mem, *out = stdout;
+	int err, code = SNAP_FAILED;
+
+	if (!req.duration_ms)
+		req.duration_ms = 1;
+	for (;;) {
+		int64_t age;
+
+		mem = open_memstream(&body, &body_len);
+		if (!mem)
+			return SNAP_FAILED;
+		err = control__call(socket_path, &req, (int)opts->duration_s + 30, mem, err_msg,
+				    sizeof(err_msg));
+		fclose(mem);
+		age = procfs__age_ms(opts->pid);
+		if (err != -EPROTO || !strstr(err_msg, "not a CPython") || age < 0 ||
+		    age >= PROCESS_SETTLE_MS)
+			break;
+		free(body); /* just started: ask again once its interpreter is mapped */
+		body = NULL;
+		sleep_ns(50ULL * 1000 * 1000);
+	}
+	if (err == -ENOENT || err == -ECONNREFUSED ||
+	    (err == -EPROTO && strstr(err_msg, "off-CPU tracing is disabled"))) {
+		free(body); /* no daemon, or one that cannot serve this mode: do it here */
+		return -1;
+	}
+	if (err) {
+		/* the daemon's own words, e.g. "no process with pid 42" */
+		log_error("%s", err == -EPROTO ? err_msg : strerror(-err));
+		free(body);
+		if (strstr(err_msg, "no process"))
+			return SNAP_NO_PROCESS;
+		if (strstr(err_msg, "not a CPython"))
+			return SNAP_NOT_PYTHON;
+		if (strstr(err_msg, "not supported"))
+			return SNAP_UNSUPPORTED;
+		return SNAP_FAILED;
+	}
+	log_info("snapshot of pid %d taken through the agent on %s", opts->pid, socket_path);
+	if (!strcmp(err_msg, "exited"))
+		log_warn(
+		    "pid %d exited during the snapshot; wrote the samples collected until then",
+		    opts->pid);
+	profile__init(&prof);
+	folded_parser__init(&fp, &prof);
+	err = folded_parser__feed(&fp, body, body_len, err_msg, sizeof(err_msg));
+	if (!err)
+		err = folded_parser__finish(&fp, err_msg, sizeof(err_msg));
+	folded_parser__free(&fp);
+	free(body);
+	if (err) {
+		log_error("the agent's answer is not a profile: %s", err_msg);
+		goto out;
+	}
+	if (opts->output) {
+		out = fopen(opts->output, "w");
+		if (!out) {
+			log_error("cannot write %s: %s", opts->output, strerror(errno));
+			goto out;
+		}
+	}
+	meta.duration_ns = (uint64_t)(opts->duration_s * 1e9);
+	err = output__write(&prof, &meta, opts->format, out);
+	if (opts->output && fclose(out) && !err)
+		err = -errno;
+	if (err)
+		log_error("cannot write the profile: %s", strerror(-err));
+	else
+		code = SNAP_OK;
+out:
+	profile__free(&prof);
 	return code;
 }

@@ -5,7 +5,9 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <sys/types.h>
+#include "output.h"
 
 struct snapshot_opts {
 	pid_t pid;
@@ -13,7 +15,11 @@ struct snapshot_opts {
 	unsigned rate_hz;
 	int threads;
 	int kernel;
-	const char *output; /* NULL: stdout */
+	const char *output;	   /* NULL: stdout */
+	enum output_format format; /* default (0): folded */
+	enum profile_kind mode;	   /* cpu (default), offcpu or wall */
+	int gil_only;		   /* on-CPU samples of threads holding the GIL only */
+	uint64_t min_block_us;	   /* off-CPU: shorter blocks are only counted */
 };
 
 /* Exit codes of agentctl snapshot, documented in README. */
@@ -29,5 +35,14 @@ enum snapshot_exit {
 
 /* Runs the snapshot; stops early when *stop becomes non-zero. Returns an exit code. */
 int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop);
+
+/* pyproc__open, giving a process that started a moment ago time to map its interpreter. */
+struct pyproc;
+int snapshot__open_process(pid_t pid, struct pyproc **ret, char *errbuf, size_t errlen);
+
+/* Asks the daemon listening on socket_path to take the snapshot with its own sampler (at its
+ * configured rate). Returns an exit code, or -1 when no daemon answers there (the caller then
+ * runs the snapshot itself). */
+int snapshot__via_agent(const struct snapshot_opts *opts, const char *socket_path);
 
 #endif

@@ -260,10 +260,52 @@ static long walk_frame_cb(__u32 i, void *data)
 	return 0;
 }
 
+/* ---- the GIL ---- */
+
+/* Where the GIL's state (struct _gil_runtime_state) of target t lives, 0 if not known yet (the
+ * interpreter is not up). Kept in the target's map entry once found: it never moves. */
+static __always_inline __u64 pystack__gil_addr(struct py_target *t, const struct py_offsets *off)
+{
+	__u64 gil = t->gil_addr, interp = t->interp_addr;
+
+	if (gil || off->gil_holder < 8)
+		return gil;
+	if (off->gil_kind == PY_GIL_RUNTIME && t->runtime_addr) {
+		gil = t->runtime_addr + off->gil_holder - 8;
+	} else if (off->gil_kind == PY_GIL_INTERP_PTR) {
+		if (!interp && read_u64(t->interp_head_addr, &interp))
+			return 0;
+		if (!interp || read_u64(interp + off->gil_ptr, &gil))
+			return 0;
+	}
+	t->gil_addr = gil;
+	return gil;
+}
+
+/* Sets SAMPLE_GIL_KNOWN, and SAMPLE_GIL_HELD if the GIL is locked by tstate. */
+static __always_inline void pystack__gil_held(struct sample_event *ev, struct py_target *t,
+					      const struct py_offsets *off)
+{
+	__u64 gil = pystack__gil_addr(t, off), holder = 0;
+	__u32 locked_rel;
+	__s32 locked = 0;
+
+	if (!gil || !ev->tstate || off->gil_locked < off->gil_holder)
+		return;
+	/* both offsets are from the same base; the state starts 8 bytes before last_holder */
+	locked_rel = off->gil_locked - off->gil_holder + 8;
+	if (locked_rel > 64 || read_u64(gil + 8, &holder) ||
+	    bpf_probe_read_user(&locked, sizeof(locked), (const void *)(gil + locked_rel)))
+		return;
+	ev->flags |= SAMPLE_GIL_KNOWN;
+	if (locked && holder == ev->tstate)
+		ev->flags |= SAMPLE_GIL_HELD;
+}
+
 /* Fills ev's tstate, frames, nframes, flags and error for the thread (tid, fsbase) of target t.
  * Always leaves ev in a state worth emitting: partial stacks carry SAMPLE_ERROR. */
-static __always_inline void pystack__capture(struct sample_event *ev, const struct py_target *t,
-					     __u32 tid, __u64 fsbase, __u64 now)
+static __always_inline void pystack__capture(struct sample_event *ev, struct py_target *t,
+					     __u32 tid, __u64 fsbase, __u64 now, int want_gil)
 {
 	const struct py_offsets *off;
 	struct walk_ctx c = {};
@@ -289,6 +331,8 @@ static __always_inline void pystack__capture(struct sample_event *ev, const stru
 		return;
 	}
 	ev->tstate = tstate;
+	if (want_gil)
+		pystack__gil_held(ev, t, off);
 
 	if (off->frame_kind == PY_FRAME_CFRAME) {
 		if (read_u64(tstate + off->tstate_frame, &cframe) ||

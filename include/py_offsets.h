@@ -84,6 +84,8 @@ struct py_offsets {
 	__u32 gil_ptr;	  /* PY_GIL_INTERP_PTR: offset of the gil pointer in the interpreter */
 	__u32 gil_locked; /* offset of 'locked' (int) from the GIL state */
 	__u32 gil_holder; /* offset of 'last_holder' (PyThreadState *) from the GIL state */
+	__u32 gil_size;	  /* sizeof(struct _gil_runtime_state), which starts at gil_holder - 8:
+			   * a thread waiting for the GIL waits on a futex inside it */
 };
 
 #endif /* PYPROF_PY_OFFSETS_H */

@@ -25,6 +25,7 @@ struct py_target {
 	__u64 interp_head_addr; /* address of the pointer to the first interpreter */
 	__u64 interp_addr;  /* if non-zero, the main interpreter itself (when no head is known) */
 	__u64 runtime_addr; /* &_PyRuntime, 0 if none (3.6) */
+	__u64 gil_addr;	    /* the GIL's state, found and kept by BPF once the interpreter is up */
 	__u32 layout;	    /* index into the offsets map */
 	__u32 flags;
 };
@@ -42,16 +43,24 @@ struct py_frame {
 };
 
 enum sample_flags {
-	SAMPLE_TRUNCATED = 1 << 0, /* more frames than PYPROF_MAX_FRAMES */
-	SAMPLE_ERROR = 1 << 1,	   /* the walk stopped on an error: see 'error' */
-	SAMPLE_NO_TSTATE = 1 << 2, /* no Python thread state for this thread */
-	SAMPLE_GIL_HELD = 1 << 3,  /* the thread held the GIL when sampled */
-	SAMPLE_GIL_KNOWN = 1 << 4, /* SAMPLE_GIL_HELD is meaningful */
+	SAMPLE_TRUNCATED = 1 << 0,  /* more frames than PYPROF_MAX_FRAMES */
+	SAMPLE_ERROR = 1 << 1,	    /* the walk stopped on an error: see 'error' */
+	SAMPLE_NO_TSTATE = 1 << 2,  /* no Python thread state for this thread */
+	SAMPLE_GIL_HELD = 1 << 3,   /* the thread held the GIL when sampled */
+	SAMPLE_GIL_KNOWN = 1 << 4,  /* SAMPLE_GIL_HELD is meaningful */
+	SAMPLE_GIL_WAIT = 1 << 5,   /* off-CPU: the thread slept waiting for the GIL */
+	SAMPLE_RUNNABLE = 1 << 6,   /* off-CPU: preempted, waiting for a CPU (else sleeping) */
+	SAMPLE_STACK_ONLY = 1 << 7, /* off-CPU runnable: the stack at preemption; its duration
+				     * follows in a SAMPLE_OFF_CPU_DURATION record */
+	SAMPLE_NO_PYSTACK = 1 << 8, /* off-CPU: blocked outside a system call, where the Python
+				     * stack could not be read unchanged: no Python frames */
 };
 
 enum sample_kind {
 	SAMPLE_ON_CPU = 1,
-	SAMPLE_OFF_CPU = 2,
+	SAMPLE_OFF_CPU = 2,	     /* weight: nanoseconds blocked (0 with SAMPLE_STACK_ONLY) */
+	SAMPLE_OFF_CPU_DURATION = 3, /* header only: a runnable wait of tid that began at time_ns
+				      * lasted weight ns (joins the SAMPLE_STACK_ONLY record) */
 };
 
 /* Ring-buffer record: a header, nframes frames, then kstack_bytes of kernel return addresses
@@ -72,7 +81,8 @@ struct sample_event {
 	__u32 pad;
 	char comm[16];
 	struct py_frame frames[PYPROF_MAX_FRAMES];
-	__u64 kstack_room[PYPROF_MAX_KSTACK]; /* the kernel stack lands right after the last frame */
+	__u64
+	    kstack_room[PYPROF_MAX_KSTACK]; /* the kernel stack lands right after the last frame */
 };
 
 #define SAMPLE_EVENT_HEADER_SIZE ((unsigned long)&((struct sample_event *)0)->frames)
@@ -83,23 +93,43 @@ static inline const __u64 *sample_event__kstack(const struct sample_event *ev)
 	return (const __u64 *)&ev->frames[ev->nframes];
 }
 
+enum pyprof_proc_event_kind {
+	PYPROF_PROC_EXEC = 1, /* a process executed a new program */
+	PYPROF_PROC_EXIT = 2, /* the last thread of a process exited */
+};
+
+/* Ring-buffer record of the process-events program. */
+struct pyprof_proc_event {
+	__u32 kind; /* enum pyprof_proc_event_kind */
+	__u32 pid;  /* tgid */
+	__u64 time_ns;
+};
+
 /* Counters kept by the BPF programs in a per-CPU array, named in agent/metrics.c. */
 enum pyprof_metric {
 	METRIC_NONE = 0,
-	METRIC_SAMPLES,		    /* samples of target threads */
-	METRIC_EVENTS_SENT,	    /* samples written to the ring buffer */
-	METRIC_RINGBUF_FULL,	    /* samples lost: ring buffer full */
-	METRIC_TARGET_INVALID,	    /* target map entry without a usable layout */
-	METRIC_INTERP_READ_FAILED,  /* interpreter list unreadable */
-	METRIC_TSTATE_NOT_FOUND,    /* thread not in the interpreter's thread list */
-	METRIC_TSTATE_READ_FAILED,  /* a thread state could not be read */
-	METRIC_TSTATE_CACHE_STALE,  /* cached thread state no longer matched the thread */
-	METRIC_FRAME_READ_FAILED,   /* a frame could not be read: stack cut there */
-	METRIC_FRAME_CYCLE,	    /* a frame pointed back to itself */
-	METRIC_STACK_TRUNCATED,	    /* deeper than PYPROF_MAX_FRAMES */
-	METRIC_KSTACK_FAILED,	    /* bpf_get_stack failed */
-	METRIC_SHIM_FRAMES_SKIPPED, /* C-stack shim frames skipped (not errors) */
-	METRIC_EMPTY_STACK,	    /* thread state with no Python frame (idle thread) */
+	METRIC_SAMPLES,		       /* samples of target threads */
+	METRIC_EVENTS_SENT,	       /* samples written to the ring buffer */
+	METRIC_RINGBUF_FULL,	       /* samples lost: ring buffer full */
+	METRIC_TARGET_INVALID,	       /* target map entry without a usable layout */
+	METRIC_INTERP_READ_FAILED,     /* interpreter list unreadable */
+	METRIC_TSTATE_NOT_FOUND,       /* thread not in the interpreter's thread list */
+	METRIC_TSTATE_READ_FAILED,     /* a thread state could not be read */
+	METRIC_TSTATE_CACHE_STALE,     /* cached thread state no longer matched the thread */
+	METRIC_FRAME_READ_FAILED,      /* a frame could not be read: stack cut there */
+	METRIC_FRAME_CYCLE,	       /* a frame pointed back to itself */
+	METRIC_STACK_TRUNCATED,	       /* deeper than PYPROF_MAX_FRAMES */
+	METRIC_KSTACK_FAILED,	       /* bpf_get_stack failed */
+	METRIC_SHIM_FRAMES_SKIPPED,    /* C-stack shim frames skipped (not errors) */
+	METRIC_EMPTY_STACK,	       /* thread state with no Python frame (idle thread) */
+	METRIC_OFFCPU_SWITCHES,	       /* target threads switched out */
+	METRIC_OFFCPU_SHORT_BLOCKS,    /* blocks shorter than min_block_us: counted, not recorded */
+	METRIC_OFFCPU_SHORT_NS,	       /* their summed nanoseconds */
+	METRIC_OFFCPU_EVENTS_SENT,     /* off-CPU records written to the ring buffer */
+	METRIC_OFFCPU_PENDING_FULL,    /* blocks lost: the pending map was full */
+	METRIC_OFFCPU_OUTSIDE_SYSCALL, /* blocks outside a system call: sent without Python frames
+					*/
+	METRIC_OFFCPU_GIL_WAITS,       /* blocks waiting for the GIL */
 	METRIC_MAX,
 };
 

@@ -1,27 +1,20 @@
-"""`make bench` for the on-CPU sampler: the target's slowdown at 99 and 999 Hz (interleaved runs,
-medians), the BPF program's run time per sample by Python stack depth (kernel BPF stats), and the
-CPU and RSS of agentctl during a snapshot. Prints a Markdown table."""
-import json
+"""make bench, on-CPU sampler: the target's slowdown at 99 and 999 Hz (interleaved runs,
+medians), the BPF program's run time per sample by Python stack depth (kernel BPF stats), and
+the CPU and RSS of agentctl during a snapshot. Prints Markdown tables."""
 import os
-import random
 import resource
-import statistics
 import subprocess
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-AGENTCTL = os.environ.get("AGENTCTL", os.path.join(HERE, "..", "..", "build", "agentctl"))
-PYTHON = os.environ.get("BENCH_PYTHON", "/root/.pyenv/versions/3.12.1/bin/python3.12")
-if not os.path.exists(PYTHON):
-    PYTHON = "/usr/bin/python3"
+from common import (AGENTCTL, HERE, PYTHON, ROUNDS, bpf_stats, interleaved, prog_stats,
+                    slowdown_rows)
+
 WORKLOAD = os.path.join(HERE, "cpu_workload.py")
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 RUN_S = float(os.environ.get("BENCH_RUN_S", "4"))
 
 
 def throughput(rate, depth=1):
-    """Work per second of one workload run, profiled at rate Hz (None: not profiled)."""
+    """Work per second of one workload run, profiled at rate Hz (0: not profiled)."""
     wl = subprocess.Popen([PYTHON, WORKLOAD, str(RUN_S), str(depth)], stdout=subprocess.PIPE,
                           text=True)
     agent = None
@@ -35,55 +28,25 @@ def throughput(rate, depth=1):
     return float(out.strip())
 
 
-def slowdown():
-    results = {None: [], 99: [], 999: []}
-    for _ in range(ROUNDS):
-        order = [None, 99, 999]
-        random.shuffle(order)
-        for rate in order:
-            results[rate].append(throughput(rate))
-    base = statistics.median(results[None])
-    rows = []
-    for rate in (99, 999):
-        med = statistics.median(results[rate])
-        # pairwise ratios within a round are less sensitive to drift than ratio of medians
-        ratios = [r / b for r, b in zip(results[rate], results[None])]
-        rows.append((rate, base, med, 100 * (1 - med / base),
-                     100 * (1 - statistics.median(ratios)),
-                     100 * statistics.pstdev(results[None]) / base))
-    return rows
-
-
-def prog_stats():
-    out = subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True, text=True)
-    for p in json.loads(out.stdout or "[]"):
-        if p.get("name") == "pyprof_oncpu":
-            return p.get("run_time_ns", 0), p.get("run_cnt", 0)
-    return None
-
-
 def bpf_time_by_depth(depths=(1, 10, 50, 200, 1000)):
-    subprocess.run(["sysctl", "-q", "kernel.bpf_stats_enabled=1"], check=False)
+    bpf_stats(1)
     rows = []
     for depth in depths:
-        wl = subprocess.Popen([PYTHON, WORKLOAD, "8", str(depth)], stdout=subprocess.DEVNULL)
+        wl = subprocess.Popen([PYTHON, WORKLOAD, "9", str(depth)], stdout=subprocess.DEVNULL)
         time.sleep(0.5)
         agent = subprocess.Popen([AGENTCTL, "snapshot", "--pid", str(wl.pid), "--duration",
-                                  "5", "--rate", "999", "--output", os.devnull],
+                                  "6", "--rate", "999", "--output", os.devnull],
                                  stderr=subprocess.PIPE, text=True)
-        time.sleep(4.5)
-        stats = prog_stats()
+        time.sleep(5)
+        stats = prog_stats(agent.pid, "pyprof_oncpu")
         _, err = agent.communicate()
         wl.kill()
         wl.wait()
-        samples = 0
-        for tok in err.split():
-            if tok.startswith("samples="):
-                samples = int(tok.split("=")[1])
+        samples = next((int(t.split("=")[1]) for t in err.split() if t.startswith("samples=")), 0)
         if stats and samples:
             run_ns, cnt = stats
             rows.append((depth, cnt, samples, run_ns / cnt, run_ns / samples))
-    subprocess.run(["sysctl", "-q", "kernel.bpf_stats_enabled=0"], check=False)
+    bpf_stats(0)
     return rows
 
 
@@ -103,21 +66,28 @@ def agent_footprint(rate=99, seconds=10):
 
 
 def main():
-    print("interpreter: %s; %d interleaved rounds of %.0f s per condition" % (PYTHON, ROUNDS, RUN_S))
-    print()
-    print("| sampling rate | baseline work/s (median) | with agent (median) | slowdown (ratio of medians) | slowdown (median of paired ratios) | baseline run-to-run spread (stdev) |")
+    print("### On-CPU sampler\n")
+    print("Target: `tests/bench/cpu_workload.py` under %s; %d interleaved rounds of %.0f s per "
+          "condition.\n" % (PYTHON, ROUNDS, RUN_S))
+    print("| sampling rate | baseline work/s (median) | with agent (median) | slowdown "
+          "(ratio of medians) | slowdown (median of paired runs) | baseline spread (stdev) |")
     print("|---|---|---|---|---|---|")
-    for rate, base, med, sd, pair, noise in slowdown():
-        print("| %d Hz | %.1f | %.1f | %.2f%% | %.2f%% | %.2f%% |" % (rate, base, med, sd, pair, noise))
-    print()
-    print("| Python stack depth | BPF runs | target samples | ns per run (avg) | ns per target sample (upper bound) |")
+    res = interleaved([0, 99, 999], throughput)
+    for rate, base, med, sd, pair, noise in slowdown_rows(res, 0):
+        print("| %d Hz | %.1f | %.1f | %.2f%% | %.2f%% | %.2f%% |" % (rate, base, med, sd, pair,
+                                                                   noise))
+    print("\nBPF time of `pyprof_oncpu` (kernel BPF stats, 999 Hz, 5 s). Runs include the "
+          "early exits on other processes; the per-sample figure charges all run time to the "
+          "target's samples, so it is an upper bound.\n")
+    print("| Python stack depth | BPF runs | target samples | ns per run | ns per target sample "
+          "(upper bound) |")
     print("|---|---|---|---|---|")
     for depth, cnt, samples, per_run, per_sample in bpf_time_by_depth():
         print("| %d | %d | %d | %.0f | %.0f |" % (depth, cnt, samples, per_run, per_sample))
-    print()
     cpu, rss = agent_footprint()
-    print("| agentctl snapshot, 99 Hz, 10 s, 50-frame target | CPU %.2f%% of one core | max RSS %.1f MiB |" % (cpu, rss))
+    print("\n| agentctl snapshot, 99 Hz, 10 s, 50-frame target | CPU | max RSS |")
     print("|---|---|---|")
+    print("| | %.2f%% of one core | %.1f MiB |\n" % (cpu, rss))
 
 
 if __name__ == "__main__":

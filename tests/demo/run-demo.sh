@@ -1,19 +1,20 @@
 #!/bin/bash
-# `make run`: starts a demo Python workload and profiles it with `agentctl snapshot`, writing
-# the folded profile under ./profiles/ and printing its hottest stacks.
+# `make run`: starts a small demo Python service and runs the daemon in the foreground with
+# config/agent.yaml (10 s windows instead of 60 s, so the first profile appears quickly),
+# writing windows under ./profiles/. Ctrl-C stops both and leaves the last window written.
 set -euo pipefail
-AGENTCTL=${1:-build/agentctl}
-DURATION=${DURATION:-10}
-PY=${DEMO_PYTHON:-/usr/bin/python3}
 cd "$(dirname "$0")/../.."
-mkdir -p profiles
+AGENT=${1:-build/pyprof-agent}
+PY=${DEMO_PYTHON:-/usr/bin/python3}
+WINDOW=${WINDOW:-10}
+config=build/demo-agent.yaml
+sed "s/^  seconds: 60$/  seconds: $WINDOW/" config/agent.yaml > "$config"
+grep -q "^  seconds: $WINDOW$" "$config" || { echo "run-demo: cannot set the window in $config" >&2; exit 1; }
+
 "$PY" tests/demo/demo_app.py &
 app=$!
 trap 'kill $app 2>/dev/null || true' EXIT
-sleep 0.5
-out="profiles/demo-$(date -u +%Y%m%dT%H%M%SZ).folded"
-echo "profiling the demo workload (pid $app) for ${DURATION}s..."
-"$AGENTCTL" snapshot --pid "$app" --duration "$DURATION" --threads --output "$out"
-echo
-echo "wrote $out; hottest stacks:"
-awk '{ n = $NF; sub(/ [0-9]+$/, ""); printf "%d\t%s\n", n, $0 }' "$out" | sort -t"$(printf '\t')" -k1,1nr | head -10
+echo "demo workload: pid $app ($PY tests/demo/demo_app.py)"
+echo "profiles: ./profiles/ (one file per ${WINDOW}s window; Ctrl-C writes the last one and stops)"
+echo "in another terminal: sudo build/agentctl status"
+"$AGENT" --config "$config"

@@ -137,16 +137,19 @@ int main(void)
 	P(gil_ptr, offsetof(PyInterpreterState, ceval.gil));
 	P(gil_locked, offsetof(struct _gil_runtime_state, locked));
 	P(gil_holder, offsetof(struct _gil_runtime_state, last_holder));
+	P(gil_size, sizeof(struct _gil_runtime_state));
 #elif PY_VERSION_HEX >= 0x03070000
 	P(gil_kind, 1);
 	PNONE(gil_ptr);
 	P(gil_locked, offsetof(_PyRuntimeState, ceval.gil.locked));
 	P(gil_holder, offsetof(_PyRuntimeState, ceval.gil.last_holder));
+	P(gil_size, sizeof(struct _gil_runtime_state));
 #else
 	P(gil_kind, 0);
 	PNONE(gil_ptr);
 	PNONE(gil_locked);
 	PNONE(gil_holder);
+	PNONE(gil_size);
 #endif
 
 #if PY_VERSION_HEX >= 0x030d0000

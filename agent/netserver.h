@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* Non-blocking request/response servers on an epoll loop: the control socket (a Unix socket,
+ * one line per request) and the metrics endpoint (HTTP/1.x GET). Bounded: request size,
+ * connections, idle time; a client that never reads is dropped instead of blocking others. */
+#ifndef PYPROF_NETSERVER_H
+#define PYPROF_NETSERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define NETSERVER_MAX_REQUEST  4096
+#define NETSERVER_MAX_CONNS    64
+#define NETSERVER_IDLE_NS      (10ULL * 1000 * 1000 * 1000)
+#define NETSERVER_MAX_RESPONSE (64u << 20)
+
+enum netserver_proto {
+	NETSERVER_LINE = 1, /* a request is one line ending in '\n' */
+	NETSERVER_HTTP = 2, /* a request ends with an empty line */
+};
+
+struct netserver;
+
+/* Called with a complete request. Respond now with netserver__respond, or later (the
+ * connection id stays valid until then or until the client goes away). */
+typedef void (*netserver_request_cb)(void *ctx, struct netserver *s, uint64_t conn_id,
+				     const char *req, size_t len, uid_t peer_uid);
+
+/* A Unix socket at path, mode 0600. A stale socket file (no listener) is replaced; a live one
+ * is an error (-EADDRINUSE): another daemon runs. */
+int netserver__listen_unix(const char *path, int epfd, netserver_request_cb cb, void *ctx,
+			   struct netserver **ret, char *errbuf, size_t errlen);
+/* A TCP socket on host:port (IPv4 or IPv6 literal, or a name). */
+int netserver__listen_tcp(const char *host, unsigned port, int epfd, netserver_request_cb cb,
+			  void *ctx, struct netserver **ret, char *errbuf, size_t errlen);
+/* 1 if the epoll event belongs to this server (its data.ptr is the server or one of its
+ * connections), after handling it. */
+int netserver__handle(struct netserver *s, void *event_ptr, uint32_t events, uint64_t now_ns);
+/* Sends data and closes the connection once sent. Returns -ENOENT if it is gone. */
+int netserver__respond(struct netserver *s, uint64_t conn_id, const char *data, size_t len);
+/* Drops connections idle for too long. */
+void netserver__tick(struct netserver *s, uint64_t now_ns);
+size_t netserver__nconns(const struct netserver *s);
+void netserver__close(struct netserver *s);
+
+#endif

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: MIT
+/* Loads bpf/procevents.bpf.c (tp_btf, or raw_tp where the kernel lacks it) and drains it. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "bpfload.h"
+#include "procevents.skel.h"
+#include "procwatch.h"
+
+struct procwatch {
+	struct procevents_bpf *skel;
+	struct ring_buffer *rb;
+	procwatch_cb cb;
+	void *ctx;
+	int use_btf;
+};
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct procwatch *w = ctx;
+
+	if (size >= sizeof(struct pyprof_proc_event))
+		w->cb(w->ctx, data);
+	return 0;
+}
+
+int procwatch__open(procwatch_cb cb, void *ctx, struct procwatch **ret, char *errbuf, size_t errlen)
+{
+	struct procwatch *w = calloc(1, sizeof(*w));
+	int err;
+
+	if (!w)
+		return -ENOMEM;
+	w->cb = cb;
+	w->ctx = ctx;
+	w->skel = procevents_bpf__open();
+	if (!w->skel) {
+		err = -errno;
+		snprintf(errbuf, errlen, "cannot open the process-events BPF object: %s",
+			 strerror(-err));
+		goto fail;
+	}
+	w->use_btf = bpfload__choose(w->skel->progs.pyprof_exec_btf, w->skel->progs.pyprof_exec_raw,
+				     "sched_process_exec");
+	bpfload__choose(w->skel->progs.pyprof_exit_btf, w->skel->progs.pyprof_exit_raw,
+			"sched_process_exit");
+	err = procevents_bpf__load(w->skel);
+	if (err) {
+		snprintf(errbuf, errlen, "cannot load the process-events BPF programs: %s",
+			 strerror(-err));
+		goto fail;
+	}
+	err = procevents_bpf__attach(w->skel);
+	if (err) {
+		snprintf(errbuf, errlen, "cannot attach the process-events BPF programs: %s",
+			 strerror(-err));
+		goto fail;
+	}
+	w->rb = ring_buffer__new(bpf_map__fd(w->skel->maps.proc_events), on_record, w, NULL);
+	if (!w->rb) {
+		err = -errno;
+		snprintf(errbuf, errlen, "cannot read the process events: %s", strerror(-err));
+		goto fail;
+	}
+	*ret = w;
+	return 0;
+fail:
+	procwatch__close(w);
+	return err;
+}
+
+int procwatch__drain(struct procwatch *w)
+{
+	return ring_buffer__consume(w->rb);
+}
+
+uint64_t procwatch__lost(struct procwatch *w)
+{
+	int n = libbpf_num_possible_cpus();
+	uint64_t total = 0, *vals;
+	__u32 zero = 0;
+
+	if (n <= 0)
+		return 0;
+	vals = calloc(n, sizeof(*vals));
+	if (!vals)
+		return 0;
+	if (!bpf_map__lookup_elem(w->skel->maps.proc_events_lost, &zero, sizeof(zero), vals,
+				  n * sizeof(*vals), 0)) {
+		for (int i = 0; i < n; i++)
+			total += vals[i];
+	}
+	free(vals);
+	return total;
+}
+
+const char *procwatch__attach_kind(const struct procwatch *w)
+{
+	return w->use_btf ? "tp_btf" : "raw_tp";
+}
+
+void procwatch__close(struct procwatch *w)
+{
+	if (!w)
+		return;
+	ring_buffer__free(w->rb);
+	procevents_bpf__destroy(w->skel);
+	free(w);
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* Process exec and exit events from BPF, for discovering targets as they start. */
+#ifndef PYPROF_PROCWATCH_H
+#define PYPROF_PROCWATCH_H
+
+#include <stdint.h>
+#include "pyprof_event.h"
+
+typedef void (*procwatch_cb)(void *ctx, const struct pyprof_proc_event *ev);
+
+struct procwatch;
+
+int procwatch__open(procwatch_cb cb, void *ctx, struct procwatch **ret, char *errbuf,
+		    size_t errlen);
+/* Delivers the events queued so far; returns how many, or -errno. */
+int procwatch__drain(struct procwatch *w);
+/* Events lost because the ring buffer was full. */
+uint64_t procwatch__lost(struct procwatch *w);
+/* "tp_btf" or "raw_tp": the attach type in use. */
+const char *procwatch__attach_kind(const struct procwatch *w);
+void procwatch__close(struct procwatch *w);
+
+#endif

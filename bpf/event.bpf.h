@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/* The sample ring buffer and its per-CPU scratch record, shared by the samplers: a record is
+ * built in place, then only its used part (header, frames, kernel stack) is copied out. */
+#ifndef PYPROF_EVENT_BPF_H
+#define PYPROF_EVENT_BPF_H
+
+#include "pyprof_event.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 1024 * 1024);
+} events SEC(".maps");
+
+/* Per object, never shared: programs of different objects may nest on one CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sample_event);
+} sample_scratch SEC(".maps");
+
+static __always_inline struct sample_event *event__scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&sample_scratch, &zero);
+}
+
+/* The bounded number of frames of ev, and where its kernel stack goes. */
+static __always_inline __u32 event__nframes(const struct sample_event *ev)
+{
+	__u32 n = ev->nframes;
+
+	return n > PYPROF_MAX_FRAMES ? PYPROF_MAX_FRAMES : n;
+}
+
+/* Copies the used part of ev to the ring buffer, without waking userspace (it drains on a
+ * timer). Returns 0, or -1 when the ring is full (counted under full_metric). */
+static __always_inline int event__send(struct sample_event *ev, __u32 sent_metric,
+				       __u32 full_metric)
+{
+	__u64 size = SAMPLE_EVENT_HEADER_SIZE + (__u64)event__nframes(ev) * sizeof(struct py_frame);
+
+	if (ev->kstack_bytes > 0) {
+		__u32 kb = ev->kstack_bytes;
+
+		size += kb < PYPROF_MAX_KSTACK * 8 ? kb : PYPROF_MAX_KSTACK * 8;
+	}
+	if (size > sizeof(*ev))
+		size = sizeof(*ev); /* never: keeps the verifier's bound explicit */
+	if (bpf_ringbuf_output(&events, ev, size, BPF_RB_NO_WAKEUP)) {
+		metric_inc(full_metric);
+		return -1;
+	}
+	metric_inc(sent_metric);
+	return 0;
+}
+
+#endif /* PYPROF_EVENT_BPF_H */

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/* Process events for discovery: every exec (a new program may be a Python interpreter) and the
+ * end of every process (its last thread exited). tp_btf programs, with raw_tp twins that
+ * userspace loads instead where the kernel lacks BTF-typed tracepoints. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "pyprof_event.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} proc_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} proc_events_lost SEC(".maps");
+
+static __always_inline void emit(__u32 kind, __u32 pid)
+{
+	struct pyprof_proc_event ev = {.kind = kind, .pid = pid, .time_ns = bpf_ktime_get_ns()};
+	__u32 zero = 0;
+
+	if (bpf_ringbuf_output(&proc_events, &ev, sizeof(ev), BPF_RB_NO_WAKEUP)) {
+		__u64 *lost = bpf_map_lookup_elem(&proc_events_lost, &zero);
+
+		if (lost)
+			(*lost)++;
+	}
+}
+
+static __always_inline void on_exec(struct task_struct *p)
+{
+	emit(PYPROF_PROC_EXEC, BPF_CORE_READ(p, tgid));
+}
+
+static __always_inline void on_exit(struct task_struct *p)
+{
+	/* do_exit decrements signal->live before the tracepoint: 0 means the last thread */
+	if (BPF_CORE_READ(p, signal, live.counter) == 0)
+		emit(PYPROF_PROC_EXIT, BPF_CORE_READ(p, tgid));
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(pyprof_exec_btf, struct task_struct *p)
+{
+	on_exec(p);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(pyprof_exit_btf, struct task_struct *p)
+{
+	on_exit(p);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(pyprof_exec_raw, struct task_struct *p)
+{
+	on_exec(p);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(pyprof_exit_raw, struct task_struct *p)
+{
+	on_exit(p);
+	return 0;
+}

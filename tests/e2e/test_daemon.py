@@ -1,0 +1,416 @@
+"""The daemon end to end: configuration errors, discovery of processes as they come and go,
+window totals and boundaries, target selection, SIGHUP and SIGTERM, the control socket
+(agentctl status and snapshot) and the Prometheus endpoint (read by promtool)."""
+import calendar
+import glob
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import REPO, Profile, workload_path
+
+AGENT = os.environ.get("PYPROF_AGENT", os.path.join(REPO, "build", "pyprof-agent"))
+AGENTCTL = os.environ.get("AGENTCTL", os.path.join(REPO, "build", "agentctl"))
+BUSY = workload_path("busy.py")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def write_config(path, body):
+    with open(path, "w") as f:
+        f.write(body)
+    return path
+
+
+class Daemon:
+    """A pyprof-agent with its own directory, socket and (optionally) metrics port."""
+
+    def __init__(self, tmp, extra="", seconds=2, hz=99, targets="  all_python: true\n",
+                 metrics=False, sock_dir=None):
+        self.dir = str(tmp)
+        self.out = os.path.join(self.dir, "profiles")
+        self.sock = os.path.join(sock_dir or self.dir, "agent.sock")
+        self.port = free_port() if metrics else None
+        self.config = os.path.join(self.dir, "agent.yaml")
+        self.template = ("sampling:\n  frequency_hz: %d\n  off_cpu: {enabled: false}\n"
+                         "targets:\n%s"
+                         "window:\n  seconds: %d\n"
+                         "output:\n  directory: %s\n"
+                         "control:\n  socket: %s\n"
+                         "metrics:\n  listen: \"%s\"\n"
+                         "host:\n  name: testhost\n%s")
+        self.write(hz=hz, seconds=seconds, targets=targets, extra=extra)
+        self.log_path = os.path.join(self.dir, "agent.log")
+        self.log_file = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([AGENT, "--config", self.config], stdout=self.log_file,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while not os.path.exists(self.sock):
+            assert self.proc.poll() is None, "agent exited %s:\n%s" % (self.proc.returncode,
+                                                                       self.log())
+            assert time.monotonic() < deadline, "agent not ready in 20 s:\n" + self.log()
+            time.sleep(0.05)
+
+    def write(self, hz, seconds, targets, extra=""):
+        listen = "127.0.0.1:%d" % self.port if self.port else ""
+        write_config(self.config, self.template % (hz, targets, seconds, self.out, self.sock,
+                                                   listen, extra))
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")[-4000:]
+
+    def windows(self):
+        """Finished cpu windows, oldest first: [(slot start 'YYYYmmddTHHMMSSZ', path)]."""
+        paths = sorted(glob.glob(os.path.join(self.out, "testhost_*_cpu.folded")))
+        return [(os.path.basename(p).split("_")[1], p) for p in paths]
+
+    def wait_windows(self, n, timeout):
+        deadline = time.monotonic() + timeout
+        while len(self.windows()) < n:
+            assert self.proc.poll() is None, "agent died:\n" + self.log()
+            assert time.monotonic() < deadline, "only %d windows after %d s:\n%s" % (
+                len(self.windows()), timeout, self.log())
+            time.sleep(0.1)
+        return self.windows()
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                return self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                pytest.fail("agent ignored signal %d for 20 s:\n%s" % (sig, self.log()))
+        return self.proc.returncode
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log_file.close()
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    started = []
+
+    def _start(**kw):
+        d = Daemon(tmp_path, **kw)
+        started.append(d)
+        return d
+
+    yield _start
+    for d in started:
+        d.kill()
+
+
+@pytest.fixture
+def busy(any_interp, tmp_path):
+    """busy(*marker_args) runs tests/workloads/busy.py forever; marker args only tag its
+    command line."""
+    procs = []
+    env = dict(os.environ, E2E_WORKDIR=str(tmp_path))
+
+    def _start(*extra_args, exe=None):
+        p = subprocess.Popen([exe or any_interp.path, BUSY, "0"] + list(extra_args),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        procs.append(p)
+        return p
+
+    yield _start
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+class CpuClock:
+    """Samples a process's CPU time (utime + stime) every 50 ms in the background, so a test
+    can ask how much CPU it got between two wall-clock instants: on a busy machine a 'busy'
+    process gets less than a whole core, and the expected sample count follows its CPU time."""
+
+    def __init__(self, pid):
+        self.pid, self.points, self.running = pid, [], True
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while self.running:
+            try:
+                with open("/proc/%d/stat" % self.pid) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                self.points.append((time.time(), (int(fields[11]) + int(fields[12])) / self.tick))
+            except OSError:
+                return
+            time.sleep(0.05)
+
+    def at(self, t):
+        before = [p for p in self.points if p[0] <= t]
+        after = [p for p in self.points if p[0] >= t]
+        assert before and after, "no CPU clock reading around %f" % t
+        (t0, c0), (t1, c1) = before[-1], after[0]
+        return c0 if t1 == t0 else c0 + (c1 - c0) * (t - t0) / (t1 - t0)
+
+    def between(self, t0, t1):
+        return self.at(t1) - self.at(t0)
+
+    def stop(self):
+        self.running = False
+        self.thread.join()
+
+
+def slot_time(slot):
+    return calendar.timegm(time.strptime(slot, "%Y%m%dT%H%M%SZ"))
+
+
+def read_profile(path):
+    with open(path) as f:
+        return Profile(f.read())
+
+
+def pid_total(prof, pid):
+    return prof.count(lambda s: s.pid == pid)
+
+
+# ---- configuration errors -------------------------------------------------------------------
+
+BAD_CONFIGS = [
+    ("bad_type", "window:\n  seconds: ten\n",
+     'window.seconds: expected a positive integer, got "ten" (agent.yaml:2:12)'),
+    ("unknown_key", "sampling:\n  frequncy_hz: 99\n",
+     "sampling.frequncy_hz: unknown key; did you mean frequency_hz? (agent.yaml:2:3)"),
+    ("negative", "window:\n  seconds: -5\n", "window.seconds: "),
+    ("bad_regex", "targets:\n  all_python: false\n  cmdline_regex: ['(unclosed']\n",
+     "targets.cmdline_regex"),
+    ("yaml_syntax", "window:\n  seconds: [1, 2\n", "(agent.yaml:"),
+]
+
+
+@pytest.mark.parametrize("name,text,message", BAD_CONFIGS, ids=[c[0] for c in BAD_CONFIGS])
+def test_malformed_config_is_refused_with_its_position_and_exit_2(tmp_path, name, text, message):
+    write_config(os.path.join(str(tmp_path), "agent.yaml"), text)
+    for args in (["--config", "agent.yaml"], ["--check-config", "agent.yaml"]):
+        p = subprocess.run([AGENT] + args, capture_output=True, text=True, timeout=30,
+                           cwd=str(tmp_path))
+        assert p.returncode == 2, (args, p.returncode, p.stderr)
+        assert message in p.stderr, (message, p.stderr)
+        assert "agent.yaml:" in p.stderr, p.stderr  # file:line:column of the problem
+
+
+def test_unreadable_config_names_the_file_and_exits_2(tmp_path):
+    path = os.path.join(str(tmp_path), "missing.yaml")
+    p = subprocess.run([AGENT, "--config", path], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2
+    assert path in p.stderr and "No such file" in p.stderr, p.stderr
+
+
+def test_shipped_config_is_valid():
+    p = subprocess.run([AGENT, "--check-config", os.path.join(REPO, "config", "agent.yaml")],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert "frequency_hz: 99" in p.stdout
+
+
+# ---- discovery and windows ------------------------------------------------------------------
+
+def test_process_started_later_is_in_the_next_window_and_gone_after_exit(daemon, busy):
+    d = daemon(seconds=2)
+    time.sleep(0.5)
+    p = busy()
+    started = time.time()
+    d.wait_windows(3, 30)
+    # the window whose slot starts after the exec (at most 1 s late) has it
+    time.sleep(0.2)
+    later = [(slot, path) for slot, path in d.windows()
+             if time.mktime(time.strptime(slot, "%Y%m%dT%H%M%SZ")) - time.timezone >= started]
+    assert later, d.windows()
+    assert pid_total(read_profile(later[0][1]), p.pid) > 0, (later[0], d.log())
+    p.kill()
+    p.wait()
+    exited = time.time()
+    # after the grace period (2 s), windows starting later hold nothing of it
+    deadline = time.monotonic() + 30
+    while True:
+        after = [(slot, path) for slot, path in d.windows()
+                 if time.mktime(time.strptime(slot, "%Y%m%dT%H%M%SZ")) - time.timezone
+                 >= exited + 1]
+        if after:
+            break
+        assert time.monotonic() < deadline, d.windows()
+        time.sleep(0.2)
+    assert pid_total(read_profile(after[0][1]), p.pid) == 0
+
+
+def test_window_totals_match_the_frequency_within_10_percent(daemon, busy):
+    p = busy()
+    clock = CpuClock(p.pid)
+    d = daemon(seconds=3, targets="  all_python: false\n  pids: [%d]\n" % p.pid)
+    wins = d.wait_windows(5, 40)
+    time.sleep(0.2)
+    clock.stop()
+    # the first window is partial; the next three are whole. Each holds one sample per 1/99 s
+    # of the process's CPU time: 297 when it had a whole core, as on an idle machine.
+    for slot, path in wins[1:4]:
+        total = pid_total(read_profile(path), p.pid)
+        cpu = clock.between(slot_time(slot), slot_time(slot) + 3)
+        expected = 99 * cpu
+        assert abs(total - expected) <= 0.10 * expected, (slot, total, cpu, d.log())
+        if cpu >= 0.97 * 3:
+            assert abs(total - 99 * 3) <= 0.10 * 99 * 3, (slot, total)
+
+
+def test_target_selection_by_pid_and_by_cmdline_regex(daemon, busy):
+    a = busy("alpha-marker")
+    b = busy("beta-marker")
+    c = busy("gamma-marker")
+    d = daemon(seconds=2, targets="  all_python: false\n  pids: [%d]\n"
+               "  cmdline_regex: ['busy\\.py 0 beta-m.rker$']\n" % a.pid)
+    wins = d.wait_windows(3, 30)
+    prof = read_profile(wins[-1][1])
+    pids = {s.pid for s in prof.samples}
+    assert pids == {a.pid, b.pid}, (pids, a.pid, b.pid, c.pid)
+
+
+def test_sighup_changes_the_rate_and_a_broken_file_keeps_the_old_config(daemon, busy):
+    p = busy()
+    clock = CpuClock(p.pid)
+    d = daemon(seconds=2, hz=49, targets="  all_python: false\n  pids: [%d]\n" % p.pid)
+    d.wait_windows(2, 30)
+    d.write(hz=197, seconds=2, targets="  all_python: false\n  pids: [%d]\n" % p.pid)
+    d.proc.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    n = len(d.windows())
+    wins = d.wait_windows(n + 3, 30)
+    slot, path = wins[-2]
+    total = pid_total(read_profile(path), p.pid)
+    expected = 197 * clock.between(slot_time(slot), slot_time(slot) + 2)
+    assert abs(total - expected) <= 0.15 * expected, (total, expected, d.log())
+    # a broken file: rejected, logged, and sampling goes on at 197 Hz
+    write_config(d.config, "window:\n  seconds: ten\n")
+    d.proc.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    assert d.proc.poll() is None
+    assert "reload rejected" in d.log() and "window.seconds" in d.log()
+    n = len(d.windows())
+    wins = d.wait_windows(n + 2, 30)
+    slot, path = wins[-2]
+    total = pid_total(read_profile(path), p.pid)
+    expected = 197 * clock.between(slot_time(slot), slot_time(slot) + 2)
+    clock.stop()
+    assert abs(total - expected) <= 0.15 * expected, (total, expected, d.log())
+
+
+def test_sigterm_writes_the_partial_window_and_leaves_no_temporary_files(daemon, busy):
+    p = busy()
+    d = daemon(seconds=60, targets="  all_python: false\n  pids: [%d]\n" % p.pid)
+    time.sleep(3)
+    assert d.windows() == [] or len(d.windows()) == 1
+    before = len(d.windows())
+    assert d.stop() == 0, d.log()
+    wins = d.windows()
+    assert len(wins) == before + 1 or (before == 1 and len(wins) >= 1), d.log()
+    prof = read_profile(wins[-1][1])
+    assert pid_total(prof, p.pid) > 50, d.log()
+    leftovers = [f for f in os.listdir(d.out) if not f.endswith(".folded")]
+    assert leftovers == [], leftovers
+
+
+# ---- control socket and metrics --------------------------------------------------------------
+
+def agentctl(*args, timeout=60):
+    return subprocess.run([AGENTCTL] + [str(a) for a in args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_status_and_snapshot_through_the_running_daemon(daemon, busy):
+    p = busy()
+    d = daemon(seconds=2, targets="  all_python: false\n  pids: [%d]\n" % p.pid)
+    time.sleep(1.5)
+    st = agentctl("status", "--socket", d.sock)
+    assert st.returncode == 0, st.stderr
+    for key in ("uptime:", "targets: 1", "samples per second:", "ringbuf_drops_total:",
+                "sampler_events_total{reason=tstate_not_found}:", "last window written:"):
+        assert key in st.stdout, (key, st.stdout)
+    clock = CpuClock(p.pid)
+    time.sleep(0.2)
+    t0 = time.time()
+    snap = agentctl("snapshot", "--pid", p.pid, "--duration", 2, "--socket", d.sock)
+    t1 = time.time()
+    time.sleep(0.2)
+    cpu = clock.between(t0, t1)
+    clock.stop()
+    assert snap.returncode == 0, snap.stderr
+    assert "through the agent" in snap.stderr, snap.stderr
+    prof = Profile(snap.stdout)
+    assert {s.pid for s in prof.samples} == {p.pid}, prof.show()
+    assert 0.8 * 99 * cpu <= prof.total <= 1.1 * 99 * cpu, (prof.total, cpu)
+
+
+def test_snapshot_of_a_process_the_daemon_does_not_target(daemon, busy):
+    p = busy()
+    other = busy()
+    d = daemon(seconds=2, targets="  all_python: false\n  pids: [%d]\n" % p.pid)
+    snap = agentctl("snapshot", "--pid", other.pid, "--duration", 1, "--socket", d.sock)
+    assert snap.returncode == 0, snap.stderr
+    assert {s.pid for s in Profile(snap.stdout).samples} == {other.pid}
+    # and it did not leak into the daemon's windows afterwards
+    time.sleep(3)
+    last = read_profile(d.windows()[-1][1])
+    assert {s.pid for s in last.samples} <= {p.pid}
+
+
+def test_control_socket_refuses_non_root_peers(daemon, tmp_path):
+    # a directory any user may traverse (pytest's own are 0700), so only the socket guards it
+    sock_dir = tempfile.mkdtemp(prefix="pyprof-sock-", dir="/tmp")
+    os.chmod(sock_dir, 0o711)
+    d = daemon(seconds=2, sock_dir=sock_dir)
+    assert (os.stat(d.sock).st_mode & 0o777) == 0o600
+    # a non-root user cannot even connect to the 0600 socket...
+    probe = ("import socket,sys\ns=socket.socket(socket.AF_UNIX)\n"
+             "try:\n s.connect(sys.argv[1]); s.sendall(b'status\\n'); print(s.recv(100))\n"
+             "except PermissionError: print('EACCES')\n")
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        "/usr/bin/python3", "-c", probe, d.sock], capture_output=True, text=True,
+                       timeout=30)
+    assert r.stdout.strip() == "EACCES", (r.stdout, r.stderr)
+    # ...and if the file mode is loosened, the daemon still refuses by peer credentials
+    os.chmod(d.sock, 0o666)
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        "/usr/bin/python3", "-c", probe, d.sock], capture_output=True, text=True,
+                       timeout=30)
+    assert "permission denied" in r.stdout, (r.stdout, r.stderr)
+    d.stop()
+    shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+def test_metrics_endpoint_passes_promtool(daemon, busy):
+    promtool = shutil.which("promtool")
+    if not promtool:
+        pytest.skip("promtool (Debian package prometheus) not installed")
+    busy()
+    d = daemon(seconds=2, metrics=True)
+    time.sleep(1.5)
+    import urllib.request
+    body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % d.port, timeout=10).read()
+    r = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    text = body.decode()
+    assert re.search(r"^pyprof_samples_total \d+$", text, re.M), text[:500]
+    assert 'pyprof_sampler_events_total{reason="tstate_not_found"}' in text
