@@ -99,6 +99,24 @@ int output__write(const struct profile *p, const struct profile_meta *meta,
 	return err;
 }
 
+/* Makes a rename in the directory of path durable (best effort: some filesystems refuse). */
+static void output__fsync_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int fd;
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path ? slash - path : 1), path);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
 int output__write_path(const struct profile *p, const struct profile_meta *meta,
 		       enum output_format format, const char *path)
 {
@@ -133,12 +151,17 @@ int output__write_path(const struct profile *p, const struct profile_meta *meta,
 	/* mkstemp makes 0600 files; profiles are as readable as any other output */
 	if (!err && fchmod(fd, 0644))
 		err = -errno;
+	/* on disk before it has its name, so a crash leaves the old file or the whole new one */
+	if (!err && (fflush(f) || fsync(fd)))
+		err = -errno;
 	if (fclose(f) && !err)
 		err = -errno;
 	if (!err && rename(tmp, path))
 		err = -errno;
 	if (err)
 		unlink(tmp);
+	else
+		output__fsync_dir(path);
 	return err;
 }
 

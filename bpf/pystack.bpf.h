@@ -17,6 +17,9 @@
 
 /* Bytes of one frame read in a single copy; larger layouts are refused by userspace. */
 #define FRAME_READ_MAX 256
+/* From 3.11, frames live one after another on the interpreter's data stack, callers below
+ * callees: one copy of this many bytes ending at a frame usually holds its callers too. */
+#define FRAME_WINDOW 4096
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -51,8 +54,16 @@ struct {
 	__type(value, __u64);
 } metrics SEC(".maps");
 
+/* Per-CPU scratch of a walk. The window's bookkeeping lives here rather than in the walk's
+ * context on the stack, so the verifier does not track it value by value (it would follow
+ * every combination through the loop and give up). */
 struct frame_buf {
-	__u8 data[FRAME_READ_MAX];
+	__u64 win_base; /* user address of data[0]; win_len bytes valid */
+	__u32 win_len;
+	__u32 windows;	     /* 1: frames may share a window (3.11+ data stack) */
+	__u32 window_misses; /* windows that held no further frame: stop after two */
+	__u32 pad;
+	__u8 data[FRAME_WINDOW + FRAME_READ_MAX];
 };
 
 struct {
@@ -200,11 +211,38 @@ struct walk_ctx {
 	struct sample_event *ev;
 };
 
-static __always_inline int frame_field(struct frame_buf *b, __u32 off, __u64 *ret)
+static __always_inline int frame_field(struct frame_buf *b, __u32 at, __u32 off, __u64 *ret)
 {
 	if (off > FRAME_READ_MAX - sizeof(__u64))
 		return -1;
-	*ret = *(__u64 *)(b->data + off);
+	*ret = *(__u64 *)(b->data + (at & (FRAME_WINDOW - 1)) + off);
+	return 0;
+}
+
+/* Makes the frame at addr (size bytes) readable in b; returns its offset in b->data, or -1.
+ * A frame inside the last window costs no copy; else a window ending at the frame is copied
+ * (3.11+), or the frame alone. */
+static __always_inline int frame_load(struct frame_buf *b, __u64 addr, __u32 size)
+{
+	__u64 base;
+
+	if (b->win_len && addr >= b->win_base && addr + size <= b->win_base + b->win_len &&
+	    addr - b->win_base < FRAME_WINDOW)
+		return (int)(addr - b->win_base);
+	if (b->win_len == FRAME_WINDOW && ++b->window_misses >= 2)
+		b->windows = 0; /* frames are not on one data stack here (generators) */
+	if (b->windows && addr + size > FRAME_WINDOW) {
+		base = addr + size - FRAME_WINDOW;
+		if (!bpf_probe_read_user(b->data, FRAME_WINDOW, (const void *)base)) {
+			b->win_base = base;
+			b->win_len = FRAME_WINDOW;
+			return FRAME_WINDOW - size;
+		}
+	}
+	if (bpf_probe_read_user(b->data, size, (const void *)addr))
+		return -1;
+	b->win_base = addr;
+	b->win_len = size;
 	return 0;
 }
 
@@ -215,6 +253,7 @@ static long walk_frame_cb(__u32 i, void *data)
 	__u32 zero = 0, size = c->size;
 	struct frame_buf *b;
 	__u64 code = 0, instr = 0, prev = 0;
+	int at;
 
 	if (!c->frame)
 		return 1;
@@ -223,12 +262,9 @@ static long walk_frame_cb(__u32 i, void *data)
 		return 1;
 	if (size > FRAME_READ_MAX)
 		size = FRAME_READ_MAX;
-	if (bpf_probe_read_user(b->data, size, (const void *)c->frame)) {
-		c->error = METRIC_FRAME_READ_FAILED;
-		return 1;
-	}
-	if (frame_field(b, c->off_previous, &prev) || frame_field(b, c->off_code, &code) ||
-	    frame_field(b, c->off_instr, &instr)) {
+	at = frame_load(b, c->frame, size);
+	if (at < 0 || frame_field(b, at, c->off_previous, &prev) ||
+	    frame_field(b, at, c->off_code, &code) || frame_field(b, at, c->off_instr, &instr)) {
 		c->error = METRIC_FRAME_READ_FAILED;
 		return 1;
 	}
@@ -239,7 +275,8 @@ static long walk_frame_cb(__u32 i, void *data)
 	c->frame = prev;
 
 	if (c->owner_cstack != PYOFF_NONE && c->off_owner < FRAME_READ_MAX &&
-	    b->data[c->off_owner & (FRAME_READ_MAX - 1)] >= (__u8)c->owner_cstack) {
+	    b->data[(at & (FRAME_WINDOW - 1)) + (c->off_owner & (FRAME_READ_MAX - 1))] >=
+		(__u8)c->owner_cstack) {
 		c->skipped++; /* a shim frame the C stack owns: no depth budget spent */
 		return 0;
 	}
@@ -356,6 +393,16 @@ static __always_inline void pystack__capture(struct sample_event *ev, struct py_
 	c.off_owner = off->frame_owner;
 	c.owner_cstack = off->frame_owner_cstack;
 	c.instr_is_int = off->frame_kind == PY_FRAME_OBJECT;
+	{
+		__u32 zero = 0;
+		struct frame_buf *b = bpf_map_lookup_elem(&frame_bufs, &zero);
+
+		if (b) {
+			b->win_len = 0;
+			b->window_misses = 0;
+			b->windows = off->frame_kind != PY_FRAME_OBJECT;
+		}
+	}
 	c.code_mask = off->frame_code_mask;
 	c.ev = ev;
 	bpf_loop(PYPROF_MAX_WALK, walk_frame_cb, &c, 0);
