@@ -264,15 +264,18 @@ def test_window_totals_match_the_frequency_within_10_percent(daemon, busy):
     wins = d.wait_windows(5, 40)
     time.sleep(0.2)
     clock.stop()
-    # the first window is partial; the next three are whole. Each holds one sample per 1/99 s
-    # of the process's CPU time: 297 when it had a whole core, as on an idle machine.
+    # the first window is partial; the next three are whole. They hold one sample per 1/99 s
+    # of the process's CPU time: 297 each when it has a whole core, as on an idle machine (each
+    # window is then checked on its own); on a busy machine the CPU time (tick-sampled by the
+    # kernel, as the sampler is) is compared over the three windows together.
+    totals, cpus = [], []
     for slot, path in wins[1:4]:
-        total = pid_total(read_profile(path), p.pid)
-        cpu = clock.between(slot_time(slot), slot_time(slot) + 3)
-        expected = 99 * cpu
-        assert abs(total - expected) <= 0.10 * expected, (slot, total, cpu, d.log())
-        if cpu >= 0.97 * 3:
-            assert abs(total - 99 * 3) <= 0.10 * 99 * 3, (slot, total)
+        totals.append(pid_total(read_profile(path), p.pid))
+        cpus.append(clock.between(slot_time(slot), slot_time(slot) + 3))
+        if cpus[-1] >= 0.97 * 3:
+            assert abs(totals[-1] - 99 * 3) <= 0.10 * 99 * 3, (slot, totals[-1], d.log())
+    expected = 99 * sum(cpus)
+    assert abs(sum(totals) - expected) <= 0.10 * expected, (totals, cpus, d.log())
 
 
 def test_target_selection_by_pid_and_by_cmdline_regex(daemon, busy):

@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from conftest import run_agentctl, check_ok, source_line
+from conftest import Profile, check_ok, run_agentctl, source_line
 
 OFFCPU_MARKERS = ("[sleeping]", "[runnable]", "[waiting for GIL]")
 
@@ -121,8 +121,11 @@ def test_gil_option_keeps_only_samples_of_threads_holding_the_gil(interp, spawn)
 def test_blocks_shorter_than_the_threshold_are_counted_not_recorded(any_interp, spawn):
     w = spawn(any_interp.path, "offcpu_sleep.py")
     tid = w.ready["sleeper_tid"]
-    prof = offcpu_snapshot(w.pid, duration=3, extra=["--min-block-us", "200000"])
+    r = run_agentctl("snapshot", "--pid", w.pid, "--duration", 3, "--mode", "offcpu",
+                     "--threads", "--min-block-us", "200000", timeout=40)
+    assert r.rc == 0, r.describe()
+    prof = Profile(r.stdout, threads=True)  # may be empty: nothing blocked for 0.2 s
     # every 0.1 s sleep is below 0.2 s: none is in the profile, all are in the counters
     assert prof.count(lambda s: s.tid == tid and "sleeper" in s.names) == 0, prof.show()
-    assert counter(prof.result, "offcpu_short_blocks") >= 25, prof.result.stderr
-    assert counter(prof.result, "offcpu_short_ns") >= 2.5e9, prof.result.stderr
+    assert counter(r, "offcpu_short_blocks") >= 25, r.stderr
+    assert counter(r, "offcpu_short_ns") >= 2.5e9, r.stderr
