@@ -11,14 +11,17 @@ ARCH       := x86
 CFLAGS     ?= -O2 -g
 CFLAGS     += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -std=gnu11 \
 	      -D_GNU_SOURCE -Iinclude -Iagent -I$(BUILD)
-LDLIBS     := -lbpf -lelf -lz -lpthread -lyaml -lprotobuf-c
+# libcurl for S3 uploads (its SigV4 signer); libssl/libcrypto (already in the process through
+# Debian's OpenSSL-flavoured libcurl) for the payload's SHA-256 and the extra CA bundle.
+LDLIBS     := -lbpf -lelf -lz -lpthread -lyaml -lprotobuf-c -lcurl -lssl -lcrypto
 TEST_LDLIBS := $(LDLIBS) -lcmocka
 
 # Debian packages the build and the tests need; `make deps` installs the missing ones.
 DEB_BUILD  := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libyaml-dev \
-	      libcurl4-openssl-dev libcmocka-dev make gcc pkg-config \
+	      libcurl4-openssl-dev libssl-dev libcmocka-dev make gcc pkg-config \
 	      libprotobuf-c-dev protobuf-c-compiler
-DEB_TEST   := python3 python3-pytest golang-go chromium python3-websocket
+DEB_TEST   := python3 python3-pytest golang-go chromium python3-websocket \
+	      systemd strace python3-yaml util-linux
 DEPS_STAMP := $(BUILD)/.deps-installed
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
@@ -35,7 +38,8 @@ LIB_OBJS   += $(PROTO_OBJS)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps test unit e2e offsets-test bpf-test run bench clean format lint
+.PHONY: all deps test unit e2e offsets-test bpf-test run bench clean format lint install uninstall \
+	asan sanitize fuzz fuzz-build fuzz-replay
 
 all: $(BUILD)/agentctl $(BUILD)/pyprof-agent
 
@@ -109,8 +113,136 @@ bench: all
 		AGENTCTL=$(BUILD)/agentctl PYPROF_AGENT=$(BUILD)/pyprof-agent $(PYTHON) tests/bench/$$b.py \
 			|| exit 1; done
 
+# ---- Sanitizers and fuzzing (issue 8) -------------------------------------------------------
+# build/asan/: the same userspace sources, unit tests and binaries built with AddressSanitizer
+# and UBSan; any report aborts. `make sanitize` runs the unit tests and a short end-to-end run
+# with them (tests/run-sanitize.sh).
+ASAN_DIR   := $(BUILD)/asan
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ASAN_OBJS  := $(patsubst agent/%.c,$(ASAN_DIR)/agent/%.o,$(LIB_SRCS)) \
+	      $(ASAN_DIR)/proto/profile.pb-c.o
+ASAN_UNIT_BINS := $(patsubst tests/unit/%.c,$(ASAN_DIR)/tests/%,$(UNIT_SRCS))
+
+$(ASAN_DIR)/agent/%.o: agent/%.c $(wildcard agent/*.h) $(wildcard include/*.h) $(BPF_SKELS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@echo "  CC [asan] $<"
+	@$(CC) $(CFLAGS) $(ASAN_FLAGS) -c $< -o $@
+
+$(ASAN_DIR)/agent/pprof.o: $(BUILD)/proto/profile.pb-c.h
+
+$(ASAN_DIR)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h
+	@mkdir -p $(dir $@)
+	@echo "  CC [asan] $<"
+	@$(CC) $(CFLAGS) $(ASAN_FLAGS) -c $< -o $@
+
+$(ASAN_DIR)/agentctl: $(ASAN_DIR)/agent/agentctl.o $(ASAN_OBJS)
+	@echo "  LD [asan] $@"
+	@$(CC) $(CFLAGS) $(ASAN_FLAGS) $^ $(LDLIBS) -o $@
+
+$(ASAN_DIR)/pyprof-agent: $(ASAN_DIR)/agent/pyprof-agent.o $(ASAN_OBJS)
+	@echo "  LD [asan] $@"
+	@$(CC) $(CFLAGS) $(ASAN_FLAGS) $^ $(LDLIBS) -o $@
+
+$(ASAN_DIR)/tests/%: tests/unit/%.c $(ASAN_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  CC [asan] $<"
+	@$(CC) $(CFLAGS) $(ASAN_FLAGS) -Wno-format-truncation \
+		-DFIXTURES=\"$(CURDIR)/tests/fixtures\" $< $(ASAN_OBJS) $(TEST_LDLIBS) -o $@
+
+asan: $(ASAN_DIR)/agentctl $(ASAN_DIR)/pyprof-agent $(ASAN_UNIT_BINS)
+
+sanitize: asan
+	@ASAN=$(ASAN_DIR) tests/run-sanitize.sh
+
+# build/fuzz/: libFuzzer harnesses (tests/fuzz/fuzz_*.c) linked with clang against the modules
+# that need no BPF skeleton (an archive, so each harness takes only what it uses). `make fuzz`
+# runs each for FUZZ_SECONDS and saves what fails into tests/fuzz/corpus/TARGET/; `make
+# fuzz-replay` (a `make test` tier) runs every corpus file through its harness once.
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+		-fno-sanitize-recover=all
+FUZZ_CFLAGS  := $(filter-out -O2,$(CFLAGS)) $(FUZZ_FLAGS)
+FUZZ_SRCS    := $(filter-out agent/sampler.c agent/procwatch.c agent/daemon.c agent/snapshot.c,\
+		$(LIB_SRCS))
+FUZZ_OBJS    := $(patsubst agent/%.c,$(FUZZ_DIR)/agent/%.o,$(FUZZ_SRCS)) \
+		$(FUZZ_DIR)/proto/profile.pb-c.o
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
+
+$(FUZZ_DIR)/agent/%.o: agent/%.c $(wildcard agent/*.h) $(wildcard include/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@echo "  CC [fuzz] $<"
+	@$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/agent/pprof.o: $(BUILD)/proto/profile.pb-c.h
+
+$(FUZZ_DIR)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h
+	@mkdir -p $(dir $@)
+	@echo "  CC [fuzz] $<"
+	@$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/libagent.a: $(FUZZ_OBJS)
+	@rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libagent.a
+	@echo "  LD [fuzz] $@"
+	@$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_DIR)/libagent.a $(LDLIBS) -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: $(FUZZ_BINS)
+	@tests/fuzz/run.sh fuzz $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-replay: $(FUZZ_BINS)
+	@tests/fuzz/run.sh replay $(FUZZ_DIR) $(FUZZ_TARGETS)
+
 clean:
 	rm -rf $(BUILD)
+
+# `make install [PREFIX=/usr/local] [DESTDIR=]` lays out exactly these files:
+#   $(PREFIX)/bin/pyprof-agent, $(PREFIX)/bin/agentctl
+#   $(PREFIX)/lib/systemd/system/pyprof-agent.service  (UNITDIR; both PREFIXes are on systemd's
+#       unit path), its ExecStart= and ExecReload= rewritten for PREFIX
+#   $(PREFIX)/lib/tmpfiles.d/pyprof-agent.conf  (TMPFILESDIR: windows older than 7 days go)
+#   /etc/pyprof-agent/agent.yaml  (config/agent.yaml with output.directory and control.socket in
+#       the unit's StateDirectory and RuntimeDirectory; an existing file is kept, never replaced)
+# each under DESTDIR when given (staging for a package).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+CONFDIR    ?= /etc/pyprof-agent
+UNIT       := deploy/systemd/pyprof-agent.service
+
+install: all
+	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(TMPFILESDIR) \
+		$(DESTDIR)$(CONFDIR)
+	install -m 0755 $(BUILD)/pyprof-agent $(BUILD)/agentctl $(DESTDIR)$(BINDIR)/
+	install -m 0644 deploy/systemd/pyprof-agent.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pyprof-agent.conf
+	sed 's|/usr/local/bin/|$(BINDIR)/|g; s|/etc/pyprof-agent/|$(CONFDIR)/|g' $(UNIT) \
+		> $(DESTDIR)$(UNITDIR)/pyprof-agent.service.tmp
+	chmod 0644 $(DESTDIR)$(UNITDIR)/pyprof-agent.service.tmp
+	mv $(DESTDIR)$(UNITDIR)/pyprof-agent.service.tmp $(DESTDIR)$(UNITDIR)/pyprof-agent.service
+	@if [ -e $(DESTDIR)$(CONFDIR)/agent.yaml ]; then \
+		echo "install: keeping the existing $(DESTDIR)$(CONFDIR)/agent.yaml"; \
+	else \
+		sed -e 's|^  directory: ./profiles$$|  directory: /var/lib/pyprof-agent/profiles|' \
+		    -e 's|^  socket: /run/pyprof-agent.sock$$|  socket: /run/pyprof-agent/agent.sock|' \
+		    -e '1i # Installed by `make install` for deploy/systemd/pyprof-agent.service: output.directory\n# and control.socket are in its StateDirectory and RuntimeDirectory.' \
+		    config/agent.yaml > $(DESTDIR)$(CONFDIR)/agent.yaml.tmp && \
+		grep -q '^  directory: /var/lib/pyprof-agent/profiles$$' $(DESTDIR)$(CONFDIR)/agent.yaml.tmp && \
+		grep -q '^  socket: /run/pyprof-agent/agent.sock$$' $(DESTDIR)$(CONFDIR)/agent.yaml.tmp || \
+			{ echo "install: config/agent.yaml changed shape; update the install rule" >&2; \
+			  rm -f $(DESTDIR)$(CONFDIR)/agent.yaml.tmp; exit 1; }; \
+		chmod 0644 $(DESTDIR)$(CONFDIR)/agent.yaml.tmp; \
+		mv $(DESTDIR)$(CONFDIR)/agent.yaml.tmp $(DESTDIR)$(CONFDIR)/agent.yaml; \
+	fi
+
+# Removes what install put in place, except the configuration (and the state in /var/lib).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/pyprof-agent $(DESTDIR)$(BINDIR)/agentctl \
+		$(DESTDIR)$(UNITDIR)/pyprof-agent.service $(DESTDIR)$(TMPFILESDIR)/pyprof-agent.conf
 
 format:
 	clang-format -i agent/*.c agent/*.h bpf/*.c bpf/*.h include/*.h tests/unit/*.c

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "collector.h"
+#include "container.h"
 #include "procfs.h"
 
 #define MAX_STACK (PYPROF_MAX_FRAMES + PYPROF_MAX_KSTACK + 8)
@@ -29,7 +30,11 @@ struct proc_entry {
 	struct pyproc *proc;
 	struct symbolizer *sym;
 	char comm[64];
-	char root[96];		 /* "COMM (PID)" */
+	char root[96]; /* "COMM (PID)" */
+	/* For a process in a container or its own pid namespace, frames under the root (and the
+	 * thread frame): "[container ID]" (a pprof label), "[pod UID]", "[ns pid N]". */
+	char where[3][96];
+	uint32_t nwhere;
 	struct hashmap runnable; /* tid -> the stack record of its current preemption */
 };
 
@@ -89,6 +94,22 @@ static void proc_entry__free(struct proc_entry *e)
 	free(e);
 }
 
+/* The container, pod and in-namespace pid of the process, read once: a process does not
+ * change container, and a pid namespace is fixed at fork. */
+static void describe_where(struct proc_entry *e)
+{
+	struct container_info ci;
+
+	if (container__read(e->proc->pid, &ci))
+		return;
+	if (ci.id[0])
+		snprintf(e->where[e->nwhere++], sizeof(e->where[0]), "[container %s]", ci.id);
+	if (ci.pod_uid[0])
+		snprintf(e->where[e->nwhere++], sizeof(e->where[0]), "[pod %s]", ci.pod_uid);
+	if (ci.ns_pid)
+		snprintf(e->where[e->nwhere++], sizeof(e->where[0]), "[ns pid %d]", ci.ns_pid);
+}
+
 int collector__add_process(struct collector *c, struct pyproc *p)
 {
 	struct proc_entry *e = calloc(1, sizeof(*e)), *old = NULL;
@@ -106,6 +127,7 @@ int collector__add_process(struct collector *c, struct pyproc *p)
 	}
 	procfs__comm(p->pid, 0, e->comm, sizeof(e->comm));
 	snprintf(e->root, sizeof(e->root), "%s (%d)", e->comm, p->pid);
+	describe_where(e);
 	err = hashmap__put(&c->procs, k, e, (void **)&old);
 	if (err) {
 		e->proc = NULL; /* the caller keeps p on failure */
@@ -305,8 +327,8 @@ static int push_kernel(struct collector *c, const struct sample_event *ev)
 	return err;
 }
 
-/* Builds the stack of a record in c->st: root, thread, markers, Python frames, then for
- * off-CPU records the state, and the kernel frames where wanted. */
+/* Builds the stack of a record in c->st: root, thread, container frames, markers, Python
+ * frames, then for off-CPU records the state, and the kernel frames where wanted. */
 static int build_stack(struct collector *c, struct proc_entry *e, const struct sample_event *ev)
 {
 	uint32_t nframes = ev->nframes;
@@ -322,6 +344,8 @@ static int build_stack(struct collector *c, struct proc_entry *e, const struct s
 		comm[16] = '\0';
 		err = push_fmt(c, "thread %u (%s)", ev->tid, comm);
 	}
+	for (uint32_t i = 0; !err && i < e->nwhere; i++)
+		err = push_str(c, e->where[i]);
 	if (!err && (ev->flags & SAMPLE_TRUNCATED)) {
 		c->stats[COLL_STAT_TRUNCATED]++;
 		err = push_str(c, "[truncated]");

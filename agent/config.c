@@ -823,6 +823,110 @@ static void regexes_free(struct config_regex *r, size_t n)
 	free(r);
 }
 
+/* glibc's regcomp copies a subexpression once per repetition operator applied to it, so
+ * "a++++..." or "((a{255}){255}){255}" compiles to a number of states exponential in the
+ * pattern's length (gigabytes from a 300-byte line), and backreferences make matching against
+ * a target's command line (which the target chooses) exponential in time. Patterns are refused
+ * beyond these bounds, before regcomp runs. */
+#define REGEX_MAX_STATES       4096  /* estimated states of one pattern */
+#define REGEX_MAX_TOTAL_STATES 65536 /* of all the patterns of the list together */
+#define REGEX_MAX_DEPTH	       64    /* nested groups */
+
+/* An upper estimate of the states regcomp makes for an ERE: each atom counts 1, a group the sum
+ * of its parts plus 1, and a repetition multiplies what it repeats (by 2 for *, + and ?, by
+ * m + 1 for {n,m}). Saturates at REGEX_MAX_STATES + 1. Returns -1 for a backreference. */
+static long regex_cost(const char *s)
+{
+	long total[REGEX_MAX_DEPTH + 1] = {0}, last[REGEX_MAX_DEPTH + 1] = {0};
+	const long cap = REGEX_MAX_STATES + 1;
+	int depth = 0;
+
+	for (const char *p = s; *p; p++) {
+		long factor = 0, atom = 1;
+
+		switch (*p) {
+		case '\\':
+			if (p[1] >= '1' && p[1] <= '9')
+				return -1;
+			if (p[1])
+				p++;
+			break;
+		case '[': /* a bracket expression is one atom: "[]a]", "[^]a]", "[[:alpha:]]" */
+			p++;
+			if (*p == '^')
+				p++;
+			if (*p == ']')
+				p++;
+			while (*p && *p != ']') {
+				if (*p == '[' && (p[1] == ':' || p[1] == '=' || p[1] == '.')) {
+					char close = p[1];
+
+					for (p += 2; *p && !(p[0] == close && p[1] == ']'); p++)
+						;
+					if (*p)
+						p++;
+				}
+				if (*p)
+					p++;
+			}
+			if (!*p)
+				p--; /* unterminated: regcomp rejects it */
+			break;
+		case '(':
+			if (depth == REGEX_MAX_DEPTH)
+				return cap;
+			depth++;
+			total[depth] = last[depth] = 0;
+			continue;
+		case ')':
+			if (!depth)
+				break; /* a literal, or an error regcomp reports */
+			atom = total[depth] + 1;
+			depth--;
+			break;
+		case '*':
+		case '+':
+		case '?':
+			factor = 2;
+			break;
+		case '{': {
+			unsigned long lo, hi;
+			char *end;
+
+			if (p[1] < '0' || p[1] > '9')
+				break; /* a literal brace */
+			lo = hi = strtoul(p + 1, &end, 10);
+			if (*end == ',') {
+				end++;
+				hi = (*end >= '0' && *end <= '9') ? strtoul(end, &end, 10) : lo + 1;
+			}
+			if (*end != '}')
+				break; /* not an interval: regcomp decides */
+			if (hi < lo)
+				hi = lo;
+			factor = (long)(hi < (unsigned long)cap ? hi : (unsigned long)cap) + 1;
+			p = end;
+			break;
+		}
+		default:
+			break;
+		}
+		if (factor) {
+			total[depth] -= last[depth];
+			last[depth] = last[depth] * factor > cap ? cap : last[depth] * factor;
+		} else {
+			last[depth] = atom;
+		}
+		total[depth] = total[depth] + last[depth] > cap ? cap : total[depth] + last[depth];
+	}
+	while (depth > 0) { /* unclosed groups: regcomp rejects them */
+		long g = total[depth--] + 1;
+
+		total[depth] = total[depth] + g > cap ? cap : total[depth] + g;
+	}
+	return total[0];
+}
+
 static int set_regexes(struct walk *w, const struct ynode *n, const struct field *f)
 {
 	struct agent_config *cfg = w->cfg;
@@ -830,6 +934,7 @@ static int set_regexes(struct walk *w, const struct ynode *n, const struct field
 	struct config_regex *r;
 	const char *s;
 	char why[256], got[128];
+	long cost, total_cost = 0;
 	int rc = 0, rerr;
 
 	rc = expect_list(w, n, "[\"gunicorn\", \"manage\\\\.py runserver\"]");
@@ -845,6 +950,18 @@ static int set_regexes(struct walk *w, const struct ynode *n, const struct field
 			rc = walk__fail(w, n->items[i],
 					"an empty regular expression would match "
 					"every process; use all_python instead");
+		if (rc)
+			goto fail;
+		cost = regex_cost(s);
+		if (cost < 0)
+			rc = walk__fail(w, n->items[i],
+					"backreferences (\\1 to \\9) are not supported: matching "
+					"them can take exponential time");
+		else if (cost > REGEX_MAX_STATES || (total_cost += cost) > REGEX_MAX_TOTAL_STATES)
+			rc = walk__fail(w, n->items[i],
+					"too complex (nested or stacked repetitions would compile to "
+					"more than %s states)",
+					cost > REGEX_MAX_STATES ? "4096" : "65536 (all patterns)");
 		if (rc)
 			goto fail;
 		rerr = regcomp(&r[i].re, s, REG_EXTENDED | REG_NOSUB);

@@ -5,6 +5,7 @@
  * are non-blocking servers on the same loop. */
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "collector.h"
+#include "container.h"
 #include "control.h"
 #include "daemon.h"
 #include "discovery.h"
@@ -27,7 +29,9 @@
 #include "procwatch.h"
 #include "pyproc.h"
 #include "sampler.h"
+#include "sdnotify.h"
 #include "statlist.h"
+#include "uploader.h"
 #include "version.h"
 
 #define TICK_NS		 (100ULL * 1000 * 1000)
@@ -60,6 +64,7 @@ struct daemon {
 	struct kallsyms ksyms;
 	int have_ksyms;
 	struct netserver *ctl, *http;
+	struct uploader *up; /* NULL when upload.s3 is disabled */
 	struct snapshot_req snaps[MAX_SNAPSHOTS];
 	int stop;
 
@@ -76,6 +81,7 @@ struct daemon {
 	uint64_t last_window_wall_s;
 	uint64_t rate_mark_ns, rate_mark_samples;
 	double samples_per_s;
+	uint64_t watchdog_ns, last_watchdog_ns; /* systemd's WatchdogSec=, halved; 0: none */
 };
 
 static int sig_marker, timer_marker;
@@ -98,15 +104,19 @@ static uint64_t wall_ns(void)
 
 /* ---- windows ---- */
 
-static void window_begin(struct daemon *d, uint64_t now_wall_ns, uint64_t now_mono)
+/* Starts the window that holds data from from_wall_ns on; it ends at the next wall-clock
+ * multiple of the window length. */
+static void window_begin(struct daemon *d, uint64_t from_wall_ns, uint64_t now_wall_ns,
+			 uint64_t now_mono)
 {
 	uint64_t len = d->cfg->window.seconds;
-	uint64_t slot = now_wall_ns / NS_PER_S / len * len;
+	uint64_t slot = from_wall_ns / NS_PER_S / len * len;
 	uint64_t end_wall_ns = (slot + len) * NS_PER_S;
 
 	d->window_slot_s = slot;
-	d->window_from_ns = now_wall_ns;
-	d->window_end_mono = now_mono + (end_wall_ns - now_wall_ns);
+	d->window_from_ns = from_wall_ns;
+	d->window_end_mono =
+	    end_wall_ns > now_wall_ns ? now_mono + (end_wall_ns - now_wall_ns) : now_mono;
 }
 
 /* The profiles each window holds: cpu, and offcpu when off-CPU tracing is on. */
@@ -124,7 +134,9 @@ static void window_write(struct daemon *d, uint64_t upto_wall_ns)
 	    .duration_ns = upto_wall_ns > d->window_from_ns ? upto_wall_ns - d->window_from_ns : 0,
 	};
 	char stamp[32], path[1024];
-	time_t t = (time_t)d->window_slot_s;
+	/* named by the window's own start: the slot boundary for whole windows; a window cut by
+	 * a reload or a restart does not overwrite the one before it in the same slot */
+	time_t t = (time_t)(d->window_from_ns / NS_PER_S);
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
@@ -160,6 +172,14 @@ static void window_write(struct daemon *d, uint64_t upto_wall_ns)
 			snprintf(d->last_window, sizeof(d->last_window), "%s", path);
 			d->last_window_wall_s = upto_wall_ns / NS_PER_S;
 		}
+		if (d->up) {
+			char err_msg[512];
+
+			if (uploader__spool(d->up, &prof, &meta, d->cfg->host.name,
+					    d->cfg->window.seconds, err_msg, sizeof(err_msg)))
+				log_error("%s; this %s window will not be uploaded", err_msg,
+					  output__kind_name(meta.kind));
+		}
 		if (kind == PROFILE_CPU)
 			d->samples_in_windows += prof.total;
 		log_debug("window %s %s: total %llu, %zu stacks", stamp,
@@ -173,17 +193,18 @@ static void window_write(struct daemon *d, uint64_t upto_wall_ns)
  * belongs to a later window, or 0 from the timer). */
 static void window_roll(struct daemon *d, uint64_t sample_mono, uint64_t now_mono)
 {
-	uint64_t end_wall;
+	uint64_t end_wall, now_wall;
 
 	if (sample_mono ? sample_mono < d->window_end_mono
 			: now_mono < d->window_end_mono + WINDOW_SLACK_NS)
 		return;
 	end_wall = (d->window_slot_s + d->cfg->window.seconds) * NS_PER_S;
 	window_write(d, end_wall);
-	/* the next window starts at the boundary, or now if the agent was stalled past it */
-	window_begin(d, end_wall > wall_ns() ? end_wall : wall_ns(), mono_ns());
-	if (end_wall <= wall_ns() && d->window_end_mono <= now_mono)
-		window_begin(d, wall_ns(), now_mono);
+	now_wall = wall_ns();
+	/* the next window starts at the boundary; after a stall longer than a window, now */
+	window_begin(d,
+		     now_wall - end_wall < d->cfg->window.seconds * NS_PER_S ? end_wall : now_wall,
+		     now_wall, mono_ns());
 }
 
 /* ---- samples, targets ---- */
@@ -204,11 +225,43 @@ static int on_sample(void *ctx, const struct sample_event *ev, size_t size)
 	return 0;
 }
 
+static void append(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t o = strlen(buf);
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (o < len)
+		vsnprintf(buf + o, len - o, fmt, ap);
+	va_end(ap);
+}
+
+/* " in container ID (runtime) of pod UID, ns pid N" for logs and status; "" on the host. */
+static const char *describe_container(pid_t pid, char *buf, size_t len)
+{
+	struct container_info ci;
+
+	buf[0] = '\0';
+	if (container__read(pid, &ci))
+		return buf;
+	if (ci.id[0])
+		append(buf, len, " in container %.12s", ci.id);
+	if (ci.id[0] && ci.runtime)
+		append(buf, len, " (%s)", container__runtime_name(ci.runtime));
+	if (ci.pod_uid[0])
+		append(buf, len, " %s pod %s", ci.id[0] ? "of" : "in", ci.pod_uid);
+	if (ci.ns_pid)
+		append(buf, len, "%s ns pid %d", buf[0] ? "," : " with", ci.ns_pid);
+	return buf;
+}
+
 static int on_target(void *ctx, struct pyproc *p)
 {
 	struct daemon *d = ctx;
 	pid_t pid = p->pid;
-	char comm[64];
+	char comm[64], where[192];
 	int err;
 
 	err = sampler__add_target(d->smp, p);
@@ -219,7 +272,8 @@ static int on_target(void *ctx, struct pyproc *p)
 		return err;
 	}
 	procfs__comm(pid, 0, comm, sizeof(comm));
-	log_info("profiling pid %d (%s): CPython %u.%u", pid, comm, p->major, p->minor);
+	log_info("profiling pid %d (%s): CPython %u.%u%s", pid, comm, p->major, p->minor,
+		 describe_container(pid, where, sizeof(where)));
 	err = collector__add_process(d->coll, p);
 	if (err) {
 		sampler__remove_target(d->smp, pid);
@@ -350,6 +404,7 @@ static void gather(struct daemon *d, struct stat_list *l)
 			  (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 	statlist__add(l, "resident_memory_bytes", STAT_GAUGE, "Resident memory of the agent.", NULL,
 		      NULL, rss_kb * 1024.0);
+	uploader__gather(d->up, l);
 }
 
 static void respond_text(struct netserver *s, uint64_t conn, const char *head,
@@ -369,12 +424,24 @@ static void respond_text(struct netserver *s, uint64_t conn, const char *head,
 	free(buf);
 }
 
+/* One status line per target: "target: PID COMM[ in container ID (...)][, ns pid N]". */
+static void status_target(void *ctx, pid_t pid)
+{
+	struct stat_list *l = ctx;
+	char comm[64], where[192];
+
+	procfs__comm(pid, 0, comm, sizeof(comm));
+	statlist__info(l, "target", "%d %s%s", pid, comm,
+		       describe_container(pid, where, sizeof(where)));
+}
+
 static void body_status(struct daemon *d, FILE *f)
 {
 	struct stat_list l;
 
 	statlist__init(&l);
 	gather(d, &l);
+	discovery__each_target(d->disc, status_target, &l);
 	statlist__render_status(&l, f);
 	statlist__free(&l);
 }
@@ -662,10 +729,13 @@ static void reload(struct daemon *d)
 		}
 	}
 	log__set_level(cfg->log.level);
+	if (uploader__apply(&d->up, cfg, err_msg, sizeof(err_msg)))
+		log_error("upload settings not applied: %s; uploads go on with the previous ones",
+			  err_msg);
 	/* the current window is closed early, so each file has one configuration */
 	window_write(d, wall_ns());
 	d->cfg = cfg;
-	window_begin(d, wall_ns(), mono_ns());
+	window_begin(d, wall_ns(), wall_ns(), mono_ns());
 	discovery__set_config(d->disc, cfg);
 	discovery__scan(d->disc, mono_ns());
 	config__free(old);
@@ -718,6 +788,10 @@ static void tick(struct daemon *d)
 	netserver__tick(d->ctl, now);
 	if (d->http)
 		netserver__tick(d->http, now);
+	if (d->watchdog_ns && now - d->last_watchdog_ns >= d->watchdog_ns) {
+		sdnotify__send("WATCHDOG=1"); /* the loop turns: systemd's WatchdogSec= */
+		d->last_watchdog_ns = now;
+	}
 }
 
 static int setup_loop(struct daemon *d)
@@ -749,6 +823,16 @@ static int setup_loop(struct daemon *d)
 	return 0;
 }
 
+/* READY=1 to systemd (Type=notify), after start-up and after each reload, accepted or not. */
+static void notify_ready(struct daemon *d)
+{
+	char status[128];
+
+	snprintf(status, sizeof(status), "profiling %zu processes, %u s windows",
+		 discovery__ntargets(d->disc), d->cfg->window.seconds);
+	sdnotify__ready(status);
+}
+
 static void on_signal(struct daemon *d)
 {
 	struct signalfd_siginfo si;
@@ -756,10 +840,13 @@ static void on_signal(struct daemon *d)
 	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			log_info("SIGHUP: reloading %s", d->config_path);
+			sdnotify__reloading();
 			reload(d);
+			notify_ready(d);
 		} else {
 			log_info("%s: writing the current window, then exiting",
 				 si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			sdnotify__stopping();
 			d->stop = 1;
 		}
 	}
@@ -784,7 +871,7 @@ static int start(struct daemon *d)
 	d->have_ksyms = kallsyms__load(&d->ksyms) == 0;
 	if (!d->have_ksyms)
 		log_warn("kernel symbols unavailable: kernel frames will be [unknown]_[k]");
-	d->coll = collector__new(&co, NULL);
+	d->coll = collector__new(&co, d->have_ksyms ? &d->ksyms : NULL);
 	d->disc = discovery__new(d->cfg, &ops);
 	if (!d->coll || !d->disc) {
 		log_error("out of memory");
@@ -802,9 +889,14 @@ static int start(struct daemon *d)
 	}
 	if (open_servers(d, d->cfg))
 		return 1;
+	err = uploader__apply(&d->up, d->cfg, err_msg, sizeof(err_msg));
+	if (err) {
+		log_error("%s", err_msg);
+		return err == -EINVAL ? 2 : 1;
+	}
 	d->start_mono_ns = mono_ns();
 	d->start_wall_s = wall_ns() / NS_PER_S;
-	window_begin(d, wall_ns(), d->start_mono_ns);
+	window_begin(d, wall_ns(), wall_ns(), d->start_mono_ns);
 	discovery__scan(d->disc, d->start_mono_ns);
 	d->last_rescan_ns = d->last_symbol_tick_ns = d->start_mono_ns;
 	log_info("pyprof-agent %s: %u Hz, %u s windows to %s, %zu targets, control socket %s",
@@ -815,6 +907,7 @@ static int start(struct daemon *d)
 
 static void teardown(struct daemon *d)
 {
+	uploader__free(d->up, 0);
 	close_servers(d);
 	procwatch__close(d->pw);
 	sampler__close(d->smp);
@@ -837,6 +930,10 @@ int daemon__run(struct agent_config *cfg, const char *config_path)
 	int code;
 
 	code = start(&d);
+	if (!code) {
+		notify_ready(&d);
+		d.watchdog_ns = sdnotify__watchdog_usec() * 1000 / 2;
+	}
 	while (!code && !d.stop) {
 		struct epoll_event evs[32];
 		int n = epoll_wait(d.epfd, evs, 32, -1);
@@ -866,6 +963,9 @@ int daemon__run(struct agent_config *cfg, const char *config_path)
 	if (!code) {
 		sampler__drain(d.smp);
 		window_write(&d, wall_ns());
+		/* the final window is spooled; it goes now if the store answers in time */
+		uploader__free(d.up, UPLOADER_EXIT_FLUSH_MS);
+		d.up = NULL;
 		log_info("stopped; last window: %s", d.last_window[0] ? d.last_window : "none");
 	}
 	teardown(&d);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "container.h"
 #include "discovery.h"
 #include "hashmap.h"
 #include "procfs.h"
@@ -127,6 +128,16 @@ static int selected(const struct agent_config *cfg, pid_t pid)
 	for (size_t i = 0; i < cfg->targets.n_pids; i++) {
 		if (cfg->targets.pids[i] == pid)
 			return 1;
+	}
+	if (cfg->targets.n_container_ids) {
+		struct container_info ci;
+
+		if (!container__read(pid, &ci)) {
+			for (size_t i = 0; i < cfg->targets.n_container_ids; i++) {
+				if (container__id_matches(ci.id, cfg->targets.container_ids[i]))
+					return 1;
+			}
+		}
 	}
 	if (!cfg->targets.n_cmdline_regex)
 		return 0;

@@ -41,10 +41,12 @@ static void log__vmsg(enum log_level level, const char *fmt, va_list ap)
 		gmtime_r(&ts.tv_sec, &tm);
 		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ ", &tm);
 	}
+	flockfile(stderr); /* one line at a time: the uploader thread logs too */
 	fprintf(stderr, "%s%s: ", stamp, level_names[level]);
 	vfprintf(stderr, fmt, ap);
 	if (!*fmt || fmt[strlen(fmt) - 1] != '\n')
 		fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 void log__msg(enum log_level level, const char *fmt, ...)

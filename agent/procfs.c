@@ -185,7 +185,13 @@ void procfs__comm(pid_t pid, pid_t tid, char *buf, size_t len)
 		return;
 	}
 	if (n && text[n - 1] == '\n')
-		text[n - 1] = '\0';
+		text[--n] = '\0';
+	/* a process names itself (prctl): control characters would break the lines of folded
+	 * profiles and of logs that show the name */
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+			text[i] = '?';
+	}
 	snprintf(buf, len, "%s", text);
 	free(text);
 }

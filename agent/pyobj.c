@@ -150,8 +150,10 @@ int pyobj__read_str(const struct mem_reader *r, const struct py_offsets *off, ui
 			err = -EINVAL;
 			goto fail;
 		}
-		if (cp == 0)
-			cp = 0xfffd; /* NUL would cut the name short */
+		/* NUL would cut the name short; other control characters would break the lines
+		 * of the folded profiles (and logs) the name ends up in */
+		if (cp < 0x20 || cp == 0x7f)
+			cp = 0xfffd;
 		o += utf8_put(cp, out + o);
 	}
 	out[o] = '\0';

@@ -3,10 +3,16 @@ Every workload runs unchanged on CPython 3.6 to 3.13."""
 import json
 import os
 import sys
+import tempfile
 import threading
 import time
 
-WORKDIR = os.environ.get("E2E_WORKDIR", ".")
+# result files go where the test says; never into the current directory (the repository)
+WORKDIR = os.environ.get("E2E_WORKDIR") or os.path.join(tempfile.gettempdir(), "pyprof-e2e")
+try:
+    os.makedirs(WORKDIR)
+except OSError:
+    pass  # exists (os.makedirs has no exist_ok before 3.2: fine, but keep 3.6-safe and quiet)
 
 # time.thread_time exists from 3.7; 3.6 workloads that use it are single-threaded.
 thread_cpu_time = getattr(time, "thread_time", time.process_time)
