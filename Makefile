@@ -109,7 +109,7 @@ run: all
 	@tests/demo/run-demo.sh $(BUILD)/pyprof-agent
 
 bench: all
-	@for b in oncpu offcpu daemon; do \
+	@for b in oncpu offcpu daemon churn scale; do \
 		AGENTCTL=$(BUILD)/agentctl PYPROF_AGENT=$(BUILD)/pyprof-agent $(PYTHON) tests/bench/$$b.py \
 			|| exit 1; done
 

@@ -828,8 +828,8 @@ static void regexes_free(struct config_regex *r, size_t n)
  * pattern's length (gigabytes from a 300-byte line), and backreferences make matching against
  * a target's command line (which the target chooses) exponential in time. Patterns are refused
  * beyond these bounds, before regcomp runs. */
-#define REGEX_MAX_STATES       4096  /* estimated states of one pattern */
-#define REGEX_MAX_TOTAL_STATES 65536 /* of all the patterns of the list together */
+#define REGEX_MAX_STATES       1024  /* estimated states of one pattern */
+#define REGEX_MAX_TOTAL_STATES 16384 /* of all the patterns of the list together */
 #define REGEX_MAX_DEPTH	       64    /* nested groups */
 
 /* An upper estimate of the states regcomp makes for an ERE: each atom counts 1, a group the sum
@@ -881,7 +881,7 @@ static long regex_cost(const char *s)
 		case ')':
 			if (!depth)
 				break; /* a literal, or an error regcomp reports */
-			atom = total[depth] + 1;
+			atom = total[depth] < cap ? total[depth] + 1 : cap;
 			depth--;
 			break;
 		case '*':
@@ -920,8 +920,9 @@ static long regex_cost(const char *s)
 		total[depth] = total[depth] + last[depth] > cap ? cap : total[depth] + last[depth];
 	}
 	while (depth > 0) { /* unclosed groups: regcomp rejects them */
-		long g = total[depth--] + 1;
+		long g = total[depth] < cap ? total[depth] + 1 : cap;
 
+		depth--;
 		total[depth] = total[depth] + g > cap ? cap : total[depth] + g;
 	}
 	return total[0];
@@ -958,10 +959,11 @@ static int set_regexes(struct walk *w, const struct ynode *n, const struct field
 					"backreferences (\\1 to \\9) are not supported: matching "
 					"them can take exponential time");
 		else if (cost > REGEX_MAX_STATES || (total_cost += cost) > REGEX_MAX_TOTAL_STATES)
-			rc = walk__fail(w, n->items[i],
-					"too complex (nested or stacked repetitions would compile to "
-					"more than %s states)",
-					cost > REGEX_MAX_STATES ? "4096" : "65536 (all patterns)");
+			rc = walk__fail(
+			    w, n->items[i],
+			    "too complex (nested or stacked repetitions would compile to "
+			    "more than %s states)",
+			    cost > REGEX_MAX_STATES ? "1024" : "16384 (all patterns together)");
 		if (rc)
 			goto fail;
 		rerr = regcomp(&r[i].re, s, REG_EXTENDED | REG_NOSUB);
@@ -1596,19 +1598,43 @@ int config__load(const char *path, struct agent_config **ret, char *errbuf, size
 
 /* ---- describe ---- */
 
-/* A YAML double-quoted scalar; bytes >= 0x80 pass through (the input was valid UTF-8). */
-static void put_str(FILE *f, const char *s)
+/* A YAML double-quoted scalar. The text is valid UTF-8 (libyaml checked it); characters that
+ * a YAML reader would not take back as they are get an escape: C0 and C1 controls (NEL, U+0085,
+ * would be read as a line break and folded to a space), the line and paragraph separators
+ * U+2028 and U+2029, the byte order mark and the non-characters U+FFFE and U+FFFF. */
+static void put_str(FILE *f, const char *str)
 {
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = *s;
+	const unsigned char *s = (const unsigned char *)str;
 
-		if (c == '"' || c == '\\')
+	fputc('"', f);
+	while (*s) {
+		unsigned char c = *s;
+		uint32_t cp = 0;
+
+		if (c == '"' || c == '\\') {
 			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
+			s++;
+			continue;
+		}
+		if (c < 0x20 || c == 0x7f) {
 			fprintf(f, "\\x%02x", c);
-		else
-			fputc(c, f);
+			s++;
+			continue;
+		}
+		if (c == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f)
+			cp = s[1]; /* C1 controls */
+		else if (c == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9))
+			cp = 0x2000 | (s[2] - 0x80); /* U+2028, U+2029 */
+		else if (c == 0xef && ((s[1] == 0xbb && s[2] == 0xbf) ||
+				       (s[1] == 0xbf && (s[2] == 0xbe || s[2] == 0xbf))))
+			cp = 0xf000 | ((s[1] & 0x3f) << 6) | (s[2] & 0x3f); /* U+FEFF, U+FFFE/F */
+		if (cp) {
+			fprintf(f, "\\u%04" PRIX32, cp);
+			s += cp < 0x800 ? 2 : 3;
+			continue;
+		}
+		fputc(c, f);
+		s++;
 	}
 	fputc('"', f);
 }

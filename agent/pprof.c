@@ -671,6 +671,25 @@ int pprof__read(const void *data, size_t len, struct profile *p, struct profile_
 			       loc_n[li - 1] * sizeof(*stack));
 			n += loc_n[li - 1];
 		}
+		if (!n) {
+			/* a sample without locations: kept, under a marker, so the total stays
+			 * right and the folded text written from it stays readable */
+			int64_t id = profile__frame(p, "[no stack]");
+
+			if (id < 0) {
+				ret = (int)id;
+				goto out;
+			}
+			if (!stack_cap) {
+				stack = malloc(64 * sizeof(*stack));
+				if (!stack) {
+					ret = -ENOMEM;
+					goto out;
+				}
+				stack_cap = 64;
+			}
+			stack[n++] = (uint32_t)id;
+		}
 		/* pprof is leaf first, the profile root first */
 		for (size_t a = 0, z = n ? n - 1 : 0; a < z; a++, z--) {
 			uint32_t t = stack[a];

@@ -926,11 +926,12 @@ int qualname__derive(const char *src, size_t len, int firstlineno, const char *c
 	int nscopes = 0, err = -ENOENT;
 	bool in_decorators = false;
 
+	if (ret && retlen)
+		ret[0] = 0; /* "" on every failure, as documented */
 	if (!src || !co_name || !ret || !retlen || firstlineno < 1)
 		return -EINVAL;
 	if (len > QUALNAME_MAX_SRC)
 		return -EFBIG;
-	ret[0] = 0;
 	if (strcmp(co_name, "<module>") == 0) {
 		sbuf_adds(&out, co_name);
 		return out.overflow ? -ERANGE : 0;

@@ -294,6 +294,9 @@ static int64_t frame_addrq(const struct symbolizer *s, const struct code_entry *
 	if (s->off.frame_kind == PY_FRAME_OBJECT) {
 		int64_t lasti = (int64_t)instr;
 
+		/* f_lasti is an int: anything wider did not come from a frame (no line) */
+		if (lasti > INT32_MAX || lasti < INT32_MIN)
+			return (int64_t)1 << 40;
 		return v >= 0x030a ? lasti * 2 : lasti;
 	}
 	if (!e->code.code_start || instr < e->code.code_start)
@@ -312,7 +315,11 @@ static int line_of(struct symbolizer *s, struct code_entry *e, uint64_t code, ui
 		return (int)(cached - 1);
 	addrq = frame_addrq(s, e, instr);
 	if (addrq < 0) {
-		line = e->code.firstlineno; /* the frame has not started its first instruction */
+		/* the frame has not started its first instruction; a negative co_firstlineno (only
+		 * a damaged object has one) is no line */
+		line = e->code.firstlineno > 0 ? e->code.firstlineno : 0;
+		if (e->code.firstlineno < 0)
+			s->stats[SYM_STAT_BAD_LINETABLE]++;
 	} else if (addrq > (1 << 30)) {
 		s->stats[SYM_STAT_BAD_LINETABLE]++;
 	} else {

@@ -1,5 +1,6 @@
 #!/bin/bash
-# `make test`: the three tiers (unit, offset tables, BPF + end-to-end), then one closing line.
+# `make test`: the tiers (unit, offset tables, sanitizers, fuzz corpus replay, BPF + end-to-end),
+# then one closing line.
 # Each tier prints its own summary; this adds them up. Exit status is non-zero on any failure.
 set -u
 cd "$(dirname "$0")/.."
@@ -36,6 +37,10 @@ tier() {
 
 tier unit tests/run-unit.sh "$BUILD"/tests/test_*
 tier offsets tests/offsets/run.sh "$BUILD"
+# ASan+UBSan build of the userspace code: unit tests and a short end-to-end run under it; then
+# every file of tests/fuzz/corpus/ through its libFuzzer harness (each builds what it needs)
+tier sanitize ${MAKE:-make} --no-print-directory BUILD="$BUILD" sanitize
+tier fuzz-replay ${MAKE:-make} --no-print-directory BUILD="$BUILD" fuzz-replay
 tier e2e env AGENTCTL="$BUILD/agentctl" "$PYTHON" -m pytest -ra tests/e2e
 
 rm -rf "$logdir"

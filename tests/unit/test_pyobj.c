@@ -473,8 +473,9 @@ static void test_str_ascii_flag_with_high_byte_is_einval(void **state)
 	free(s);
 }
 
-/* Code points that UTF-8 cannot carry (surrogates, > U+10FFFF) and NUL, which would cut the
- * name short, become U+FFFD; everything else is encoded exactly. */
+/* Code points that UTF-8 cannot carry (surrogates, > U+10FFFF), NUL, which would cut the name
+ * short, and the other ASCII control characters (here DEL), which would break the lines of
+ * folded profiles, become U+FFFD; everything else is encoded exactly. */
 static void test_str_invalid_code_points_replaced(void **state)
 {
 	const struct py_offsets *off = both_layouts[1];
@@ -482,8 +483,9 @@ static void test_str_invalid_code_points_replaced(void **state)
 	uint32_t cps[] = {'a',	0xd800, 0x110000, 0,	  0x10ffff, 0x7f,
 			  0x80, 0x7ff,	0x800,	  0xffff, 0x10000};
 	uint64_t data = put_str_header(s, off, BASE + 0x100, KIND(4) | COMPACT, 11);
-	const char want[] = "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xf4\x8f\xbf\xbf\x7f\xc2\x80"
-			    "\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf\xf0\x90\x80\x80";
+	const char want[] =
+	    "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xf4\x8f\xbf\xbf\xef\xbf\xbd\xc2\x80"
+	    "\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf\xf0\x90\x80\x80";
 	char *out = NULL;
 
 	memcpy(s->mem + (data - BASE), cps, sizeof(cps));

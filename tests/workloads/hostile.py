@@ -1,12 +1,12 @@
 """A hostile target: corrupts its own frame chain and code objects with ctypes while it runs, the
 way a buggy C extension or a malicious process could, then puts everything back.
 
-Between corruptions the main thread runs good_main() -> good_leaf() (the line marked GOOD-LINE).
+Between corruptions the main thread runs good_main() -> good_leaf() (its marked line).
 The test drives it through files in E2E_WORKDIR: it writes cmd-N holding a corruption kind; this
 process corrupts, writes ack-N.json, keeps running on the corrupted stack until release-N
 exists, restores, and writes done-N.json. cmd-N holding "exit" ends it.
 
-Corrupted stack, innermost first: hostile_leaf (spins on the line marked LEAF-LINE) called by
+Corrupted stack, innermost first: hostile_leaf (spinning on its marked line) called by
 hostile_middle (or a fresh copy of it) called by run_kind. Kinds:
   cycle_self      middle's f_back/previous points to middle itself
   cycle_two       middle's f_back/previous points to the leaf (leaf -> middle -> leaf -> ...)
