@@ -318,7 +318,7 @@ def test_windows_pending_at_sigkill_arrive_after_a_restart(tmp_path, aws_env, st
     second = agents("second", seconds=2, targets=pid_targets(p.pid),
                     extra=upload_config(front.port, spool))
     wait_until(lambda: {slot_of_key(k) for k in s3.keys(PREFIX)} >= {s for s, _ in pending},
-               20, "the windows left by the killed agent")
+               60, "the windows left by the killed agent")
     assert re.search(r"spool \S+ holds [1-9]\d* windows", second.log()), second.log()
     check_objects_equal_local_windows(s3, pending)
     assert second.stop() == 0
