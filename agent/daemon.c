@@ -151,6 +151,15 @@ static void window_write(struct daemon *d, uint64_t upto_wall_ns)
 			continue;
 		meta.kind = (enum profile_kind)kind;
 		collector__take_profile(d->coll, meta.kind, &prof);
+		/* the spool first: a window written locally has always been spooled too */
+		if (d->up) {
+			char err_msg[512];
+
+			if (uploader__spool(d->up, &prof, &meta, d->cfg->host.name,
+					    d->cfg->window.seconds, err_msg, sizeof(err_msg)))
+				log_error("%s; this %s window will not be uploaded", err_msg,
+					  output__kind_name(meta.kind));
+		}
 		for (int f = 0; f < OUTPUT_FORMAT_MAX; f++) {
 			int err;
 
@@ -171,14 +180,6 @@ static void window_write(struct daemon *d, uint64_t upto_wall_ns)
 			d->windows_written++;
 			snprintf(d->last_window, sizeof(d->last_window), "%s", path);
 			d->last_window_wall_s = upto_wall_ns / NS_PER_S;
-		}
-		if (d->up) {
-			char err_msg[512];
-
-			if (uploader__spool(d->up, &prof, &meta, d->cfg->host.name,
-					    d->cfg->window.seconds, err_msg, sizeof(err_msg)))
-				log_error("%s; this %s window will not be uploaded", err_msg,
-					  output__kind_name(meta.kind));
 		}
 		if (kind == PROFILE_CPU)
 			d->samples_in_windows += prof.total;

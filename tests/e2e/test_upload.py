@@ -57,11 +57,10 @@ def key_time(key):
                                  tzinfo=datetime.timezone.utc).timestamp())
 
 
-def slot_of_key(key, seconds=2):
-    """The local file's stamp of the window an object holds: its start, floored to the window
-    grid (a first window starts mid-slot, and its key says when)."""
-    t = key_time(key)
-    return stamp_of(t - t % seconds)
+def slot_of_key(key):
+    """The local file's stamp of the window an object holds: both are named by the window's
+    own start second (the grid boundary for whole windows, mid-slot for a first one)."""
+    return stamp_of(key_time(key))
 
 
 def key_of_spool_name(name):
