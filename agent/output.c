@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "errbuf.h"
 #include "flamegraph.h"
 #include "output.h"
 #include "pprof.h"
@@ -99,22 +100,17 @@ int output__write(const struct profile *p, const struct profile_meta *meta,
 	return err;
 }
 
-/* Makes a rename in the directory of path durable (best effort: some filesystems refuse). */
+/* Makes a rename in the directory of path durable (best effort). */
 static void output__fsync_dir(const char *path)
 {
 	char dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');
-	int fd;
 
 	if (!slash)
 		snprintf(dir, sizeof(dir), ".");
 	else
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path ? slash - path : 1), path);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
+	errbuf__fsync_dir(dir);
 }
 
 int output__write_path(const struct profile *p, const struct profile_meta *meta,

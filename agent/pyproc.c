@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "errbuf.h"
 #include "elfsym.h"
 #include "hashmap.h"
 #include "memread.h"
@@ -20,16 +21,6 @@
 
 enum { SYM_RUNTIME, SYM_VERSION, SYM_CODE_TYPE, SYM_INTERP_HEAD, SYM_COUNT };
 
-static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errbuf || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int pyproc__version_from_hex(uint32_t hex, unsigned *ret_major, unsigned *ret_minor)
 {
@@ -179,7 +170,7 @@ static int load_layout(struct pyproc *p, char *errbuf, size_t errlen)
 		p->offsets = *table;
 		return 0;
 	}
-	set_err(errbuf, errlen, "CPython %u.%u is not supported (no layout table%s)", p->major,
+	errbuf__set(errbuf, errlen, "CPython %u.%u is not supported (no layout table%s)", p->major,
 		p->minor,
 		p->runtime_addr && p->minor >= 13 ? " and its _Py_DebugOffsets could not be used"
 						  : "");
@@ -293,19 +284,19 @@ static int describe(struct pyproc *p, const struct procmaps_entry *m, const stru
 
 	snprintf(p->elf_path, sizeof(p->elf_path), "%s", m->path);
 	if (f->version_err) {
-		set_err(errbuf, errlen, "pid %d runs CPython from %s, of unknown version", p->pid,
+		errbuf__set(errbuf, errlen, "pid %d runs CPython from %s, of unknown version", p->pid,
 			m->path);
 		return -EPROTONOSUPPORT;
 	}
 	p->major = f->major;
 	p->minor = f->minor;
 	if (!f->placed) {
-		set_err(errbuf, errlen, "cannot place %s in pid %d's memory", m->path, p->pid);
+		errbuf__set(errbuf, errlen, "cannot place %s in pid %d's memory", m->path, p->pid);
 		return -ENOEXEC;
 	}
 	p->bias = f->is_exec ? 0 : m->start - f->seg_vaddr;
 	if (p->major != 3 || p->minor < 6) {
-		set_err(errbuf, errlen,
+		errbuf__set(errbuf, errlen,
 			"pid %d runs CPython %u.%u, which is not supported (3.6 and newer are)",
 			p->pid, p->major, p->minor);
 		return -EPROTONOSUPPORT;
@@ -321,7 +312,7 @@ static int describe(struct pyproc *p, const struct procmaps_entry *m, const stru
 	} else if (f->q[SYM_INTERP_HEAD].found) {
 		p->interp_head_addr = f->q[SYM_INTERP_HEAD].value + p->bias;
 	} else {
-		set_err(errbuf, errlen,
+		errbuf__set(errbuf, errlen,
 			"pid %d: CPython %u.%u's interpreter list not found (stripped library?)",
 			p->pid, p->major, p->minor);
 		return -ENOEXEC;
@@ -341,9 +332,9 @@ int pyproc__open(pid_t pid, struct pyproc_cache *cache, struct pyproc **ret, cha
 	err = procmaps__read(pid, &maps);
 	if (err) {
 		if (err == -ESRCH)
-			set_err(errbuf, errlen, "no process with pid %d", pid);
+			errbuf__set(errbuf, errlen, "no process with pid %d", pid);
 		else
-			set_err(errbuf, errlen, "cannot read /proc/%d/maps: %s", pid,
+			errbuf__set(errbuf, errlen, "cannot read /proc/%d/maps: %s", pid,
 				strerror(-err));
 		return err;
 	}
@@ -363,13 +354,13 @@ int pyproc__open(pid_t pid, struct pyproc_cache *cache, struct pyproc **ret, cha
 		err = facts_get(cache, pid, m, &f);
 		if (err) {
 			if ((err == -EACCES || err == -EPERM) && cands[i].rank < 2) {
-				set_err(errbuf, errlen, "not allowed to read %s of pid %d (%s)",
+				errbuf__set(errbuf, errlen, "not allowed to read %s of pid %d (%s)",
 					m->path, pid, strerror(-err));
 				goto out;
 			}
 			if (err == -ENOENT && procfs__exists(pid) != 0) {
 				err = -ESRCH; /* gone while we looked */
-				set_err(errbuf, errlen, "no process with pid %d", pid);
+				errbuf__set(errbuf, errlen, "no process with pid %d", pid);
 				goto out;
 			}
 			continue;
@@ -380,7 +371,7 @@ int pyproc__open(pid_t pid, struct pyproc_cache *cache, struct pyproc **ret, cha
 		goto out;
 	}
 	err = -ENOEXEC;
-	set_err(errbuf, errlen,
+	errbuf__set(errbuf, errlen,
 		"pid %d is not a CPython process (no _PyRuntime in its executable or libraries)",
 		pid);
 out:

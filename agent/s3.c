@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include "errbuf.h"
 #include "s3.h"
 #include "version.h"
 
@@ -36,19 +37,6 @@ const char *const s3_status_names[S3_STATUS_MAX] = {
     [S3_ERR_ABORTED] = "aborted",
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- credentials ---- */
 
@@ -78,24 +66,24 @@ void s3__credentials_wipe(struct s3_credentials *c)
 static int from_env(const struct s3_env *env, struct s3_credentials *ret, char *err, size_t errlen)
 {
 	if (!token_ok(env->access_key_id, sizeof(ret->access_key_id))) {
-		set_err(err, errlen,
+		errbuf__set(err, errlen,
 			"AWS_ACCESS_KEY_ID is not a usable key (empty, too long, or "
 			"with spaces or control characters)");
 		return -EINVAL;
 	}
 	if (!env->secret_access_key || !*env->secret_access_key) {
-		set_err(err, errlen, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
+		errbuf__set(err, errlen, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
 		return -EINVAL;
 	}
 	if (!token_ok(env->secret_access_key, sizeof(ret->secret_access_key))) {
-		set_err(err, errlen,
+		errbuf__set(err, errlen,
 			"AWS_SECRET_ACCESS_KEY is not a usable key (too long, or "
 			"with spaces or control characters)");
 		return -EINVAL;
 	}
 	if (env->session_token && *env->session_token &&
 	    !token_ok(env->session_token, sizeof(ret->session_token))) {
-		set_err(err, errlen,
+		errbuf__set(err, errlen,
 			"AWS_SESSION_TOKEN is not a usable token (too long, or with "
 			"spaces or control characters)");
 		return -EINVAL;
@@ -162,7 +150,7 @@ static int parse_credentials(char *text, const char *file, const char *profile,
 			char *close = strchr(s, ']');
 
 			if (!close) {
-				set_err(err, errlen, "%s:%lu: a section header without ']'", file,
+				errbuf__set(err, errlen, "%s:%lu: a section header without ']'", file,
 					lineno);
 				return -EINVAL;
 			}
@@ -176,7 +164,7 @@ static int parse_credentials(char *text, const char *file, const char *profile,
 		eq = strchr(s, '=');
 		if (!eq) {
 			/* the line is not quoted: it may hold a key */
-			set_err(err, errlen, "%s:%lu: expected \"key = value\" in profile [%s]",
+			errbuf__set(err, errlen, "%s:%lu: expected \"key = value\" in profile [%s]",
 				file, lineno, profile);
 			return -EINVAL;
 		}
@@ -187,7 +175,7 @@ static int parse_credentials(char *text, const char *file, const char *profile,
 		if (!dst)
 			continue; /* region, output, ...: not ours */
 		if (!token_ok(val, max)) {
-			set_err(
+			errbuf__set(
 			    err, errlen,
 			    "%s:%lu: %s in profile [%s] is not usable (empty, too long, or with "
 			    "spaces or control characters)",
@@ -197,12 +185,12 @@ static int parse_credentials(char *text, const char *file, const char *profile,
 		snprintf(dst, max, "%s", val);
 	}
 	if (!seen_profile) {
-		set_err(err, errlen, "%s: no profile [%s]%s", file, profile,
+		errbuf__set(err, errlen, "%s: no profile [%s]%s", file, profile,
 			strcmp(profile, "default") ? " (chosen by AWS_PROFILE)" : "");
 		return -ENOENT;
 	}
 	if (!ret->access_key_id[0] || !ret->secret_access_key[0]) {
-		set_err(err, errlen, "%s: profile [%s] lacks %s", file, profile,
+		errbuf__set(err, errlen, "%s: profile [%s] lacks %s", file, profile,
 			!ret->access_key_id[0] ? "aws_access_key_id" : "aws_secret_access_key");
 		return -EINVAL;
 	}
@@ -223,7 +211,7 @@ int s3__credentials(const struct s3_env *env, const char *file, struct s3_creden
 	if ((env->access_key_id && *env->access_key_id) ||
 	    (env->secret_access_key && *env->secret_access_key)) {
 		if (!env->access_key_id || !*env->access_key_id) {
-			set_err(err, errlen,
+			errbuf__set(err, errlen,
 				"AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not");
 			return -EINVAL;
 		}
@@ -233,7 +221,7 @@ int s3__credentials(const struct s3_env *env, const char *file, struct s3_creden
 		return rc;
 	}
 	if (!file || !*file) {
-		set_err(err, errlen,
+		errbuf__set(err, errlen,
 			"no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are unset and "
 			"upload.s3.credentials.file is empty");
 		return -ENOENT;
@@ -241,7 +229,7 @@ int s3__credentials(const struct s3_env *env, const char *file, struct s3_creden
 	f = fopen(file, "re");
 	if (!f) {
 		rc = -errno;
-		set_err(err, errlen, "cannot read the credentials file %s: %s", file,
+		errbuf__set(err, errlen, "cannot read the credentials file %s: %s", file,
 			strerror(-rc));
 		return rc;
 	}
@@ -251,12 +239,12 @@ int s3__credentials(const struct s3_env *env, const char *file, struct s3_creden
 	rc = !text ? -ENOMEM : ferror(f) ? -EIO : len > CREDENTIALS_MAX_BYTES ? -EFBIG : 0;
 	fclose(f);
 	if (rc) {
-		set_err(err, errlen, "cannot read the credentials file %s: %s", file,
+		errbuf__set(err, errlen, "cannot read the credentials file %s: %s", file,
 			strerror(-rc));
 	} else {
 		text[len] = '\0';
 		if (memchr(text, '\0', len)) {
-			set_err(err, errlen, "%s: not a text file", file);
+			errbuf__set(err, errlen, "%s: not a text file", file);
 			rc = -EINVAL;
 		} else {
 			rc = parse_credentials(text, file, profile, ret, err, errlen);
@@ -288,7 +276,7 @@ int s3__check_target(const struct s3_target *t, char *err, size_t errlen)
 
 	if (!*t->region || strlen(t->region) > 64 ||
 	    !chars_in(t->region, "-_ABCDEFGHIJKLMNOPQRSTUVWXYZ")) {
-		set_err(err, errlen,
+		errbuf__set(err, errlen,
 			"upload.s3.region: expected letters, digits, '-' and '_' (like us-east-1), "
 			"got \"%.64s\"",
 			t->region);
@@ -299,13 +287,13 @@ int s3__check_target(const struct s3_target *t, char *err, size_t errlen)
 	if (!blen || blen > 255 ||
 	    !chars_in(t->bucket, t->path_style ? ".-_ABCDEFGHIJKLMNOPQRSTUVWXYZ" : ".-") ||
 	    t->bucket[0] == '.' || t->bucket[0] == '-') {
-		set_err(err, errlen,
+		errbuf__set(err, errlen,
 			"upload.s3.bucket: \"%.64s\" cannot be used as a bucket name%s", t->bucket,
 			t->path_style ? "" : " in a host name (path_style: false)");
 		return -EINVAL;
 	}
 	if (strpbrk(t->endpoint, "?#")) {
-		set_err(err, errlen, "upload.s3.endpoint: a query or fragment is not supported");
+		errbuf__set(err, errlen, "upload.s3.endpoint: a query or fragment is not supported");
 		return -EINVAL;
 	}
 	if (t->ca_file && *t->ca_file) {
@@ -313,7 +301,7 @@ int s3__check_target(const struct s3_target *t, char *err, size_t errlen)
 		X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
 
 		if (!x) {
-			set_err(err, errlen, "upload.s3.ca_file: %s: %s", t->ca_file,
+			errbuf__set(err, errlen, "upload.s3.ca_file: %s: %s", t->ca_file,
 				bio ? "no PEM certificate in it" : strerror(errno ? errno : EIO));
 			BIO_free(bio);
 			return -EINVAL;

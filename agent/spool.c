@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "errbuf.h"
 #include "spool.h"
 
 /* A spooled window larger than this is not read back (S3 takes at most 5 GiB in one PUT; a
@@ -39,19 +40,6 @@ struct spool {
 	uint64_t evictions, evicted_bytes, quarantined;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- names and the gzip container ---- */
 
@@ -335,15 +323,6 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
-static void fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		fsync(fd); /* best effort: some filesystems refuse */
-		close(fd);
-	}
-}
 
 static int entry_cmp(const void *a, const void *b)
 {
@@ -450,21 +429,21 @@ int spool__open(const char *dir, uint64_t max_bytes, struct spool **ret, char *e
 
 	rc = mkdir_p(dir);
 	if (rc) {
-		set_err(err, errlen, "cannot create the spool directory %s: %s", dir,
+		errbuf__set(err, errlen, "cannot create the spool directory %s: %s", dir,
 			strerror(-rc));
 		return rc;
 	}
 	d = opendir(dir);
 	if (!d) {
 		rc = -errno;
-		set_err(err, errlen, "cannot open the spool directory %s: %s", dir, strerror(-rc));
+		errbuf__set(err, errlen, "cannot open the spool directory %s: %s", dir, strerror(-rc));
 		return rc;
 	}
 	sp = calloc(1, sizeof(*sp));
 	if (!sp || !(sp->dir = strdup(dir))) {
 		free(sp);
 		closedir(d);
-		set_err(err, errlen, "out of memory");
+		errbuf__set(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&sp->lock, NULL);
@@ -488,7 +467,7 @@ int spool__open(const char *dir, uint64_t max_bytes, struct spool **ret, char *e
 			if (!e) {
 				closedir(d);
 				spool__free(sp);
-				set_err(err, errlen, "out of memory");
+				errbuf__set(err, errlen, "out of memory");
 				return -ENOMEM;
 			}
 			sp->e = e;
@@ -558,14 +537,14 @@ int spool__put(struct spool *sp, const struct spool_window *w, const void *data,
 	if (!rc)
 		rc = spool__gzip(w, data, len, &gz, &gz_len);
 	if (rc) {
-		set_err(err, errlen, "cannot compress the %s window: %s", w->mode, strerror(-rc));
+		errbuf__set(err, errlen, "cannot compress the %s window: %s", w->mode, strerror(-rc));
 		return rc;
 	}
 	snprintf(path, sizeof(path), "%s/%s", sp->dir, name);
 	if (snprintf(tmp, sizeof(tmp), "%s/%s%s.XXXXXX", sp->dir, SPOOL_TMP_PREFIX, name) >=
 	    (int)sizeof(tmp)) {
 		free(gz);
-		set_err(err, errlen, "spool directory path too long: %s", sp->dir);
+		errbuf__set(err, errlen, "spool directory path too long: %s", sp->dir);
 		return -ENAMETOOLONG;
 	}
 	mkdir_p(sp->dir); /* deleted under us: made again, as at start */
@@ -573,7 +552,7 @@ int spool__put(struct spool *sp, const struct spool_window *w, const void *data,
 	if (fd < 0) {
 		rc = -errno;
 		free(gz);
-		set_err(err, errlen, "cannot create %s: %s", tmp, strerror(-rc));
+		errbuf__set(err, errlen, "cannot create %s: %s", tmp, strerror(-rc));
 		return rc;
 	}
 	rc = write_all(fd, gz, gz_len);
@@ -587,17 +566,17 @@ int spool__put(struct spool *sp, const struct spool_window *w, const void *data,
 		rc = -errno;
 	if (rc) {
 		unlink(tmp);
-		set_err(err, errlen, "cannot write %s: %s", path, strerror(-rc));
+		errbuf__set(err, errlen, "cannot write %s: %s", path, strerror(-rc));
 		return rc;
 	}
-	fsync_dir(sp->dir);
+	errbuf__fsync_dir(sp->dir);
 	pthread_mutex_lock(&sp->lock);
 	rc = entry_add(sp, name, gz_len);
 	if (!rc)
 		evict(sp, name);
 	pthread_mutex_unlock(&sp->lock);
 	if (rc)
-		set_err(err, errlen, "out of memory indexing %s (it is uploaded after a restart)",
+		errbuf__set(err, errlen, "out of memory indexing %s (it is uploaded after a restart)",
 			path);
 	return rc;
 }
