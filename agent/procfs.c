@@ -272,24 +272,39 @@ int procfs__online_cpus(unsigned char **ret_online, int *ret_n)
 	return err;
 }
 
-uint64_t procfs__starttime(pid_t pid)
+int procfs__stat(pid_t pid, uint64_t *ret_starttime, char *ret_state)
 {
 	char path[64], *text, *p;
-	unsigned long long start = 0;
+	unsigned long long start;
+	char state;
 	size_t len;
+	int err;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (procfs__read_file(path, 4096, &text, &len))
-		return 0;
+	err = procfs__read_file(path, 4096, &text, &len);
+	if (err)
+		return err;
 	/* the command name may hold spaces and parentheses: fields resume after the last ')' */
 	p = strrchr(text, ')');
-	if (!p || sscanf(p + 2,
-			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+	if (!p || sscanf(p + 1,
+			 " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
 			 "%*d %*d %*d %llu",
-			 &start) != 1)
-		start = 0;
+			 &state, &start) != 2)
+		err = -EINVAL;
 	free(text);
-	return start;
+	if (err)
+		return err;
+	*ret_starttime = start;
+	*ret_state = state;
+	return 0;
+}
+
+uint64_t procfs__starttime(pid_t pid)
+{
+	uint64_t start;
+	char state;
+
+	return procfs__stat(pid, &start, &state) ? 0 : start;
 }
 
 int64_t procfs__age_ms(pid_t pid)
@@ -310,16 +325,9 @@ int64_t procfs__age_ms(pid_t pid)
 
 int procfs__alive(pid_t pid)
 {
-	char path[64], *text, *p;
-	size_t len;
-	int alive;
+	uint64_t start;
+	char state;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (procfs__read_file(path, 4096, &text, &len))
-		return 0;
-	/* after the command name (which may hold ')') comes the state: Z and X have exited */
-	p = strrchr(text, ')');
-	alive = p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
-	free(text);
-	return alive;
+	/* Z and X have exited */
+	return !procfs__stat(pid, &start, &state) && state != 'Z' && state != 'X';
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* procmaps__parse on real and hand-made /proc/PID/maps texts (tests/fixtures/maps), and the CPU
- * list parser. */
+/* procmaps__parse on real and hand-made /proc/PID/maps texts (tests/fixtures/maps), the CPU
+ * list parser, and /proc/PID/stat of live, exited and reaped processes. */
 #include <errno.h>
 #include <inttypes.h>
 #include <setjmp.h>
@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "procfs.h"
@@ -328,6 +330,39 @@ static void test_cpu_list_garbage_rejected(void **state)
 	}
 }
 
+/* A child that has exited but is not reaped is a zombie: present, not alive. */
+static void test_stat_tells_running_zombie_and_reaped_apart(void **state)
+{
+	uint64_t start = 0, zstart = 0;
+	char st = 0;
+	pid_t child;
+
+	assert_int_equal(procfs__stat(getpid(), &start, &st), 0);
+	assert_int_equal(st, 'R'); /* reading its own stat, it runs */
+	assert_true(start > 0);
+	assert_true(start == procfs__starttime(getpid()));
+	assert_true(procfs__alive(getpid()));
+
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0)
+		_exit(0);
+	for (int i = 0; i < 2000; i++) { /* until it has exited: at most 2 s */
+		if (!procfs__stat(child, &zstart, &st) && st == 'Z')
+			break;
+		usleep(1000);
+	}
+	assert_int_equal(st, 'Z');
+	assert_true(zstart >= start);
+	assert_true(procfs__starttime(child) == zstart);
+	assert_false(procfs__alive(child));
+
+	assert_int_equal(waitpid(child, NULL, 0), child);
+	assert_int_equal(procfs__stat(child, &zstart, &st), -ENOENT);
+	assert_true(procfs__starttime(child) == 0);
+	assert_false(procfs__alive(child));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -342,6 +377,7 @@ int main(void)
 	    cmocka_unit_test(test_cpu_list_single_range_and_mixed),
 	    cmocka_unit_test(test_cpu_list_4096_cpus_all_online),
 	    cmocka_unit_test(test_cpu_list_garbage_rejected),
+	    cmocka_unit_test(test_stat_tells_running_zombie_and_reaped_apart),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
