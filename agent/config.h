@@ -55,7 +55,8 @@ struct agent_config {
 		bool all_python; /* default true */
 		pid_t *pids;	 /* explicit pids, each 1..4194304; default none */
 		size_t n_pids;
-		/* Matched against /proc/PID/cmdline with arguments joined by single spaces. */
+		/* Matched against /proc/PID/cmdline with arguments joined by single spaces, its
+		 * first DISCOVERY_CMDLINE_MAX bytes. */
 		struct config_regex *cmdline_regex;
 		size_t n_cmdline_regex;
 		/* Container ids, lowercase hex: a full 64-digit id or a prefix of 12..63 digits. */

@@ -98,29 +98,10 @@ void discovery__free(struct discovery *d)
 	free(d);
 }
 
-/* /proc/PID/cmdline with NULs turned into spaces, as targets.cmdline_regex expects. */
-static char *proc_cmdline(pid_t pid)
-{
-	char path[64], *text;
-	size_t len;
-
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	if (procfs__read_file(path, 1 << 20, &text, &len))
-		return NULL;
-	while (len > 0 && text[len - 1] == '\0')
-		len--;
-	for (size_t i = 0; i < len; i++) {
-		if (text[i] == '\0')
-			text[i] = ' ';
-	}
-	text[len] = '\0';
-	return text;
-}
-
 /* Whether targets.* selects pid (only asked about CPython processes). */
 static int selected(const struct agent_config *cfg, pid_t pid)
 {
-	char *cmdline;
+	char cmdline[DISCOVERY_CMDLINE_MAX + 1];
 	int hit = 0;
 
 	if (cfg->targets.all_python)
@@ -141,12 +122,10 @@ static int selected(const struct agent_config *cfg, pid_t pid)
 	}
 	if (!cfg->targets.n_cmdline_regex)
 		return 0;
-	cmdline = proc_cmdline(pid);
-	if (!cmdline)
+	if (procfs__cmdline(pid, cmdline, sizeof(cmdline)) < 0)
 		return 0;
 	for (size_t i = 0; i < cfg->targets.n_cmdline_regex && !hit; i++)
 		hit = !regexec(&cfg->targets.cmdline_regex[i].re, cmdline, 0, NULL, 0);
-	free(cmdline);
 	return hit;
 }
 

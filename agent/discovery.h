@@ -10,6 +10,10 @@
 #include "config.h"
 #include "pyproc.h"
 
+/* targets.cmdline_regex sees the first 4 KiB of a command line: a process chooses its own
+ * arguments, and a regex over megabytes of them costs the daemon, at every exec. */
+#define DISCOVERY_CMDLINE_MAX 4096
+
 struct discovery_ops {
 	/* A new target; the callee takes ownership of p. Returns 0 or -errno (then the pid is
 	 * looked at again on the next rescan). */

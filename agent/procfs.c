@@ -196,6 +196,44 @@ void procfs__comm(pid_t pid, pid_t tid, char *buf, size_t len)
 	free(text);
 }
 
+int procfs__cmdline(pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+	size_t len = 0;
+	int fd;
+
+	if (!size)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (len < size - 1) {
+		ssize_t r = read(fd, buf + len, size - 1 - len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int err = -errno;
+
+			close(fd);
+			return err;
+		}
+		if (r == 0)
+			break;
+		len += r;
+	}
+	close(fd);
+	while (len > 0 && buf[len - 1] == '\0')
+		len--;
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	}
+	buf[len] = '\0';
+	return (int)len;
+}
+
 int procfs__exists(pid_t pid)
 {
 	char path[64];

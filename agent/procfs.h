@@ -34,6 +34,9 @@ void procmaps__free(struct procmaps *maps);
 int procfs__read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len);
 /* The process's comm (without newline); "?" if unreadable. */
 void procfs__comm(pid_t pid, pid_t tid, char *buf, size_t len);
+/* The first size - 1 bytes of /proc/PID/cmdline, NUL-terminated, its arguments joined by single
+ * spaces (a longer command line is cut, not refused). Returns the length, or -errno. */
+int procfs__cmdline(pid_t pid, char *buf, size_t size);
 /* 0 if the process exists, -ESRCH if not. */
 int procfs__exists(pid_t pid);
 /* 1 if the process exists and has not exited (a zombie waiting to be reaped has). */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* procmaps__parse on real and hand-made /proc/PID/maps texts (tests/fixtures/maps), the CPU
- * list parser, and /proc/PID/stat of live, exited and reaped processes. */
+ * list parser, /proc/PID/stat of live, exited and reaped processes, and command lines. */
 #include <errno.h>
 #include <inttypes.h>
 #include <setjmp.h>
@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -363,6 +364,48 @@ static void test_stat_tells_running_zombie_and_reaped_apart(void **state)
 	assert_false(procfs__alive(child));
 }
 
+/* A command line of 8000 bytes comes back as its first size - 1 bytes, joined by spaces. */
+static void test_cmdline_long_is_cut_not_refused(void **state)
+{
+	static char arg[8000], got[4097], want[4097];
+	int n = -1;
+	pid_t child;
+
+	memset(arg, 'a', sizeof(arg) - 1);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		execl("/bin/sh", "/bin/sh", "-c", "sleep 10", arg, (char *)NULL);
+		_exit(127);
+	}
+	memset(want, 'a', sizeof(want) - 1); /* the argument, cut */
+	memcpy(want, "/bin/sh -c sleep 10 ", 20);
+	for (int i = 0; i < 2000; i++) { /* until the exec is done: at most 2 s */
+		n = procfs__cmdline(child, got, sizeof(got));
+		if (n > 0 && !strncmp(got, "/bin/sh", 7))
+			break;
+		usleep(1000);
+	}
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	assert_int_equal(n, (int)sizeof(got) - 1);
+	assert_string_equal(got, want);
+	assert_int_equal(procfs__cmdline(child, got, sizeof(got)), -ENOENT);
+}
+
+/* Short: whole, trailing NUL dropped. */
+static void test_cmdline_of_self_is_whole(void **state)
+{
+	char got[4096];
+	int n = procfs__cmdline(getpid(), got, sizeof(got));
+
+	assert_true(n > 0);
+	assert_int_equal((size_t)n, strlen(got));
+	assert_non_null(strstr(got, "test_procfs"));
+	assert_int_equal(procfs__cmdline(getpid(), got, 5), 4);
+	assert_int_equal(strlen(got), 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +421,8 @@ int main(void)
 	    cmocka_unit_test(test_cpu_list_4096_cpus_all_online),
 	    cmocka_unit_test(test_cpu_list_garbage_rejected),
 	    cmocka_unit_test(test_stat_tells_running_zombie_and_reaped_apart),
+	    cmocka_unit_test(test_cmdline_long_is_cut_not_refused),
+	    cmocka_unit_test(test_cmdline_of_self_is_whole),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
