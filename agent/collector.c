@@ -342,6 +342,7 @@ static int build_stack(struct collector *c, struct proc_entry *e, const struct s
 
 		memcpy(comm, ev->comm, 16);
 		comm[16] = '\0';
+		procfs__sanitize_comm(comm); /* the thread's own name, as the process's */
 		err = push_fmt(c, "thread %u (%s)", ev->tid, comm);
 	}
 	for (uint32_t i = 0; !err && i < e->nwhere; i++)

@@ -171,6 +171,14 @@ void procmaps__free(struct procmaps *maps)
 	maps->n = 0;
 }
 
+void procfs__sanitize_comm(char *comm)
+{
+	for (; *comm; comm++) {
+		if ((unsigned char)*comm < 0x20 || *comm == 0x7f)
+			*comm = '?';
+	}
+}
+
 void procfs__comm(pid_t pid, pid_t tid, char *buf, size_t len)
 {
 	char path[64], *text;
@@ -186,12 +194,7 @@ void procfs__comm(pid_t pid, pid_t tid, char *buf, size_t len)
 	}
 	if (n && text[n - 1] == '\n')
 		text[--n] = '\0';
-	/* a process names itself (prctl): control characters would break the lines of folded
-	 * profiles and of logs that show the name */
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
-			text[i] = '?';
-	}
+	procfs__sanitize_comm(text);
 	snprintf(buf, len, "%s", text);
 	free(text);
 }

@@ -32,7 +32,10 @@ void procmaps__free(struct procmaps *maps);
 
 /* Reads a whole small /proc file into a NUL-terminated buffer (at most max bytes). */
 int procfs__read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len);
-/* The process's comm (without newline); "?" if unreadable. */
+/* A task names itself (prctl): control characters in a comm, which would break the lines of
+ * folded profiles and of logs that show it, become '?'. */
+void procfs__sanitize_comm(char *comm);
+/* The process's comm (without newline, sanitized); "?" if unreadable. */
 void procfs__comm(pid_t pid, pid_t tid, char *buf, size_t len);
 /* The first size - 1 bytes of /proc/PID/cmdline, NUL-terminated, its arguments joined by single
  * spaces (a longer command line is cut, not refused). Returns the length, or -errno. */

@@ -245,9 +245,7 @@ def test_daemon_survives_a_hostile_target_and_its_windows_stay_readable(any_inte
 
 @pytest.mark.parametrize("threads", [
     pytest.param(False, id="process-and-code-names"),
-    pytest.param(True, id="thread-names", marks=pytest.mark.xfail(
-        strict=True, reason="agent/collector.c writes the thread name from the sample (the "
-        "kernel's comm) as is: a control character in it breaks the folded line (reported)")),
+    pytest.param(True, id="thread-names"),
 ])
 def test_names_with_control_characters_keep_profiles_readable(threads, any_interp, spawn,
                                                               tmp_path):

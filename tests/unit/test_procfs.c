@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* procmaps__parse on real and hand-made /proc/PID/maps texts (tests/fixtures/maps), the CPU
- * list parser, /proc/PID/stat of live, exited and reaped processes, and command lines. */
+ * list parser, /proc/PID/stat of live, exited and reaped processes, command lines and comms. */
 #include <errno.h>
 #include <inttypes.h>
 #include <setjmp.h>
@@ -406,6 +406,15 @@ static void test_cmdline_of_self_is_whole(void **state)
 	assert_int_equal(strlen(got), 4);
 }
 
+/* What prctl(PR_SET_NAME) allows: every byte but NUL. */
+static void test_sanitize_comm_replaces_control_characters_only(void **state)
+{
+	char comm[] = "ev\x01l;\nname\t7\x7f\xc3\xa9 (x)";
+
+	procfs__sanitize_comm(comm);
+	assert_string_equal(comm, "ev?l;?name?7?\xc3\xa9 (x)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -423,6 +432,7 @@ int main(void)
 	    cmocka_unit_test(test_stat_tells_running_zombie_and_reaped_apart),
 	    cmocka_unit_test(test_cmdline_long_is_cut_not_refused),
 	    cmocka_unit_test(test_cmdline_of_self_is_whole),
+	    cmocka_unit_test(test_sanitize_comm_replaces_control_characters_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
