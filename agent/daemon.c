@@ -25,6 +25,7 @@
 #include "log.h"
 #include "netserver.h"
 #include "output.h"
+#include "privilege.h"
 #include "procfs.h"
 #include "procwatch.h"
 #include "pyproc.h"
@@ -861,9 +862,15 @@ static int start(struct daemon *d)
 	    .rate_hz = d->cfg->sampling.frequency_hz,
 	};
 	struct discovery_ops ops = {.on_target = on_target, .on_gone = on_gone, .ctx = d};
-	char err_msg[512];
+	char err_msg[512], missing[96];
 	int err;
 
+	/* every process on the host is a possible target: without CAP_SYS_PTRACE the agent
+	 * would run and profile none of them, so it is refused like a missing BPF capability */
+	if (privilege__missing(PRIVILEGE_BPF | PRIVILEGE_PTRACE, missing, sizeof(missing))) {
+		log_error("cannot start without %s (" PRIVILEGE_ADVICE ")", missing);
+		return 6;
+	}
 	err = setup_loop(d);
 	if (err) {
 		log_error("cannot set up the event loop: %s", strerror(-err));

@@ -2,7 +2,7 @@
 /* Capability checks through capget(2), so a failure can say which capability is missing
  * (a verifier rejection and a missing capability both come back as EACCES/EPERM). */
 #include <linux/capability.h>
-#include <stddef.h>
+#include <stdio.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "privilege.h"
@@ -14,6 +14,18 @@
 #define CAP_BPF 39
 #endif
 
+static const struct {
+	unsigned need;
+	int cap;
+	const char *name;
+} needed[] = {
+    {PRIVILEGE_BPF, CAP_BPF, "CAP_BPF"},
+    {PRIVILEGE_BPF, CAP_PERFMON, "CAP_PERFMON"},
+    {PRIVILEGE_PTRACE, CAP_SYS_PTRACE, "CAP_SYS_PTRACE"},
+};
+
+#define NNEEDED (sizeof(needed) / sizeof(needed[0]))
+
 int privilege__has(int cap)
 {
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
@@ -24,18 +36,25 @@ int privilege__has(int cap)
 	return !!(data[cap / 32].effective & (1u << (cap % 32)));
 }
 
-const char *privilege__missing_bpf(void)
+int privilege__missing(unsigned needs, char *buf, size_t len)
 {
-	if (privilege__has(CAP_SYS_ADMIN))
-		return NULL;
-	if (!privilege__has(CAP_BPF))
-		return "CAP_BPF";
-	if (!privilege__has(CAP_PERFMON))
-		return "CAP_PERFMON";
-	return NULL;
-}
+	const char *names[NNEEDED] = {0};
+	size_t o = 0;
+	int n = 0;
 
-const char *privilege__missing_ptrace(void)
-{
-	return privilege__has(CAP_SYS_PTRACE) ? NULL : "CAP_SYS_PTRACE";
+	if ((needs & PRIVILEGE_BPF) && privilege__has(CAP_SYS_ADMIN))
+		needs &= ~PRIVILEGE_BPF; /* the kernel accepts CAP_SYS_ADMIN for both */
+	for (size_t i = 0; i < NNEEDED; i++) {
+		if ((needs & needed[i].need) && !privilege__has(needed[i].cap))
+			names[n++] = needed[i].name;
+	}
+	if (len)
+		buf[0] = '\0';
+	for (int i = 0; i < n && o < len; i++)
+		o += snprintf(buf + o, len - o, "%s%s",
+			      !i	   ? ""
+			      : i == n - 1 ? " and "
+					   : ", ",
+			      names[i]);
+	return n;
 }

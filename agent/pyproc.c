@@ -354,7 +354,7 @@ int pyproc__open(pid_t pid, struct pyproc_cache *cache, struct pyproc **ret, cha
 		err = facts_get(cache, pid, m, &f);
 		if (err) {
 			if ((err == -EACCES || err == -EPERM) && cands[i].rank < 2) {
-				errbuf__set(errbuf, errlen, "not allowed to read %s of pid %d (%s)",
+				errbuf__set(errbuf, errlen, "not allowed to read %s of pid %d: %s",
 					m->path, pid, strerror(-err));
 				goto out;
 			}

@@ -75,7 +75,7 @@ static void usage(FILE *f)
 	    "  0  stopped by SIGTERM or SIGINT; --check-config: the file is valid\n"
 	    "  1  failure (event loop, control socket or metrics endpoint not set up, ...)\n"
 	    "  2  invalid configuration, or usage\n"
-	    "  6  missing privilege: the BPF programs could not be loaded\n");
+	    "  6  missing privilege: CAP_BPF, CAP_PERFMON or CAP_SYS_PTRACE (named) is not held\n");
 }
 
 int main(int argc, char **argv)

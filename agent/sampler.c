@@ -228,12 +228,11 @@ int sampler__open(const struct sampler_opts *opts, sampler_cb cb, void *ctx, str
 	}
 	err = oncpu_bpf__load(s->skel);
 	if (err) {
-		const char *missing = privilege__missing_bpf();
+		char missing[64];
 
-		if (missing) {
+		if (privilege__missing(PRIVILEGE_BPF, missing, sizeof(missing))) {
 			snprintf(errbuf, errlen,
-				 "cannot load the BPF sampler: %s is missing (run as "
-				 "root, or with CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE)",
+				 "cannot load the BPF sampler without %s (" PRIVILEGE_ADVICE ")",
 				 missing);
 			err = -EPERM;
 		} else {

@@ -10,6 +10,7 @@
 #include "control.h"
 #include "folded.h"
 #include "log.h"
+#include "privilege.h"
 #include "procfs.h"
 #include "pyproc.h"
 #include "sampler.h"
@@ -129,7 +130,15 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 
 	err = snapshot__open_process(opts->pid, &proc, err_msg, sizeof(err_msg));
 	if (err) {
-		log_error("%s", err_msg);
+		char missing[64];
+
+		/* without CAP_SYS_PTRACE the kernel shows a process's /proc files only to its own
+		 * user, holding every capability it holds: a refusal then is for want of it */
+		if ((err == -EACCES || err == -EPERM) &&
+		    privilege__missing(PRIVILEGE_PTRACE, missing, sizeof(missing)))
+			log_error("%s (needs %s)", err_msg, missing);
+		else
+			log_error("%s", err_msg);
 		return exit_code_for(err);
 	}
 	procfs__comm(opts->pid, 0, comm, sizeof(comm));

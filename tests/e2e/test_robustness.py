@@ -435,27 +435,15 @@ def copy_for_nobody(path):
 
 
 CAP_NAMES = ("CAP_BPF", "CAP_PERFMON", "CAP_SYS_PTRACE")
-DAEMON_NO_PTRACE_BUG = pytest.mark.xfail(
-    strict=True, reason="pyprof-agent starts without CAP_SYS_PTRACE and profiles nothing, "
-    "silently (agent/daemon.c checks only the BPF capabilities; reported)")
-AGENTCTL_NO_PTRACE_BUG = pytest.mark.xfail(
-    strict=True, reason="agentctl snapshot says 'cannot read /proc/PID/maps: Permission denied' "
-    "or 'not allowed to read ...' without naming CAP_SYS_PTRACE (agent/pyproc.c, "
-    "agent/snapshot.c; reported)")
+PRIV_CASES = [
+    pytest.param(NOBODY, None, id="nobody-no-capabilities"),
+    pytest.param(root_without("bpf"), "CAP_BPF", id="root-without-CAP_BPF"),
+    pytest.param(root_without("perfmon"), "CAP_PERFMON", id="root-without-CAP_PERFMON"),
+    pytest.param(root_without("sys_ptrace"), "CAP_SYS_PTRACE", id="root-without-CAP_SYS_PTRACE"),
+]
 
 
-def priv_cases(no_ptrace_mark, nobody_mark=None):
-    return [
-        pytest.param(NOBODY, None, id="nobody-no-capabilities",
-                     marks=[nobody_mark] if nobody_mark else []),
-        pytest.param(root_without("bpf"), "CAP_BPF", id="root-without-CAP_BPF"),
-        pytest.param(root_without("perfmon"), "CAP_PERFMON", id="root-without-CAP_PERFMON"),
-        pytest.param(root_without("sys_ptrace"), "CAP_SYS_PTRACE",
-                     id="root-without-CAP_SYS_PTRACE", marks=[no_ptrace_mark]),
-    ]
-
-
-@pytest.mark.parametrize("prefix,missing", priv_cases(DAEMON_NO_PTRACE_BUG))
+@pytest.mark.parametrize("prefix,missing", PRIV_CASES)
 def test_daemon_without_capabilities_names_the_missing_one_and_exits_6(prefix, missing,
                                                                        tmp_path, busy_target):
     d, cfg = world_readable_config(tmp_path)
@@ -472,8 +460,7 @@ def test_daemon_without_capabilities_names_the_missing_one_and_exits_6(prefix, m
     assert named and (missing is None or missing in named), r.stderr[-2000:]
 
 
-@pytest.mark.parametrize("prefix,missing", priv_cases(AGENTCTL_NO_PTRACE_BUG,
-                                                      AGENTCTL_NO_PTRACE_BUG))
+@pytest.mark.parametrize("prefix,missing", PRIV_CASES)
 def test_agentctl_without_capabilities_names_the_missing_one_and_exits_6(prefix, missing,
                                                                          tmp_path, busy_target):
     tool = copy_for_nobody(agentctl())
