@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -22,6 +23,9 @@ struct conn {
 	uid_t uid;
 	int in_use;
 	int responded;
+	int too_long; /* the request passed NETSERVER_MAX_REQUEST: more of it may follow */
+	int draining; /* answered and write side shut: reading and discarding until EOF */
+	size_t drained;
 	char in[NETSERVER_MAX_REQUEST + 1];
 	size_t in_len;
 	char *out;
@@ -166,6 +170,13 @@ static void conn_close(struct conn *c)
 	c->in_use = 0;
 }
 
+/* Answered, and the answer is still to come from the callback (a snapshot): the one state in
+ * which a connection may stay quiet as long as it likes. */
+static int conn_awaits_answer(const struct conn *c)
+{
+	return c->responded && !c->out && !c->draining;
+}
+
 static void conn_accept(struct netserver *s, uint64_t now_ns)
 {
 	for (;;) {
@@ -220,6 +231,46 @@ static size_t request_end(const struct conn *c)
 	return 0;
 }
 
+/* Closing with unread input makes the kernel reset the connection, and the client may lose the
+ * answer it has not read yet. So with input left (or more of a too-long request to come), the
+ * write side is shut (the client sees the answer, then EOF) and the rest read and discarded,
+ * up to NETSERVER_DRAIN_BYTES or NETSERVER_DRAIN_NS, before closing. */
+static void conn_done(struct conn *c)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+	int unread = 0;
+
+	if (!c->too_long && (ioctl(c->fd, FIONREAD, &unread) || unread <= 0)) {
+		conn_close(c);
+		return;
+	}
+	free(c->out);
+	c->out = NULL;
+	c->draining = 1;
+	c->last_ns = mono_ns();
+	if (shutdown(c->fd, SHUT_WR) || epoll_ctl(c->srv->epfd, EPOLL_CTL_MOD, c->fd, &ev))
+		conn_close(c);
+}
+
+static void conn_drain(struct conn *c)
+{
+	for (;;) {
+		ssize_t n = recv(c->fd, c->in, sizeof(c->in), 0);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			conn_close(c); /* EOF: the client has all of the answer */
+			return;
+		}
+		c->drained += n;
+		if (c->drained >= NETSERVER_DRAIN_BYTES) {
+			conn_close(c);
+			return;
+		}
+	}
+}
+
 static void conn_flush(struct conn *c)
 {
 	while (c->out_off < c->out_len) {
@@ -240,7 +291,7 @@ static void conn_flush(struct conn *c)
 		c->out_off += n;
 		c->last_ns = mono_ns();
 	}
-	conn_close(c);
+	conn_done(c);
 }
 
 static void conn_read(struct conn *c, uint64_t now_ns)
@@ -250,9 +301,10 @@ static void conn_read(struct conn *c, uint64_t now_ns)
 		size_t end;
 
 		if (c->in_len >= NETSERVER_MAX_REQUEST) {
-			static const char too_long[] = "error: request too long\n";
+			static const char too_long[] = "error: request too long (over 4 KiB)\n";
 
 			c->responded = 1;
+			c->too_long = 1;
 			netserver__respond(c->srv, c->id, too_long, sizeof(too_long) - 1);
 			return;
 		}
@@ -293,6 +345,10 @@ int netserver__handle(struct netserver *s, void *event_ptr, uint32_t events, uin
 	c = event_ptr;
 	if (!c->in_use)
 		return 1;
+	if (c->draining) {
+		conn_drain(c);
+		return 1;
+	}
 	if (c->out) {
 		if (events & (EPOLLERR | EPOLLHUP)) {
 			conn_close(c);
@@ -350,8 +406,8 @@ void netserver__tick(struct netserver *s, uint64_t now_ns)
 		struct conn *c = &s->conns[i];
 
 		/* waiting for a deferred answer (a snapshot) is not idleness */
-		if (c->in_use && (!c->responded || c->out) &&
-		    now_ns - c->last_ns > NETSERVER_IDLE_NS)
+		if (c->in_use && !conn_awaits_answer(c) &&
+		    now_ns - c->last_ns > (c->draining ? NETSERVER_DRAIN_NS : NETSERVER_IDLE_NS))
 			conn_close(c);
 	}
 }

@@ -13,6 +13,9 @@
 #define NETSERVER_MAX_CONNS    64
 #define NETSERVER_IDLE_NS      (10ULL * 1000 * 1000 * 1000)
 #define NETSERVER_MAX_RESPONSE (64u << 20)
+/* After answering, input left unread is discarded up to this much, for this long. */
+#define NETSERVER_DRAIN_BYTES (64u << 10)
+#define NETSERVER_DRAIN_NS    (1000ULL * 1000 * 1000)
 
 enum netserver_proto {
 	NETSERVER_LINE = 1, /* a request is one line ending in '\n' */
@@ -36,7 +39,8 @@ int netserver__listen_tcp(const char *host, unsigned port, int epfd, netserver_r
 /* 1 if the epoll event belongs to this server (its data.ptr is the server or one of its
  * connections), after handling it. */
 int netserver__handle(struct netserver *s, void *event_ptr, uint32_t events, uint64_t now_ns);
-/* Sends data and closes the connection once sent. Returns -ENOENT if it is gone. */
+/* Sends data and closes the connection once sent (input the client sent beyond its request is
+ * read and discarded first, within NETSERVER_DRAIN_*). Returns -ENOENT if it is gone. */
 int netserver__respond(struct netserver *s, uint64_t conn_id, const char *data, size_t len);
 /* Drops connections idle for too long. */
 void netserver__tick(struct netserver *s, uint64_t now_ns);
