@@ -42,6 +42,7 @@ struct netserver {
 	void *ctx;
 	char path[108];
 	uint64_t next_id;
+	uint64_t evicted;
 	struct conn conns[NETSERVER_MAX_CONNS];
 };
 
@@ -177,23 +178,41 @@ static int conn_awaits_answer(const struct conn *c)
 	return c->responded && !c->out && !c->draining;
 }
 
+/* A free slot; when all are taken, the one of the client quiet for longest is closed for it
+ * (counted), so idle clients cannot lock everyone out. NULL if every client awaits an answer. */
+static struct conn *conn_slot(struct netserver *s)
+{
+	struct conn *oldest = NULL;
+
+	for (int i = 0; i < NETSERVER_MAX_CONNS; i++) {
+		struct conn *c = &s->conns[i];
+
+		if (!c->in_use)
+			return c;
+		if (!conn_awaits_answer(c) && (!oldest || c->last_ns < oldest->last_ns))
+			oldest = c;
+	}
+	if (oldest) {
+		conn_close(oldest);
+		s->evicted++;
+	}
+	return oldest;
+}
+
 static void conn_accept(struct netserver *s, uint64_t now_ns)
 {
 	for (;;) {
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
-		struct conn *c = NULL;
+		struct conn *c;
 		struct ucred cred;
 		socklen_t clen = sizeof(cred);
 		int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0)
 			return;
-		for (int i = 0; i < NETSERVER_MAX_CONNS && !c; i++) {
-			if (!s->conns[i].in_use)
-				c = &s->conns[i];
-		}
+		c = conn_slot(s);
 		if (!c) {
-			close(fd); /* at capacity: refuse rather than queue without bound */
+			close(fd); /* every slot awaits an answer: refuse rather than queue */
 			continue;
 		}
 		memset(c, 0, sizeof(*c));
@@ -410,6 +429,11 @@ void netserver__tick(struct netserver *s, uint64_t now_ns)
 		    now_ns - c->last_ns > (c->draining ? NETSERVER_DRAIN_NS : NETSERVER_IDLE_NS))
 			conn_close(c);
 	}
+}
+
+uint64_t netserver__evicted(const struct netserver *s)
+{
+	return s ? s->evicted : 0;
 }
 
 size_t netserver__nconns(const struct netserver *s)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Non-blocking request/response servers on an epoll loop: the control socket (a Unix socket,
  * one line per request) and the metrics endpoint (HTTP/1.x GET). Bounded: request size,
- * connections, idle time; a client that never reads is dropped instead of blocking others. */
+ * connections, idle time; a client that never reads is dropped instead of blocking others, and
+ * when every slot is taken the client quiet for longest makes room for a new one. */
 #ifndef PYPROF_NETSERVER_H
 #define PYPROF_NETSERVER_H
 
@@ -45,6 +46,8 @@ int netserver__respond(struct netserver *s, uint64_t conn_id, const char *data, 
 /* Drops connections idle for too long. */
 void netserver__tick(struct netserver *s, uint64_t now_ns);
 size_t netserver__nconns(const struct netserver *s);
+/* Clients closed to make room for a new one while every slot was taken (0 for NULL). */
+uint64_t netserver__evicted(const struct netserver *s);
 void netserver__close(struct netserver *s);
 
 #endif

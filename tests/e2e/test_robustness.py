@@ -383,19 +383,40 @@ def test_control_socket_survives_malformed_oversized_half_sent_and_silent_client
         d.kill()
 
 
-@pytest.mark.xfail(strict=True, reason="agent/netserver.c refuses new clients while 64 idle "
-                   "connections hold every slot (for up to 10 s), instead of dropping the "
-                   "oldest idle one (reported)")
-def test_control_socket_serves_status_while_64_clients_sit_idle(tmp_path):
+def test_control_socket_serves_status_while_64_clients_sit_idle(tmp_path, busy_target):
+    """With every one of the 64 slots taken, a new client is served: the client idle for
+    longest is closed for it, never one waiting for its snapshot (though older still)."""
     d = Daemon(tmp_path, seconds=2, targets="  all_python: false\n  pids: [1]\n")
     held = []
     try:
-        for _ in range(64):
+        snap = socket.socket(socket.AF_UNIX)
+        snap.connect(d.sock)
+        held.append(snap)
+        snap.sendall(b"snapshot pid=%d duration_ms=3000\n" % busy_target.pid)
+        time.sleep(0.3)
+        idle = []
+        for _ in range(63):
             s = socket.socket(socket.AF_UNIX)
             s.connect(d.sock)
             held.append(s)
+            idle.append(s)
         time.sleep(0.3)
         status_ok(d.sock)
+        idle[0].settimeout(5)
+        assert idle[0].recv(100) == b"", "the oldest idle client was not closed"
+        for s in idle[1:]:
+            s.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                s.recv(100)  # still open, nothing to read
+        snap.settimeout(20)
+        answer = b""
+        while True:
+            b = snap.recv(65536)
+            if not b:
+                break
+            answer += b
+        assert answer.startswith(b"ok\n"), answer[:300]
+        assert d.proc.poll() is None, d.log()
     finally:
         for s in held:
             s.close()
