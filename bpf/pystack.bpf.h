@@ -18,7 +18,7 @@
 /* Bytes of one frame read in a single copy; larger layouts are refused by userspace. */
 #define FRAME_READ_MAX 256
 /* From 3.11, frames live one after another on the interpreter's data stack, callers below
- * callees: one copy of this many bytes ending at a frame usually holds its callers too. */
+ * callees: one copy of the page a frame is on usually holds its callers too. x86_64 pages. */
 #define FRAME_WINDOW 4096
 
 struct {
@@ -61,8 +61,8 @@ struct frame_buf {
 	__u64 win_base; /* user address of data[0]; win_len bytes valid */
 	__u32 win_len;
 	__u32 windows;	     /* 1: frames may share a window (3.11+ data stack) */
-	__u32 window_misses; /* windows that held no further frame: stop after two */
-	__u32 pad;
+	__u32 window_misses; /* windows that held only the frame they were read for */
+	__u32 win_frames;    /* frames found in the current window */
 	__u8 data[FRAME_WINDOW + FRAME_READ_MAX];
 };
 
@@ -220,23 +220,30 @@ static __always_inline int frame_field(struct frame_buf *b, __u32 at, __u32 off,
 }
 
 /* Makes the frame at addr (size bytes) readable in b; returns its offset in b->data, or -1.
- * A frame inside the last window costs no copy; else a window ending at the frame is copied
- * (3.11+), or the frame alone. */
+ * A frame inside the last window costs no copy. Else, on a data stack (3.11+), the frame's page
+ * up to the frame's end is copied: it holds the callers below it, and the thread has used all of
+ * it, so the copy never faults (a window reaching below the page may fall off the start of the
+ * stack's chunk, and a failed copy costs as much as a dozen good ones). Otherwise the frame alone
+ * is copied. */
 static __always_inline int frame_load(struct frame_buf *b, __u64 addr, __u32 size)
 {
-	__u64 base;
+	__u64 base, len;
 
 	if (b->win_len && addr >= b->win_base && addr + size <= b->win_base + b->win_len &&
-	    addr - b->win_base < FRAME_WINDOW)
+	    addr - b->win_base < FRAME_WINDOW) {
+		b->win_frames++;
 		return (int)(addr - b->win_base);
-	if (b->win_len == FRAME_WINDOW && ++b->window_misses >= 2)
+	}
+	if (b->win_len > size && b->win_frames < 2 && ++b->window_misses >= 2)
 		b->windows = 0; /* frames are not on one data stack here (generators) */
-	if (b->windows && addr + size > FRAME_WINDOW) {
-		base = addr + size - FRAME_WINDOW;
-		if (!bpf_probe_read_user(b->data, FRAME_WINDOW, (const void *)base)) {
+	b->win_frames = 1;
+	if (b->windows) {
+		base = addr & ~(__u64)(FRAME_WINDOW - 1);
+		len = addr + size - base;
+		if (len <= sizeof(b->data) && !bpf_probe_read_user(b->data, len, (const void *)base)) {
 			b->win_base = base;
-			b->win_len = FRAME_WINDOW;
-			return FRAME_WINDOW - size;
+			b->win_len = len;
+			return (int)(addr - base);
 		}
 	}
 	if (bpf_probe_read_user(b->data, size, (const void *)addr))
@@ -400,6 +407,7 @@ static __always_inline void pystack__capture(struct sample_event *ev, struct py_
 		if (b) {
 			b->win_len = 0;
 			b->window_misses = 0;
+			b->win_frames = 0;
 			b->windows = off->frame_kind != PY_FRAME_OBJECT;
 		}
 	}
