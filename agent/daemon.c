@@ -400,6 +400,9 @@ static void gather(struct daemon *d, struct stat_list *l)
 		      "result", "rejected", d->reload_errors);
 	statlist__add(l, "snapshots_served_total", STAT_COUNTER,
 		      "Snapshots served over the control socket.", NULL, NULL, d->snapshots_served);
+	statlist__add(l, "control_clients_evicted_total", STAT_COUNTER,
+		      "Idle control-socket clients closed to admit a new one.", NULL, NULL,
+		      d->ctl ? netserver__evicted(d->ctl) : 0);
 	statlist__add(l, "cpu_seconds_total", STAT_COUNTER, "CPU time used by the agent.", NULL,
 		      NULL,
 		      ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +

@@ -404,6 +404,8 @@ def test_control_socket_serves_status_while_64_clients_sit_idle(tmp_path, busy_t
         status_ok(d.sock)
         idle[0].settimeout(5)
         assert idle[0].recv(100) == b"", "the oldest idle client was not closed"
+        # the status client's own slot is free again: this one is served without an eviction
+        assert "control_clients_evicted_total: 1\n" in status_ok(d.sock)
         for s in idle[1:]:
             s.setblocking(False)
             with pytest.raises(BlockingIOError):
