@@ -327,8 +327,9 @@ def check_ok(r, threads=False, kernel=False):
     return prof
 
 
-def snapshot(pid, duration=2, threads=False, kernel=False, rate=None, extra=()):
-    """`agentctl snapshot` of pid; asserts success and returns the parsed Profile."""
+def snapshot(pid, duration=2, threads=False, kernel=False, rate=None, mode=None, extra=()):
+    """`agentctl snapshot` of pid; asserts success and returns the parsed Profile. Kernel frames
+    are allowed with --kernel and in --mode offcpu|wall (where a thread waited)."""
     args = ["snapshot", "--pid", pid, "--duration", duration]
     if threads:
         args.append("--threads")
@@ -336,8 +337,10 @@ def snapshot(pid, duration=2, threads=False, kernel=False, rate=None, extra=()):
         args.append("--kernel")
     if rate:
         args += ["--rate", rate]
+    if mode:
+        args += ["--mode", mode]
     r = run_agentctl(*(args + list(extra)), timeout=duration + 30)
-    prof = check_ok(r, threads, kernel)
+    prof = check_ok(r, threads, kernel or mode in ("offcpu", "wall"))
     prof.result = r
     return prof
 

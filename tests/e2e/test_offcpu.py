@@ -6,19 +6,9 @@ import signal
 
 import pytest
 
-from conftest import Profile, check_ok, run_agentctl, source_line
+from conftest import Profile, run_agentctl, snapshot, source_line
 
 OFFCPU_MARKERS = ("[sleeping]", "[runnable]", "[waiting for GIL]")
-
-
-def offcpu_snapshot(pid, mode="offcpu", duration=4, threads=True, extra=()):
-    args = ["snapshot", "--pid", pid, "--duration", duration, "--mode", mode]
-    if threads:
-        args.append("--threads")
-    r = run_agentctl(*(args + list(extra)), timeout=duration + 30)
-    prof = check_ok(r, threads=threads, kernel=True)
-    prof.result = r
-    return prof
 
 
 def sampled_interval(result):
@@ -41,7 +31,7 @@ def test_sleeping_thread_off_cpu_time_matches_its_own_clock_within_5_percent(int
     w = spawn(interp.path, "offcpu_sleep.py")
     tid = w.ready["sleeper_tid"]
     line = source_line("offcpu_sleep.py", "marker: sleep call")
-    prof = offcpu_snapshot(w.pid, duration=5)
+    prof = snapshot(w.pid, threads=True, mode="offcpu", duration=5)
     t0, t1 = sampled_interval(prof.result)
     w.signal(signal.SIGUSR1)
     import os
@@ -66,7 +56,7 @@ def test_sleeping_thread_off_cpu_time_matches_its_own_clock_within_5_percent(int
 def test_lock_contention_shows_waits_under_the_acquire_call_with_a_futex_frame(interp, spawn):
     w = spawn(interp.path, "locks.py")
     line = source_line("locks.py", "marker: acquire call")
-    prof = offcpu_snapshot(w.pid, duration=4)
+    prof = snapshot(w.pid, threads=True, mode="offcpu", duration=4)
     contenders = prof.count(lambda s: "contend" in s.names)
     at_acquire = prof.count(lambda s: s.python and s.python[-1].name == "contend"
                             and s.python[-1].line == line)
@@ -80,7 +70,7 @@ def test_lock_contention_shows_waits_under_the_acquire_call_with_a_futex_frame(i
 def test_blocking_call_inside_async_def_shows_under_the_handler_in_wall_mode(interp, spawn):
     w = spawn(interp.path, "asyncblock.py")
     line = source_line("asyncblock.py", "marker: blocking call in async def")
-    prof = offcpu_snapshot(w.pid, mode="wall", duration=4)
+    prof = snapshot(w.pid, threads=True, mode="wall", duration=4)
     loop_thread = prof.count(lambda s: s.tid == w.pid)
     blocked = prof.count(lambda s: s.tid == w.pid and any(
         f.name == "handler" and f.line == line for f in s.python) and
@@ -93,7 +83,7 @@ def test_gil_contention_shows_each_thread_waiting_for_the_gil_about_half_the_tim
     if interp.version < (3, 7):
         pytest.skip("CPython 3.6 keeps its GIL in file-static variables: GIL waits unknown")
     w = spawn(interp.path, "gilfight.py")
-    prof = offcpu_snapshot(w.pid, mode="wall", duration=4)
+    prof = snapshot(w.pid, threads=True, mode="wall", duration=4)
     for name, tid in w.ready["tids"].items():
         total = prof.count(lambda s: s.tid == tid)
         waiting = prof.count(lambda s: s.tid == tid and state_of(s) == "[waiting for GIL]")
@@ -109,8 +99,8 @@ def test_gil_option_keeps_only_samples_of_threads_holding_the_gil(interp, spawn)
         pytest.skip("CPython 3.6 keeps its GIL in file-static variables: GIL state unknown")
     w = spawn(interp.path, "gil.py")
     hasher, hog = w.ready["tids"]["hasher"], w.ready["tids"]["hog"]
-    plain = offcpu_snapshot(w.pid, mode="cpu", duration=3)
-    gil = offcpu_snapshot(w.pid, mode="cpu", duration=3, extra=["--gil"])
+    plain = snapshot(w.pid, threads=True, mode="cpu", duration=3)
+    gil = snapshot(w.pid, threads=True, mode="cpu", duration=3, extra=["--gil"])
     # hashlib hashes with the GIL released: its samples go; the spinning holder's stay
     assert plain.count(lambda s: s.tid == hasher) >= 50, plain.show()
     assert gil.count(lambda s: s.tid == hasher) <= 0.1 * plain.count(lambda s: s.tid == hasher)
