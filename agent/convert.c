@@ -209,43 +209,118 @@ static int parse_rate(const char *s, unsigned *ret)
 	return 0;
 }
 
-/* Options every command reads its inputs with; returns 1 if handled, -1 on a bad value. */
-static int input_option(int c, const char *cmd, struct input_opts *in)
+/* Every option of the three commands, in this order: merge takes the first MERGE_NOPTS, convert
+ * adds --title, diff adds --fail-above and --top. --format is kept as given: each command has
+ * its own formats. */
+static const struct option cmd_longopts[] = {
+    {"format", required_argument, NULL, 'f'},
+    {"output", required_argument, NULL, 'o'},
+    {"from", required_argument, NULL, 'F'},
+    {"kind", required_argument, NULL, 'k'},
+    {"rate", required_argument, NULL, 'r'},
+    {"title", required_argument, NULL, 't'},
+    {"fail-above", required_argument, NULL, 'a'},
+    {"top", required_argument, NULL, 'n'},
+    {},
+};
+static const char cmd_shortopts[] = "f:o:F:k:r:t:a:n:";
+
+enum { MERGE_NOPTS = 5, CONVERT_NOPTS = 6, DIFF_NOPTS = 8 };
+
+struct cmd_opts {
+	struct input_opts in;
+	const char *format, *output, *title;
+	double fail_above; /* -1: not given */
+	unsigned long top;
+};
+
+static int bad_value(const char *cmd, const char *opt, const char *expected, const char *value)
 {
-	switch (c) {
-	case 'F':
-		if (!strcmp(optarg, "auto"))
-			in->from = INPUT_AUTO;
-		else if (!strcmp(optarg, "folded"))
-			in->from = INPUT_FOLDED;
-		else if (!strcmp(optarg, "pprof"))
-			in->from = INPUT_PPROF;
-		else
-			goto bad;
-		return 1;
-	case 'k':
-		if (output__parse_kind(optarg, &in->kind))
-			goto bad;
-		in->kind_set = 1;
-		return 1;
-	case 'r':
-		if (parse_rate(optarg, &in->rate_hz))
-			goto bad;
-		in->rate_set = 1;
-		return 1;
-	default:
-		return 0;
-	}
-bad:
-	fprintf(stderr, "agentctl %s: invalid value '%s' (see agentctl --help)\n", cmd, optarg);
-	return -1;
+	fprintf(stderr, "agentctl %s: %s: expected %s, got '%s'\n", cmd, opt, expected, value);
+	return -EINVAL;
 }
 
-#define INPUT_LONGOPTS                                                                             \
-	{"from", required_argument, NULL, 'F'}, {"kind", required_argument, NULL, 'k'},            \
-	{                                                                                          \
-		"rate", required_argument, NULL, 'r'                                               \
+/* Parses the first nopts of cmd_longopts from argv, leaving optind at the first operand. */
+static int parse_cmd_options(int argc, char **argv, const char *cmd, int nopts,
+			     struct cmd_opts *ret_opts)
+{
+	struct option longopts[sizeof(cmd_longopts) / sizeof(cmd_longopts[0])] = {};
+	char shortopts[sizeof(cmd_shortopts)] = "";
+	struct cmd_opts *o = ret_opts;
+	char *end;
+	int c;
+
+	memcpy(longopts, cmd_longopts, nopts * sizeof(longopts[0]));
+	memcpy(shortopts, cmd_shortopts, 2 * nopts); /* each short option is "x:" */
+	*o = (struct cmd_opts){.fail_above = -1, .top = DIFF_DEFAULT_TOP};
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			o->format = optarg;
+			break;
+		case 'o':
+			o->output = optarg;
+			break;
+		case 't':
+			o->title = optarg;
+			break;
+		case 'F':
+			if (!strcmp(optarg, "auto"))
+				o->in.from = INPUT_AUTO;
+			else if (!strcmp(optarg, "folded"))
+				o->in.from = INPUT_FOLDED;
+			else if (!strcmp(optarg, "pprof"))
+				o->in.from = INPUT_PPROF;
+			else
+				return bad_value(cmd, "--from", "auto, folded or pprof", optarg);
+			break;
+		case 'k':
+			if (output__parse_kind(optarg, &o->in.kind))
+				return bad_value(cmd, "--kind", "cpu, offcpu or wall", optarg);
+			o->in.kind_set = 1;
+			break;
+		case 'r':
+			if (parse_rate(optarg, &o->in.rate_hz))
+				return bad_value(cmd, "--rate", "a rate in Hz", optarg);
+			o->in.rate_set = 1;
+			break;
+		case 'a':
+			o->fail_above = strtod(optarg, &end);
+			if (end == optarg || *end || !(o->fail_above >= 0) || o->fail_above > 100)
+				return bad_value(cmd, "--fail-above",
+						 "percentage points in [0, 100]", optarg);
+			break;
+		case 'n':
+			o->top = strtoul(optarg, &end, 10);
+			if (end == optarg || *end || !o->top || optarg[0] == '-')
+				return bad_value(cmd, "--top", "a count", optarg);
+			break;
+		default: /* getopt_long has said what is wrong */
+			return -EINVAL;
+		}
 	}
+	return 0;
+}
+
+/* convert and merge write any output__ format; NULL (not given) leaves *ret_format as it is. */
+static int parse_output_format(const char *cmd, const char *s, enum output_format *ret_format)
+{
+	if (s && output__parse_format(s, ret_format))
+		return bad_value(cmd, "--format", "folded, pprof, speedscope or svg", s);
+	return 0;
+}
+
+/* load_profile, saying on failure which input could not be read and why. */
+static int load_input(const char *cmd, const char *path, const struct input_opts *in,
+		      struct profile *p, struct profile_meta *ret_meta)
+{
+	char err[512] = "";
+	int ret = load_profile(path, in, p, ret_meta, err, sizeof(err));
+
+	if (ret)
+		log_error("agentctl %s: %s: %s", cmd, path, err[0] ? err : strerror(-ret));
+	return ret;
+}
 
 static int write_profile(const char *cmd, const struct profile *p, const struct profile_meta *meta,
 			 enum output_format format, const char *output)
@@ -266,104 +341,43 @@ static int write_profile(const char *cmd, const struct profile *p, const struct 
 
 int convert__cmd_convert(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"format", required_argument, NULL, 'f'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"title", required_argument, NULL, 't'},
-	    INPUT_LONGOPTS,
-	    {},
-	};
-	struct input_opts in = {0};
 	enum output_format format = OUTPUT_FORMAT_MAX;
-	const char *output = NULL, *title = NULL;
 	struct profile_meta meta;
+	struct cmd_opts o;
 	struct profile p;
-	char err[512] = "";
-	int c, ret;
+	int ret;
 
-	while ((c = getopt_long(argc, argv, "f:o:t:F:k:r:", longopts, NULL)) != -1) {
-		int h = input_option(c, "convert", &in);
-
-		if (h < 0)
-			return CONVERT_USAGE;
-		if (h)
-			continue;
-		switch (c) {
-		case 'f':
-			if (output__parse_format(optarg, &format)) {
-				fprintf(stderr,
-					"agentctl convert: --format: expected folded, pprof, "
-					"speedscope or svg, got '%s'\n",
-					optarg);
-				return CONVERT_USAGE;
-			}
-			break;
-		case 'o':
-			output = optarg;
-			break;
-		case 't':
-			title = optarg;
-			break;
-		default:
-			return CONVERT_USAGE;
-		}
-	}
+	if (parse_cmd_options(argc, argv, "convert", CONVERT_NOPTS, &o) ||
+	    parse_output_format("convert", o.format, &format))
+		return CONVERT_USAGE;
 	if (optind != argc - 1 || format == OUTPUT_FORMAT_MAX) {
 		fprintf(stderr, "agentctl convert: usage: agentctl convert INPUT --format "
 				"folded|pprof|speedscope|svg [-o OUTPUT]\n");
 		return CONVERT_USAGE;
 	}
 	profile__init(&p);
-	ret = load_profile(argv[optind], &in, &p, &meta, err, sizeof(err));
-	if (ret) {
-		log_error("agentctl convert: %s: %s", argv[optind], err[0] ? err : strerror(-ret));
+	if (load_input("convert", argv[optind], &o.in, &p, &meta)) {
 		profile__free(&p);
 		return CONVERT_FAILED;
 	}
-	meta.title = title;
-	ret = write_profile("convert", &p, &meta, format, output);
+	meta.title = o.title;
+	ret = write_profile("convert", &p, &meta, format, o.output);
 	profile__free(&p);
 	return ret;
 }
 
 int convert__cmd_merge(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"format", required_argument, NULL, 'f'},
-	    {"output", required_argument, NULL, 'o'},
-	    INPUT_LONGOPTS,
-	    {},
-	};
-	struct input_opts in = {0};
 	enum output_format format = OUTPUT_FOLDED;
 	struct profile_meta meta = {0}, m;
-	const char *output = NULL;
+	struct cmd_opts o;
 	struct profile p;
 	uint64_t end = 0;
-	int c, ret = CONVERT_OK, kind_known = 0;
+	int ret = CONVERT_OK, kind_known = 0;
 
-	while ((c = getopt_long(argc, argv, "f:o:F:k:r:", longopts, NULL)) != -1) {
-		int h = input_option(c, "merge", &in);
-
-		if (h < 0)
-			return CONVERT_USAGE;
-		if (h)
-			continue;
-		switch (c) {
-		case 'f':
-			if (output__parse_format(optarg, &format)) {
-				fprintf(stderr, "agentctl merge: --format: unknown format '%s'\n",
-					optarg);
-				return CONVERT_USAGE;
-			}
-			break;
-		case 'o':
-			output = optarg;
-			break;
-		default:
-			return CONVERT_USAGE;
-		}
-	}
+	if (parse_cmd_options(argc, argv, "merge", MERGE_NOPTS, &o) ||
+	    parse_output_format("merge", o.format, &format))
+		return CONVERT_USAGE;
 	if (optind >= argc) {
 		fprintf(stderr, "agentctl merge: usage: agentctl merge INPUT... [-o OUTPUT]\n");
 		return CONVERT_USAGE;
@@ -371,11 +385,7 @@ int convert__cmd_merge(int argc, char **argv)
 	profile__init(&p);
 	/* Every input is summed into p: folded and pprof stacks alike become frame-name stacks. */
 	for (int i = optind; i < argc; i++) {
-		char err[512] = "";
-		int r = load_profile(argv[i], &in, &p, &m, err, sizeof(err));
-
-		if (r) {
-			log_error("agentctl merge: %s: %s", argv[i], err[0] ? err : strerror(-r));
+		if (load_input("merge", argv[i], &o.in, &p, &m)) {
 			ret = CONVERT_FAILED;
 			goto out;
 		}
@@ -396,7 +406,7 @@ int convert__cmd_merge(int argc, char **argv)
 			end = m.start_ns + m.duration_ns;
 	}
 	meta.duration_ns = meta.start_ns && end > meta.start_ns ? end - meta.start_ns : 0;
-	ret = write_profile("merge", &p, &meta, format, output);
+	ret = write_profile("merge", &p, &meta, format, o.output);
 out:
 	profile__free(&p);
 	return ret;
@@ -404,72 +414,21 @@ out:
 
 int convert__cmd_diff(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"format", required_argument, NULL, 'f'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"fail-above", required_argument, NULL, 'a'},
-	    {"top", required_argument, NULL, 'n'},
-	    {"title", required_argument, NULL, 't'},
-	    INPUT_LONGOPTS,
-	    {},
-	};
-	struct input_opts in = {0};
 	struct profile_meta base_meta, new_meta;
-	const char *output = NULL, *title = NULL;
-	double fail_above = -1;
-	unsigned long top = DIFF_DEFAULT_TOP;
 	struct profile base, new;
 	struct diff d = {0};
-	int c, svg = 0, ret = CONVERT_FAILED, err;
-	char msg[512] = "";
+	struct cmd_opts o;
+	int svg = 0, ret = CONVERT_FAILED, err;
 	FILE *out = stdout;
 
-	while ((c = getopt_long(argc, argv, "f:o:a:n:t:F:k:r:", longopts, NULL)) != -1) {
-		int h = input_option(c, "diff", &in);
-		char *end;
-
-		if (h < 0)
-			return CONVERT_USAGE;
-		if (h)
-			continue;
-		switch (c) {
-		case 'f':
-			if (strcmp(optarg, "text") && strcmp(optarg, "svg")) {
-				fprintf(stderr,
-					"agentctl diff: --format: expected text or svg, got '%s'\n",
-					optarg);
-				return CONVERT_USAGE;
-			}
-			svg = !strcmp(optarg, "svg");
-			break;
-		case 'o':
-			output = optarg;
-			break;
-		case 'a':
-			fail_above = strtod(optarg, &end);
-			if (end == optarg || *end || !(fail_above >= 0) || fail_above > 100) {
-				fprintf(stderr,
-					"agentctl diff: --fail-above: expected percentage points "
-					"in [0, 100], got '%s'\n",
-					optarg);
-				return CONVERT_USAGE;
-			}
-			break;
-		case 'n':
-			top = strtoul(optarg, &end, 10);
-			if (end == optarg || *end || !top || optarg[0] == '-') {
-				fprintf(stderr,
-					"agentctl diff: --top: expected a count, got '%s'\n",
-					optarg);
-				return CONVERT_USAGE;
-			}
-			break;
-		case 't':
-			title = optarg;
-			break;
-		default:
+	if (parse_cmd_options(argc, argv, "diff", DIFF_NOPTS, &o))
+		return CONVERT_USAGE;
+	if (o.format) {
+		if (strcmp(o.format, "text") && strcmp(o.format, "svg")) {
+			bad_value("diff", "--format", "text or svg", o.format);
 			return CONVERT_USAGE;
 		}
+		svg = !strcmp(o.format, "svg");
 	}
 	if (optind != argc - 2) {
 		fprintf(stderr, "agentctl diff: usage: agentctl diff BASE NEW [--format text|svg] "
@@ -478,61 +437,54 @@ int convert__cmd_diff(int argc, char **argv)
 	}
 	profile__init(&base);
 	profile__init(&new);
-	err = load_profile(argv[optind], &in, &base, &base_meta, msg, sizeof(msg));
-	if (err) {
-		log_error("agentctl diff: %s: %s", argv[optind], msg[0] ? msg : strerror(-err));
+	if (load_input("diff", argv[optind], &o.in, &base, &base_meta) ||
+	    load_input("diff", argv[optind + 1], &o.in, &new, &new_meta))
 		goto out;
-	}
-	err = load_profile(argv[optind + 1], &in, &new, &new_meta, msg, sizeof(msg));
-	if (err) {
-		log_error("agentctl diff: %s: %s", argv[optind + 1], msg[0] ? msg : strerror(-err));
-		goto out;
-	}
 	err = diff__compute(&base, &new, &d);
 	if (err) {
 		log_error("agentctl diff: %s",
 			  err == -ENODATA ? "a profile has no samples" : strerror(-err));
 		goto out;
 	}
-	if (output && strcmp(output, "-")) {
-		out = fopen(output, "w");
+	if (o.output && strcmp(o.output, "-")) {
+		out = fopen(o.output, "w");
 		if (!out) {
-			log_error("agentctl diff: cannot write %s: %s", output, strerror(errno));
+			log_error("agentctl diff: cannot write %s: %s", o.output, strerror(errno));
 			out = stdout;
 			goto out;
 		}
 	}
-	new_meta.title = title;
+	new_meta.title = o.title;
 	err = svg ? flamegraph__write_diff(&base, &new, &new_meta, out)
-		  : diff__write_text(&d, top, out);
+		  : diff__write_text(&d, o.top, out);
 	if (!err && fflush(out))
 		err = -errno;
 	if (err) {
-		log_error("agentctl diff: cannot write %s: %s", output ? output : "stdout",
+		log_error("agentctl diff: cannot write %s: %s", o.output ? o.output : "stdout",
 			  strerror(-err));
 		goto out;
 	}
 	ret = CONVERT_OK;
-	if (fail_above >= 0) {
+	if (o.fail_above >= 0) {
 		const struct diff_function *g = diff__max_growth(&d);
 		double grew = g ? g->new_total - g->base_total : 0;
 
-		if (g && grew > fail_above) {
+		if (g && grew > o.fail_above) {
 			fprintf(stderr,
 				"agentctl diff: FAIL: '%s' total share grew by %.2f percentage "
 				"points (%.2f%% -> %.2f%%), above --fail-above %g\n",
-				g->name, grew, g->base_total, g->new_total, fail_above);
+				g->name, grew, g->base_total, g->new_total, o.fail_above);
 			ret = CONVERT_FAILED;
 		} else {
 			fprintf(stderr,
 				"agentctl diff: ok: no function's total share grew by more than %g "
 				"percentage points (largest growth: %.2f%s%s%s)\n",
-				fail_above, grew, g ? ", '" : "", g ? g->name : "", g ? "'" : "");
+				o.fail_above, grew, g ? ", '" : "", g ? g->name : "", g ? "'" : "");
 		}
 	}
 out:
 	if (out != stdout && fclose(out) && ret == CONVERT_OK) {
-		log_error("agentctl diff: cannot write %s: %s", output, strerror(errno));
+		log_error("agentctl diff: cannot write %s: %s", o.output, strerror(errno));
 		ret = CONVERT_FAILED;
 	}
 	diff__free(&d);
