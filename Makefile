@@ -205,8 +205,9 @@ clean:
 #   $(PREFIX)/lib/systemd/system/pyprof-agent.service  (UNITDIR; both PREFIXes are on systemd's
 #       unit path), its ExecStart= and ExecReload= rewritten for PREFIX
 #   $(PREFIX)/lib/tmpfiles.d/pyprof-agent.conf  (TMPFILESDIR: windows older than 7 days go)
-#   /etc/pyprof-agent/agent.yaml  (config/agent.yaml with output.directory and control.socket in
-#       the unit's StateDirectory and RuntimeDirectory; an existing file is kept, never replaced)
+#   /etc/pyprof-agent/agent.yaml  (config/agent.yaml with output.directory in the unit's
+#       StateDirectory; control.socket's default is already in its RuntimeDirectory; an existing
+#       file is kept, never replaced)
 # each under DESTDIR when given (staging for a package).
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
@@ -228,7 +229,6 @@ install: all
 		echo "install: keeping the existing $(DESTDIR)$(CONFDIR)/agent.yaml"; \
 	else \
 		sed -e 's|^  directory: ./profiles$$|  directory: /var/lib/pyprof-agent/profiles|' \
-		    -e 's|^  socket: /run/pyprof-agent.sock$$|  socket: /run/pyprof-agent/agent.sock|' \
 		    -e '1i # Installed by `make install` for deploy/systemd/pyprof-agent.service: output.directory\n# and control.socket are in its StateDirectory and RuntimeDirectory.' \
 		    config/agent.yaml > $(DESTDIR)$(CONFDIR)/agent.yaml.tmp && \
 		grep -q '^  directory: /var/lib/pyprof-agent/profiles$$' $(DESTDIR)$(CONFDIR)/agent.yaml.tmp && \

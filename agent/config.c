@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "control.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -1453,7 +1454,7 @@ struct agent_config *config__defaults(void)
 	cfg->window.seconds = 60;
 	cfg->output.directory = strdup(DEFAULT_OUTPUT_DIR);
 	cfg->output.formats = CONFIG_FORMAT_FOLDED;
-	cfg->control.socket = strdup("/run/pyprof-agent.sock");
+	cfg->control.socket = strdup(CONTROL_DEFAULT_SOCKET);
 	cfg->metrics.listen = strdup("");
 	cfg->metrics.listen_host = strdup("");
 	cfg->log.level = LOG_INFO;

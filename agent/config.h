@@ -77,7 +77,7 @@ struct agent_config {
 
 	struct {
 		char *socket; /* path of the control socket, non-empty; default
-				 /run/pyprof-agent.sock */
+				 CONTROL_DEFAULT_SOCKET */
 	} control;
 
 	struct {

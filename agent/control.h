@@ -9,7 +9,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#define CONTROL_DEFAULT_SOCKET "/run/pyprof-agent.sock"
+/* In the systemd unit's RuntimeDirectory; the daemon creates the directory when run otherwise. */
+#define CONTROL_DEFAULT_SOCKET "/run/pyprof-agent/agent.sock"
 
 enum control_cmd {
 	CONTROL_STATUS = 1,   /* "status" */

@@ -4,6 +4,7 @@
  * boundaries; signals arrive through a signalfd; the control socket and the metrics endpoint
  * are non-blocking servers on the same loop. */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -615,11 +616,26 @@ static void on_http(void *ctx, struct netserver *s, uint64_t conn, const char *r
 
 /* ---- servers ---- */
 
+/* The socket's directory (the default's is /run/pyprof-agent, which systemd's RuntimeDirectory=
+ * makes under the unit): made when missing; if that fails, listening says why. */
+static void make_socket_dir(const char *socket_path)
+{
+	const char *slash = strrchr(socket_path, '/');
+	char dir[PATH_MAX];
+
+	if (!slash || slash == socket_path || (size_t)(slash - socket_path) >= sizeof(dir))
+		return;
+	memcpy(dir, socket_path, slash - socket_path);
+	dir[slash - socket_path] = '\0';
+	(void)mkdir(dir, 0750);
+}
+
 static int open_servers(struct daemon *d, const struct agent_config *cfg)
 {
 	char err_msg[256];
 	int err;
 
+	make_socket_dir(cfg->control.socket);
 	err = netserver__listen_unix(cfg->control.socket, d->epfd, on_control, d, &d->ctl, err_msg,
 				     sizeof(err_msg));
 	if (err) {

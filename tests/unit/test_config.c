@@ -156,7 +156,7 @@ static void test_defaults_have_documented_values(void **state)
 	    d->targets.n_pids + d->targets.n_cmdline_regex + d->targets.n_container_ids, 0);
 	assert_int_equal(d->window.seconds, 60);
 	assert_int_equal(d->output.formats, CONFIG_FORMAT_FOLDED);
-	assert_string_equal(d->control.socket, "/run/pyprof-agent.sock");
+	assert_string_equal(d->control.socket, "/run/pyprof-agent/agent.sock");
 	assert_string_equal(d->metrics.listen, "");
 	assert_int_equal(d->metrics.listen_port, 0);
 	assert_int_equal(d->log.level, LOG_INFO);
