@@ -71,8 +71,8 @@
 #define GIL_STATE_SIZE 208
 /* 3.7-3.11: _PyRuntime.ceval.gil, offsets from &_PyRuntime. */
 #define GIL_RUNTIME(locked, holder)                                                                \
-	.gil_kind = PY_GIL_RUNTIME, .gil_ptr = NONE, .gil_locked = (locked), .gil_holder = (holder), \
-	.gil_size = GIL_STATE_SIZE
+	.gil_kind = PY_GIL_RUNTIME, .gil_ptr = NONE, .gil_locked = (locked),                       \
+	.gil_holder = (holder), .gil_size = GIL_STATE_SIZE
 /* 3.12+: interp->ceval.gil points to a struct _gil_runtime_state. */
 #define GIL_INTERP(ptr, locked, holder)                                                            \
 	.gil_kind = PY_GIL_INTERP_PTR, .gil_ptr = (ptr), .gil_locked = (locked),                   \

@@ -53,7 +53,7 @@
 	X(gil_kind)                                                                                \
 	X(gil_ptr)                                                                                 \
 	X(gil_locked)                                                                              \
-	X(gil_holder)                                                                                \
+	X(gil_holder)                                                                              \
 	X(gil_size)
 
 /* The built-in offsets of CPython major.minor, or NULL if there is no table for it (before 3.6,

@@ -21,7 +21,6 @@
 
 enum { SYM_RUNTIME, SYM_VERSION, SYM_CODE_TYPE, SYM_INTERP_HEAD, SYM_COUNT };
 
-
 int pyproc__version_from_hex(uint32_t hex, unsigned *ret_major, unsigned *ret_minor)
 {
 	unsigned major = (hex >> 24) & 0xff, minor = (hex >> 16) & 0xff;
@@ -170,10 +169,10 @@ static int load_layout(struct pyproc *p, char *errbuf, size_t errlen)
 		p->offsets = *table;
 		return 0;
 	}
-	errbuf__set(errbuf, errlen, "CPython %u.%u is not supported (no layout table%s)", p->major,
-		p->minor,
-		p->runtime_addr && p->minor >= 13 ? " and its _Py_DebugOffsets could not be used"
-						  : "");
+	errbuf__set(
+	    errbuf, errlen, "CPython %u.%u is not supported (no layout table%s)", p->major,
+	    p->minor,
+	    p->runtime_addr && p->minor >= 13 ? " and its _Py_DebugOffsets could not be used" : "");
 	return -EPROTONOSUPPORT;
 }
 
@@ -284,8 +283,8 @@ static int describe(struct pyproc *p, const struct procmaps_entry *m, const stru
 
 	snprintf(p->elf_path, sizeof(p->elf_path), "%s", m->path);
 	if (f->version_err) {
-		errbuf__set(errbuf, errlen, "pid %d runs CPython from %s, of unknown version", p->pid,
-			m->path);
+		errbuf__set(errbuf, errlen, "pid %d runs CPython from %s, of unknown version",
+			    p->pid, m->path);
 		return -EPROTONOSUPPORT;
 	}
 	p->major = f->major;
@@ -297,8 +296,8 @@ static int describe(struct pyproc *p, const struct procmaps_entry *m, const stru
 	p->bias = f->is_exec ? 0 : m->start - f->seg_vaddr;
 	if (p->major != 3 || p->minor < 6) {
 		errbuf__set(errbuf, errlen,
-			"pid %d runs CPython %u.%u, which is not supported (3.6 and newer are)",
-			p->pid, p->major, p->minor);
+			    "pid %d runs CPython %u.%u, which is not supported (3.6 and newer are)",
+			    p->pid, p->major, p->minor);
 		return -EPROTONOSUPPORT;
 	}
 	if (f->q[SYM_RUNTIME].found)
@@ -312,9 +311,10 @@ static int describe(struct pyproc *p, const struct procmaps_entry *m, const stru
 	} else if (f->q[SYM_INTERP_HEAD].found) {
 		p->interp_head_addr = f->q[SYM_INTERP_HEAD].value + p->bias;
 	} else {
-		errbuf__set(errbuf, errlen,
-			"pid %d: CPython %u.%u's interpreter list not found (stripped library?)",
-			p->pid, p->major, p->minor);
+		errbuf__set(
+		    errbuf, errlen,
+		    "pid %d: CPython %u.%u's interpreter list not found (stripped library?)",
+		    p->pid, p->major, p->minor);
 		return -ENOEXEC;
 	}
 	return 0;
@@ -335,7 +335,7 @@ int pyproc__open(pid_t pid, struct pyproc_cache *cache, struct pyproc **ret, cha
 			errbuf__set(errbuf, errlen, "no process with pid %d", pid);
 		else
 			errbuf__set(errbuf, errlen, "cannot read /proc/%d/maps: %s", pid,
-				strerror(-err));
+				    strerror(-err));
 		return err;
 	}
 	procfs__exe(pid, exe, sizeof(exe));
@@ -355,7 +355,7 @@ int pyproc__open(pid_t pid, struct pyproc_cache *cache, struct pyproc **ret, cha
 		if (err) {
 			if ((err == -EACCES || err == -EPERM) && cands[i].rank < 2) {
 				errbuf__set(errbuf, errlen, "not allowed to read %s of pid %d: %s",
-					m->path, pid, strerror(-err));
+					    m->path, pid, strerror(-err));
 				goto out;
 			}
 			if (err == -ENOENT && procfs__exists(pid) != 0) {
@@ -371,9 +371,9 @@ int pyproc__open(pid_t pid, struct pyproc_cache *cache, struct pyproc **ret, cha
 		goto out;
 	}
 	err = -ENOEXEC;
-	errbuf__set(errbuf, errlen,
-		"pid %d is not a CPython process (no _PyRuntime in its executable or libraries)",
-		pid);
+	errbuf__set(
+	    errbuf, errlen,
+	    "pid %d is not a CPython process (no _PyRuntime in its executable or libraries)", pid);
 out:
 	free(cands);
 	procmaps__free(&maps);

@@ -37,7 +37,6 @@ const char *const s3_status_names[S3_STATUS_MAX] = {
     [S3_ERR_ABORTED] = "aborted",
 };
 
-
 /* ---- credentials ---- */
 
 /* A key or token: printable ASCII without spaces, so it can sit in a header. */
@@ -67,25 +66,26 @@ static int from_env(const struct s3_env *env, struct s3_credentials *ret, char *
 {
 	if (!token_ok(env->access_key_id, sizeof(ret->access_key_id))) {
 		errbuf__set(err, errlen,
-			"AWS_ACCESS_KEY_ID is not a usable key (empty, too long, or "
-			"with spaces or control characters)");
+			    "AWS_ACCESS_KEY_ID is not a usable key (empty, too long, or "
+			    "with spaces or control characters)");
 		return -EINVAL;
 	}
 	if (!env->secret_access_key || !*env->secret_access_key) {
-		errbuf__set(err, errlen, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
+		errbuf__set(err, errlen,
+			    "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
 		return -EINVAL;
 	}
 	if (!token_ok(env->secret_access_key, sizeof(ret->secret_access_key))) {
 		errbuf__set(err, errlen,
-			"AWS_SECRET_ACCESS_KEY is not a usable key (too long, or "
-			"with spaces or control characters)");
+			    "AWS_SECRET_ACCESS_KEY is not a usable key (too long, or "
+			    "with spaces or control characters)");
 		return -EINVAL;
 	}
 	if (env->session_token && *env->session_token &&
 	    !token_ok(env->session_token, sizeof(ret->session_token))) {
 		errbuf__set(err, errlen,
-			"AWS_SESSION_TOKEN is not a usable token (too long, or with "
-			"spaces or control characters)");
+			    "AWS_SESSION_TOKEN is not a usable token (too long, or with "
+			    "spaces or control characters)");
 		return -EINVAL;
 	}
 	snprintf(ret->access_key_id, sizeof(ret->access_key_id), "%s", env->access_key_id);
@@ -150,8 +150,8 @@ static int parse_credentials(char *text, const char *file, const char *profile,
 			char *close = strchr(s, ']');
 
 			if (!close) {
-				errbuf__set(err, errlen, "%s:%lu: a section header without ']'", file,
-					lineno);
+				errbuf__set(err, errlen, "%s:%lu: a section header without ']'",
+					    file, lineno);
 				return -EINVAL;
 			}
 			*close = '\0';
@@ -165,7 +165,7 @@ static int parse_credentials(char *text, const char *file, const char *profile,
 		if (!eq) {
 			/* the line is not quoted: it may hold a key */
 			errbuf__set(err, errlen, "%s:%lu: expected \"key = value\" in profile [%s]",
-				file, lineno, profile);
+				    file, lineno, profile);
 			return -EINVAL;
 		}
 		*eq = '\0';
@@ -186,12 +186,12 @@ static int parse_credentials(char *text, const char *file, const char *profile,
 	}
 	if (!seen_profile) {
 		errbuf__set(err, errlen, "%s: no profile [%s]%s", file, profile,
-			strcmp(profile, "default") ? " (chosen by AWS_PROFILE)" : "");
+			    strcmp(profile, "default") ? " (chosen by AWS_PROFILE)" : "");
 		return -ENOENT;
 	}
 	if (!ret->access_key_id[0] || !ret->secret_access_key[0]) {
 		errbuf__set(err, errlen, "%s: profile [%s] lacks %s", file, profile,
-			!ret->access_key_id[0] ? "aws_access_key_id" : "aws_secret_access_key");
+			    !ret->access_key_id[0] ? "aws_access_key_id" : "aws_secret_access_key");
 		return -EINVAL;
 	}
 	snprintf(ret->source, sizeof(ret->source), "%s [%s]", file, profile);
@@ -212,7 +212,7 @@ int s3__credentials(const struct s3_env *env, const char *file, struct s3_creden
 	    (env->secret_access_key && *env->secret_access_key)) {
 		if (!env->access_key_id || !*env->access_key_id) {
 			errbuf__set(err, errlen,
-				"AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not");
+				    "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not");
 			return -EINVAL;
 		}
 		rc = from_env(env, ret, err, errlen);
@@ -221,16 +221,17 @@ int s3__credentials(const struct s3_env *env, const char *file, struct s3_creden
 		return rc;
 	}
 	if (!file || !*file) {
-		errbuf__set(err, errlen,
-			"no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are unset and "
-			"upload.s3.credentials.file is empty");
+		errbuf__set(
+		    err, errlen,
+		    "no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are unset and "
+		    "upload.s3.credentials.file is empty");
 		return -ENOENT;
 	}
 	f = fopen(file, "re");
 	if (!f) {
 		rc = -errno;
 		errbuf__set(err, errlen, "cannot read the credentials file %s: %s", file,
-			strerror(-rc));
+			    strerror(-rc));
 		return rc;
 	}
 	text = malloc(CREDENTIALS_MAX_BYTES + 1);
@@ -240,7 +241,7 @@ int s3__credentials(const struct s3_env *env, const char *file, struct s3_creden
 	fclose(f);
 	if (rc) {
 		errbuf__set(err, errlen, "cannot read the credentials file %s: %s", file,
-			strerror(-rc));
+			    strerror(-rc));
 	} else {
 		text[len] = '\0';
 		if (memchr(text, '\0', len)) {
@@ -276,10 +277,11 @@ int s3__check_target(const struct s3_target *t, char *err, size_t errlen)
 
 	if (!*t->region || strlen(t->region) > 64 ||
 	    !chars_in(t->region, "-_ABCDEFGHIJKLMNOPQRSTUVWXYZ")) {
-		errbuf__set(err, errlen,
-			"upload.s3.region: expected letters, digits, '-' and '_' (like us-east-1), "
-			"got \"%.64s\"",
-			t->region);
+		errbuf__set(
+		    err, errlen,
+		    "upload.s3.region: expected letters, digits, '-' and '_' (like us-east-1), "
+		    "got \"%.64s\"",
+		    t->region);
 		return -EINVAL;
 	}
 	/* S3's rules: 3..63 lowercase letters, digits, '.', '-'; old buckets and other stores
@@ -288,12 +290,13 @@ int s3__check_target(const struct s3_target *t, char *err, size_t errlen)
 	    !chars_in(t->bucket, t->path_style ? ".-_ABCDEFGHIJKLMNOPQRSTUVWXYZ" : ".-") ||
 	    t->bucket[0] == '.' || t->bucket[0] == '-') {
 		errbuf__set(err, errlen,
-			"upload.s3.bucket: \"%.64s\" cannot be used as a bucket name%s", t->bucket,
-			t->path_style ? "" : " in a host name (path_style: false)");
+			    "upload.s3.bucket: \"%.64s\" cannot be used as a bucket name%s",
+			    t->bucket, t->path_style ? "" : " in a host name (path_style: false)");
 		return -EINVAL;
 	}
 	if (strpbrk(t->endpoint, "?#")) {
-		errbuf__set(err, errlen, "upload.s3.endpoint: a query or fragment is not supported");
+		errbuf__set(err, errlen,
+			    "upload.s3.endpoint: a query or fragment is not supported");
 		return -EINVAL;
 	}
 	if (t->ca_file && *t->ca_file) {
@@ -302,7 +305,8 @@ int s3__check_target(const struct s3_target *t, char *err, size_t errlen)
 
 		if (!x) {
 			errbuf__set(err, errlen, "upload.s3.ca_file: %s: %s", t->ca_file,
-				bio ? "no PEM certificate in it" : strerror(errno ? errno : EIO));
+				    bio ? "no PEM certificate in it"
+					: strerror(errno ? errno : EIO));
 			BIO_free(bio);
 			return -EINVAL;
 		}

@@ -40,7 +40,6 @@ struct spool {
 	uint64_t evictions, evicted_bytes, quarantined;
 };
 
-
 /* ---- names and the gzip container ---- */
 
 int spool__name(int64_t start_s, const char *mode, char ret_name[SPOOL_NAME_MAX])
@@ -323,7 +322,6 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
-
 static int entry_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct spool_entry *)a)->name, ((const struct spool_entry *)b)->name);
@@ -430,13 +428,14 @@ int spool__open(const char *dir, uint64_t max_bytes, struct spool **ret, char *e
 	rc = mkdir_p(dir);
 	if (rc) {
 		errbuf__set(err, errlen, "cannot create the spool directory %s: %s", dir,
-			strerror(-rc));
+			    strerror(-rc));
 		return rc;
 	}
 	d = opendir(dir);
 	if (!d) {
 		rc = -errno;
-		errbuf__set(err, errlen, "cannot open the spool directory %s: %s", dir, strerror(-rc));
+		errbuf__set(err, errlen, "cannot open the spool directory %s: %s", dir,
+			    strerror(-rc));
 		return rc;
 	}
 	sp = calloc(1, sizeof(*sp));
@@ -537,7 +536,8 @@ int spool__put(struct spool *sp, const struct spool_window *w, const void *data,
 	if (!rc)
 		rc = spool__gzip(w, data, len, &gz, &gz_len);
 	if (rc) {
-		errbuf__set(err, errlen, "cannot compress the %s window: %s", w->mode, strerror(-rc));
+		errbuf__set(err, errlen, "cannot compress the %s window: %s", w->mode,
+			    strerror(-rc));
 		return rc;
 	}
 	snprintf(path, sizeof(path), "%s/%s", sp->dir, name);
@@ -576,8 +576,8 @@ int spool__put(struct spool *sp, const struct spool_window *w, const void *data,
 		evict(sp, name);
 	pthread_mutex_unlock(&sp->lock);
 	if (rc)
-		errbuf__set(err, errlen, "out of memory indexing %s (it is uploaded after a restart)",
-			path);
+		errbuf__set(err, errlen,
+			    "out of memory indexing %s (it is uploaded after a restart)", path);
 	return rc;
 }
 
