@@ -360,8 +360,6 @@ static int build_stack(struct collector *c, struct proc_entry *e, const struct s
 		if (!(ev->flags & SAMPLE_ERROR))
 			err = push_str(c, "[no Python thread state]");
 	}
-	if (!err && (ev->flags & SAMPLE_NO_PYSTACK))
-		err = push_str(c, "[blocked outside a system call]");
 	/* Python frames arrive innermost first; the profile wants the root first. */
 	for (uint32_t i = nframes; !err && i-- > 0;) {
 		struct frame_sym fs;

@@ -37,7 +37,7 @@ const char *const pyprof_metric_names[METRIC_MAX] = {
     [METRIC_OFFCPU_SHORT_NS] = "offcpu_short_ns",
     [METRIC_OFFCPU_EVENTS_SENT] = "offcpu_events_sent",
     [METRIC_OFFCPU_PENDING_FULL] = "offcpu_pending_full",
-    [METRIC_OFFCPU_OUTSIDE_SYSCALL] = "offcpu_outside_syscall",
+    [METRIC_OFFCPU_NO_RSEQ] = "offcpu_no_rseq",
     [METRIC_OFFCPU_GIL_WAITS] = "offcpu_gil_waits",
 };
 
@@ -177,8 +177,8 @@ static int offcpu_open(struct sampler *s, const struct sampler_opts *opts, char 
 	s->off->rodata->capture_kernel_stack = opts->kernel_stacks ? 1 : 0;
 	s->off_btf = bpfload__choose(s->off->progs.pyprof_switch_btf,
 				     s->off->progs.pyprof_switch_raw, "sched_switch");
-	bpfload__choose(s->off->progs.pyprof_sysexit_btf, s->off->progs.pyprof_sysexit_raw,
-			"sys_exit");
+	bpfload__choose(s->off->progs.pyprof_resume_btf, s->off->progs.pyprof_resume_raw,
+			"rseq_update");
 	err = offcpu_bpf__load(s->off);
 	if (err) {
 		snprintf(errbuf, errlen,
@@ -308,6 +308,20 @@ static int layout_slot(struct sampler *s, const struct py_offsets *off)
 	return i;
 }
 
+/* The off-CPU programs' filter bit of pid (see PYPROF_PID_BITS). */
+static void set_target_bit(struct sampler *s, __u32 pid, int on)
+{
+	__u64 *word, bit = 1ULL << (pid & 63);
+
+	if (!s->off || pid >= PYPROF_PID_BITS)
+		return;
+	word = &s->off->bss->target_pids[pid >> 6];
+	if (on)
+		__atomic_fetch_or(word, bit, __ATOMIC_RELEASE);
+	else
+		__atomic_fetch_and(word, ~bit, __ATOMIC_RELEASE);
+}
+
 int sampler__add_target(struct sampler *s, const struct pyproc *p)
 {
 	struct py_target t = {
@@ -315,7 +329,7 @@ int sampler__add_target(struct sampler *s, const struct pyproc *p)
 	    .runtime_addr = p->runtime_addr,
 	};
 	__u32 pid = p->pid;
-	int slot;
+	int slot, err;
 
 	if (p->offsets.frame_size > 256)
 		return -EINVAL;
@@ -323,15 +337,42 @@ int sampler__add_target(struct sampler *s, const struct pyproc *p)
 	if (slot < 0)
 		return slot;
 	t.layout = slot;
-	return bpf_map__update_elem(s->skel->maps.targets, &pid, sizeof(pid), &t, sizeof(t),
-				    BPF_ANY);
+	err =
+	    bpf_map__update_elem(s->skel->maps.targets, &pid, sizeof(pid), &t, sizeof(t), BPF_ANY);
+	if (!err)
+		set_target_bit(s, pid, 1);
+	return err;
+}
+
+/* Deletes the pending sleeps of pid's threads: once pid is no longer a target, its threads'
+ * system calls are not looked at, and a live thread would keep its entry. */
+static void forget_pending(struct sampler *s, pid_t pid)
+{
+	char path[64];
+	__u32 tid, next;
+	int fd, more;
+
+	if (!s->off)
+		return;
+	fd = bpf_map__fd(s->off->maps.pending_sleeps);
+	for (more = !bpf_map_get_next_key(fd, NULL, &next); more;) {
+		tid = next;
+		more = !bpf_map_get_next_key(fd, &tid, &next);
+		snprintf(path, sizeof(path), "/proc/%d/task/%u", (int)pid, tid);
+		if (access(path, F_OK) == 0)
+			bpf_map_delete_elem(fd, &tid);
+	}
 }
 
 int sampler__remove_target(struct sampler *s, pid_t pid)
 {
 	__u32 key = pid;
+	int err;
 
-	return bpf_map__delete_elem(s->skel->maps.targets, &key, sizeof(key), 0);
+	set_target_bit(s, pid, 0); /* first: a bit without an entry is harmless, not the reverse */
+	err = bpf_map__delete_elem(s->skel->maps.targets, &key, sizeof(key), 0);
+	forget_pending(s, pid);
+	return err;
 }
 
 int sampler__drain(struct sampler *s)

@@ -5,13 +5,18 @@
  * (per thread, in a shared map: a per-CPU one would lose or amplify time when the thread wakes
  * on another CPU). When it switches back in, the blocked time is known:
  *  - shorter than min_block_ns: only counted (count and nanoseconds);
- *  - a sleep inside a system call: the kernel stack where it slept is taken then
- *    (bpf_get_task_stack; the task is not running), and the Python stack when the system call
- *    returns (sys_exit, in the thread's own context, before any Python code ran again), so no
- *    stack is ever walked for the many short blocks;
- *  - a preemption (runnable, waiting for a CPU): the Python stack was taken at switch-out, and
- *    a small duration record completes it.
- * A thread sleeping on a futex inside the GIL's state is marked as waiting for the GIL. */
+ *  - longer: the kernel stack where it waited is taken then (bpf_get_task_stack; the task is not
+ *    running yet), and the Python stack on the thread's way back to user mode, in its own
+ *    context, before any Python code ran again: the kernel tells every thread that registered
+ *    rseq (glibc does, for every thread, since 2.35) that it was switched out, on that way back
+ *    (the rseq_update tracepoint). So no stack is ever walked for the many short blocks, and
+ *    untraced processes pay two bit tests per switch: no system-call hook, which would slow
+ *    down every system call on the host.
+ * A thread without rseq (musl, or glibc told not to) has its Python stack walked at every
+ * switch-out instead, sent ahead and joined in userspace with a duration record when the block
+ * proves long enough (counted as offcpu_no_rseq).
+ * A thread sleeping on a futex inside the GIL's state is marked as waiting for the GIL; a
+ * preempted thread (waiting for a CPU) as runnable. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -27,16 +32,44 @@ const volatile __u32 capture_kernel_stack = 1;
 
 #define SYS_FUTEX    202 /* x86_64 */
 #define TASK_RUNNING 0
+#define TASK_DEAD    0x80
+
+/* Bit pid of the target processes (see PYPROF_PID_BITS), written by userspace; bit tid of the
+ * threads with a pending block, so that their many returns to user mode without one cost no
+ * hash lookup. A set bit only means "look in the map". */
+__u64 target_pids[PYPROF_PID_WORDS];
+__u64 pending_tids[PYPROF_PID_WORDS];
+
+static __always_inline int pid_bit(const __u64 *bits, __u32 id)
+{
+	return (bits[(id >> 6) & (PYPROF_PID_WORDS - 1)] >> (id & 63)) & 1;
+}
+
+static __always_inline int is_target_pid(__u32 pid)
+{
+	return pid_bit(target_pids, pid);
+}
+
+static __always_inline void set_pending_bit(__u32 tid, int on)
+{
+	__u64 *word = &pending_tids[(tid >> 6) & (PYPROF_PID_WORDS - 1)], bit = 1ULL << (tid & 63);
+
+	if (on)
+		__sync_fetch_and_or(word, bit);
+	else
+		__sync_fetch_and_and(word, ~bit);
+}
 
 /* A target thread that switched out, until it switches back in. */
 struct blocked {
 	__u64 start_ns;
-	__u64 user_ip; /* user registers at the block: the same at sys_exit means the thread */
-	__u64 user_sp; /* has not run any user code in between */
-	__s64 syscall_nr;
 	__u32 state;
-	__u32 flags; /* SAMPLE_RUNNABLE, SAMPLE_GIL_WAIT */
+	__u32 flags; /* SAMPLE_RUNNABLE, SAMPLE_GIL_WAIT, BLOCKED_STACK_SENT */
 };
+
+/* The Python stack went out at switch-out (a thread without rseq): at switch-in only the
+ * duration follows, to be joined in userspace. */
+#define BLOCKED_STACK_SENT (1u << 31)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -45,13 +78,10 @@ struct {
 	__type(value, struct blocked);
 } blocked_threads SEC(".maps");
 
-/* A long sleep waiting for its Python stack, from switch-in to the system call's return. */
+/* A long block waiting for its Python stack, from switch-in to the return to user mode. */
 struct pending {
-	__u64 blocked_ns; /* summed: a system call may sleep several times */
+	__u64 blocked_ns; /* summed: a system call may block several times */
 	__u64 start_ns;
-	__u64 user_ip;
-	__u64 user_sp;
-	__s64 syscall_nr;
 	__u32 state;
 	__u32 flags;
 	__s32 kstack_bytes;
@@ -79,22 +109,29 @@ struct task_struct___pre514 {
 	long state;
 } __attribute__((preserve_access_index));
 
+/* t is trusted (bpf_get_current_task_btf): plain loads, no helper calls. */
 static __always_inline __u32 task_state(struct task_struct *t)
 {
 	if (bpf_core_field_exists(t->__state))
-		return BPF_CORE_READ(t, __state);
-	return (__u32)BPF_CORE_READ((struct task_struct___pre514 *)t, state);
+		return t->__state;
+	return (__u32)((struct task_struct___pre514 *)t)->state;
 }
 
-/* Whether the current thread, blocking in syscall nr on futex uaddr, waits for the GIL. */
-static __always_inline int waits_for_gil(struct py_target *t, __s64 nr, __u64 uaddr)
+/* Whether the current thread of process pid, blocking in syscall nr on futex uaddr, waits for
+ * the GIL. */
+static __always_inline int waits_for_gil(__u32 pid, __u64 nr, __u64 uaddr)
 {
 	const struct py_offsets *off;
-	__u32 layout = t->layout;
+	struct py_target *t;
+	__u32 layout;
 	__u64 gil;
 
 	if (nr != SYS_FUTEX)
 		return 0;
+	t = bpf_map_lookup_elem(&targets, &pid);
+	if (!t)
+		return 0;
+	layout = t->layout;
 	off = bpf_map_lookup_elem(&layouts, &layout);
 	if (!off || off->gil_size == PYOFF_NONE)
 		return 0;
@@ -118,47 +155,78 @@ static __always_inline void event_begin(struct sample_event *ev, __u32 pid, __u3
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 }
 
-/* The current task (prev) switches out. */
+/* A thread's last switch-out: its records go with it (a thread dying inside exit_group never
+ * returns from that system call to collect its pending sleep). */
+static __always_inline void forget_thread(__u32 tid)
+{
+	bpf_map_delete_elem(&pending_sleeps, &tid);
+	set_pending_bit(tid, 0);
+	bpf_map_delete_elem(&blocked_threads, &tid);
+	bpf_map_delete_elem(&tstate_cache, &tid);
+}
+
+/* Whether task (trusted) registered rseq: then the kernel calls rseq_update on its way back to
+ * user mode after every switch, and its Python stack can wait until then. */
+static __always_inline int has_rseq(struct task_struct *task)
+{
+	if (!bpf_core_field_exists(task->rseq))
+		return 0;
+	return task->rseq != NULL;
+}
+
+/* A thread without rseq: nothing runs in its context before its Python code does, so its
+ * stack is walked and sent now. Returns 0 if sent. */
+static __always_inline int send_stack_now(void *ctx, struct task_struct *task, __u32 pid, __u32 tid,
+					  const struct blocked *b)
+{
+	struct py_target *t = bpf_map_lookup_elem(&targets, &pid);
+	struct sample_event *ev = event__scratch();
+
+	metric_inc(METRIC_OFFCPU_NO_RSEQ);
+	if (!t || !ev)
+		return -1;
+	event_begin(ev, pid, tid, b->start_ns);
+	ev->flags = b->flags | SAMPLE_STACK_ONLY;
+	ev->state = b->state;
+	pystack__capture(ev, t, tid, task->thread.fsbase, b->start_ns, 0);
+	if (capture_kernel_stack) {
+		ev->kstack_bytes =
+		    bpf_get_stack(ctx, &ev->frames[event__nframes(ev)], PYPROF_MAX_KSTACK * 8, 0);
+		if (ev->kstack_bytes < 0)
+			metric_inc(METRIC_KSTACK_FAILED);
+	}
+	return event__send(ev, METRIC_OFFCPU_EVENTS_SENT, METRIC_RINGBUF_FULL);
+}
+
+/* The current task (prev), a thread of a target, switches out. */
 static __always_inline void switch_out(void *ctx, bool preempt, __u64 now)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 pid = id >> 32, tid = (__u32)id;
-	struct blocked b = {.start_ns = now};
-	struct sample_event *ev;
+	struct blocked fresh = {.start_ns = now}, *b;
 	struct pt_regs *regs;
-	struct py_target *t;
 
-	t = bpf_map_lookup_elem(&targets, &pid);
-	if (!t)
-		return;
 	metric_inc(METRIC_OFFCPU_SWITCHES);
-	b.state = preempt ? TASK_RUNNING : task_state(task);
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	b.user_ip = BPF_CORE_READ(regs, ip);
-	b.user_sp = BPF_CORE_READ(regs, sp);
-	b.syscall_nr = (__s64)BPF_CORE_READ(regs, orig_ax);
-	if (b.state == TASK_RUNNING) {
-		/* preempted: it resumes in user code, so its Python stack is taken now */
-		b.flags = SAMPLE_RUNNABLE;
-		ev = event__scratch();
-		if (ev) {
-			event_begin(ev, pid, tid, now);
-			ev->flags = SAMPLE_RUNNABLE | SAMPLE_STACK_ONLY;
-			ev->state = b.state;
-			pystack__capture(ev, t, tid, BPF_CORE_READ(task, thread.fsbase), now, 0);
-			if (capture_kernel_stack) {
-				ev->kstack_bytes = bpf_get_stack(
-				    ctx, &ev->frames[event__nframes(ev)], PYPROF_MAX_KSTACK * 8, 0);
-				if (ev->kstack_bytes < 0)
-					metric_inc(METRIC_KSTACK_FAILED);
-			}
-			event__send(ev, METRIC_OFFCPU_EVENTS_SENT, METRIC_RINGBUF_FULL);
-		}
-	} else if (waits_for_gil(t, b.syscall_nr, BPF_CORE_READ(regs, di))) {
-		b.flags = SAMPLE_GIL_WAIT;
+	fresh.state = preempt ? TASK_RUNNING : task_state(task);
+	if (fresh.state & TASK_DEAD) {
+		forget_thread(tid);
+		return;
 	}
-	bpf_map_update_elem(&blocked_threads, &tid, &b, BPF_ANY);
+	if (fresh.state == TASK_RUNNING) {
+		fresh.flags = SAMPLE_RUNNABLE;
+	} else {
+		regs = (struct pt_regs *)bpf_task_pt_regs(task);
+		if (regs && waits_for_gil(pid, regs->orig_ax, regs->di))
+			fresh.flags = SAMPLE_GIL_WAIT;
+	}
+	if (!has_rseq(task) && !send_stack_now(ctx, task, pid, tid, &fresh))
+		fresh.flags |= BLOCKED_STACK_SENT;
+	b = bpf_map_lookup_elem(&blocked_threads, &tid);
+	if (b)
+		*b = fresh; /* in place: an update allocates and swaps an element, twice the cost */
+	else
+		bpf_map_update_elem(&blocked_threads, &tid, &fresh, BPF_ANY);
 }
 
 /* next switches in; stack_task is next as a trusted pointer (tp_btf), or NULL (raw_tp). */
@@ -180,7 +248,9 @@ static __always_inline void switch_in(struct task_struct *next, struct task_stru
 		metric_add(METRIC_OFFCPU_SHORT_NS, delta);
 		return;
 	}
-	if (b->flags & SAMPLE_RUNNABLE) {
+	if (b->flags & SAMPLE_GIL_WAIT)
+		metric_inc(METRIC_OFFCPU_GIL_WAITS);
+	if (b->flags & BLOCKED_STACK_SENT) {
 		struct sample_event *ev = event__scratch();
 
 		if (!ev)
@@ -189,12 +259,10 @@ static __always_inline void switch_in(struct task_struct *next, struct task_stru
 		event_begin(ev, BPF_CORE_READ(next, tgid), tid, now - delta);
 		ev->kind = SAMPLE_OFF_CPU_DURATION;
 		ev->weight = delta;
-		ev->flags = SAMPLE_RUNNABLE;
+		ev->flags = b->flags & (SAMPLE_RUNNABLE | SAMPLE_GIL_WAIT);
 		event__send(ev, METRIC_OFFCPU_EVENTS_SENT, METRIC_RINGBUF_FULL);
 		return;
 	}
-	if (b->flags & SAMPLE_GIL_WAIT)
-		metric_inc(METRIC_OFFCPU_GIL_WAITS);
 	p = bpf_map_lookup_elem(&pending_sleeps, &tid);
 	if (!p) {
 		fresh = bpf_map_lookup_elem(&pending_zero, &zero);
@@ -207,41 +275,47 @@ static __always_inline void switch_in(struct task_struct *next, struct task_stru
 			return;
 		}
 		p->start_ns = now - delta;
+		set_pending_bit(tid, 1);
 	}
 	p->blocked_ns += delta;
-	p->user_ip = b->user_ip;
-	p->user_sp = b->user_sp;
-	p->syscall_nr = b->syscall_nr;
 	p->state = b->state;
-	p->flags |= b->flags;
+	p->flags |= b->flags & (SAMPLE_RUNNABLE | SAMPLE_GIL_WAIT);
 	p->kstack_bytes = 0;
 	if (capture_kernel_stack && stack_task) {
-		/* where it slept: the task is not running yet, its kernel stack is as it left it */
+		/* where it waited: the task is not running yet, its kernel stack is as it left it
+		 */
 		p->kstack_bytes = bpf_get_task_stack(stack_task, p->kstack, sizeof(p->kstack), 0);
 		if (p->kstack_bytes < 0)
 			metric_inc(METRIC_KSTACK_FAILED);
 	}
 }
 
-/* The current thread returns from a system call: send its pending sleep, if any. */
-static __always_inline void syscall_return(void)
+/* The current thread is on its way back to user mode after a switch: send its pending block,
+ * if any, with the Python stack it blocked in (no Python code has run since). */
+static __always_inline void back_to_user(__u32 pid)
 {
 	struct task_struct *task;
-	__u64 id = bpf_get_current_pid_tgid(), now;
-	__u32 pid = id >> 32, tid = (__u32)id;
+	__u32 tid, kb;
 	struct sample_event *ev;
 	struct py_target *t;
 	struct pending *p;
-	struct pt_regs *regs;
-	__u32 kb;
+	__u64 now;
 
-	p = bpf_map_lookup_elem(&pending_sleeps, &tid);
-	if (!p)
+	if (!is_target_pid(pid))
 		return;
+	tid = (__u32)bpf_get_current_pid_tgid();
+	if (!pid_bit(pending_tids, tid))
+		return;
+	p = bpf_map_lookup_elem(&pending_sleeps, &tid);
+	if (!p) {
+		set_pending_bit(tid, 0);
+		return;
+	}
 	t = bpf_map_lookup_elem(&targets, &pid);
 	ev = event__scratch();
 	if (!t || !ev) {
 		bpf_map_delete_elem(&pending_sleeps, &tid);
+		set_pending_bit(tid, 0);
 		return;
 	}
 	now = bpf_ktime_get_ns();
@@ -249,54 +323,62 @@ static __always_inline void syscall_return(void)
 	event_begin(ev, pid, tid, p->start_ns);
 	ev->weight = p->blocked_ns;
 	ev->state = p->state;
-	ev->flags = p->flags & SAMPLE_GIL_WAIT;
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	if (BPF_CORE_READ(regs, ip) == p->user_ip && BPF_CORE_READ(regs, sp) == p->user_sp &&
-	    (__s64)BPF_CORE_READ(regs, orig_ax) == p->syscall_nr) {
-		/* the system call it slept in: no Python code ran since, the stack is as it was */
-		pystack__capture(ev, t, tid, BPF_CORE_READ(task, thread.fsbase), now, 0);
-	} else {
-		ev->flags |= SAMPLE_NO_PYSTACK;
-		metric_inc(METRIC_OFFCPU_OUTSIDE_SYSCALL);
-	}
+	ev->flags = p->flags & (SAMPLE_GIL_WAIT | SAMPLE_RUNNABLE);
+	pystack__capture(ev, t, tid, BPF_CORE_READ(task, thread.fsbase), now, 0);
 	kb = p->kstack_bytes > 0 ? p->kstack_bytes : 0;
 	kb &= 0x3f8; /* whole addresses, at most PYPROF_MAX_KSTACK (127) of them */
 	if (kb && !bpf_probe_read_kernel(&ev->frames[event__nframes(ev)], kb, p->kstack))
 		ev->kstack_bytes = kb;
 	bpf_map_delete_elem(&pending_sleeps, &tid);
+	set_pending_bit(tid, 0);
 	event__send(ev, METRIC_OFFCPU_EVENTS_SENT, METRIC_RINGBUF_FULL);
+}
+
+/* Every switch on the host runs this: two bit tests decide, before the clock is read. The
+ * callers pass the pids as cheaply as their attach type allows. */
+static __always_inline void on_switch(void *ctx, bool preempt, __u32 prev_pid, __u32 next_pid,
+				      struct task_struct *next, struct task_struct *stack_task)
+{
+	int out = is_target_pid(prev_pid), in = is_target_pid(next_pid);
+	__u64 now;
+
+	if (!out && !in)
+		return;
+	now = bpf_ktime_get_ns();
+	if (out)
+		switch_out(ctx, preempt, now);
+	if (in)
+		switch_in(next, stack_task, now);
 }
 
 SEC("tp_btf/sched_switch")
 int BPF_PROG(pyprof_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u64 now = bpf_ktime_get_ns();
-
-	switch_out(ctx, preempt, now);
-	switch_in(next, next, now);
+	/* trusted pointers: plain loads, no helper call */
+	on_switch(ctx, preempt, prev->tgid, next->tgid, next, next);
 	return 0;
 }
 
 SEC("raw_tp/sched_switch")
 int BPF_PROG(pyprof_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u64 now = bpf_ktime_get_ns();
-
-	switch_out(ctx, preempt, now);
-	switch_in(next, NULL, now); /* raw_tp pointers are untrusted: no kernel stack of next */
+	/* raw_tp pointers are untrusted: read through helpers, and no kernel stack of next */
+	on_switch(ctx, preempt, bpf_get_current_pid_tgid() >> 32, BPF_CORE_READ(next, tgid), next,
+		  NULL);
 	return 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(pyprof_sysexit_btf)
+/* rseq_update: the current thread (task) is on its way back to user mode after a switch. */
+SEC("tp_btf/rseq_update")
+int BPF_PROG(pyprof_resume_btf, struct task_struct *task)
 {
-	syscall_return();
+	back_to_user(task->tgid);
 	return 0;
 }
 
-SEC("raw_tp/sys_exit")
-int BPF_PROG(pyprof_sysexit_raw)
+SEC("raw_tp/rseq_update")
+int BPF_PROG(pyprof_resume_raw)
 {
-	syscall_return();
+	back_to_user(bpf_get_current_pid_tgid() >> 32);
 	return 0;
 }

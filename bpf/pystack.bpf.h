@@ -240,7 +240,8 @@ static __always_inline int frame_load(struct frame_buf *b, __u64 addr, __u32 siz
 	if (b->windows) {
 		base = addr & ~(__u64)(FRAME_WINDOW - 1);
 		len = addr + size - base;
-		if (len <= sizeof(b->data) && !bpf_probe_read_user(b->data, len, (const void *)base)) {
+		if (len <= sizeof(b->data) &&
+		    !bpf_probe_read_user(b->data, len, (const void *)base)) {
 			b->win_base = base;
 			b->win_len = len;
 			return (int)(addr - base);
