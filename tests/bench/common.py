@@ -43,7 +43,8 @@ def slowdown_rows(results, base):
 
 
 def prog_stats(pid, name):
-    """(run_time_ns, run_cnt) of the BPF program called name that process pid holds open."""
+    """(run_time_ns, run_cnt) summed over the BPF programs whose name starts with name that
+    process pid holds open (the kernel may cut names at 15 characters, or not)."""
     ids = set()
     for fd in os.listdir("/proc/%d/fdinfo" % pid):
         try:
@@ -54,10 +55,13 @@ def prog_stats(pid, name):
         except OSError:
             pass
     out = subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True, text=True)
+    found = None
     for p in json.loads(out.stdout or "[]"):
-        if p["id"] in ids and p.get("name") == name:
-            return p.get("run_time_ns", 0), p.get("run_cnt", 0)
-    return None
+        pn = p.get("name", "")
+        if p["id"] in ids and pn and (pn.startswith(name) or name.startswith(pn)):
+            t, c = found or (0, 0)
+            found = (t + p.get("run_time_ns", 0), c + p.get("run_cnt", 0))
+    return found
 
 
 def bpf_stats(enabled):

@@ -1,6 +1,12 @@
 """make bench, off-CPU tracer: round trips per second of a pipe ping-pong between two Python
 threads (a context switch each way), not traced, traced, and not traced while the agent traces
-another process (the early-exit cost every other process pays); and the BPF time per switch."""
+another process (the early-exit cost every other process pays); and the BPF time per switch.
+
+Two placements. Pinned: the ping-pong on the last CPU and the agent on the first; with both
+threads on one CPU that CPU never idles, so a round trip costs its CPU time and the tracer's
+share shows in full (the worst case). Free: the threads wake each other across CPUs, as in a
+service, and the round trip is dominated by how fast an idle virtual CPU wakes up, which any
+extra activity changes (it can come out faster with the agent)."""
 import os
 import subprocess
 import time
@@ -12,17 +18,27 @@ IDLE = os.path.join(HERE, "cpu_workload.py")
 RUN_S = float(os.environ.get("BENCH_RUN_S", "4"))
 
 
+LAST_CPU = max(os.sched_getaffinity(0))
+
+
+def pinned(cpu):
+    return lambda: os.sched_setaffinity(0, {cpu})
+
+
 def run(condition):
-    wl = subprocess.Popen([PYTHON, PINGPONG, str(RUN_S)], stdout=subprocess.PIPE, text=True)
+    placement, tracing = condition
+    pin = placement == "pinned"
+    wl = subprocess.Popen([PYTHON, PINGPONG, str(RUN_S)], stdout=subprocess.PIPE, text=True,
+                          preexec_fn=pinned(LAST_CPU) if pin else None)
     agent = other = None
-    if condition != "none":
+    if tracing != "none":
         target = wl.pid
-        if condition == "other":
+        if tracing == "other":
             other = subprocess.Popen([PYTHON, "-c", "import time; time.sleep(%f)" % (RUN_S + 6)])
             target = other.pid
         agent = subprocess.Popen([AGENTCTL, "snapshot", "--pid", str(target), "--duration",
                                   str(RUN_S + 5), "--mode", "offcpu", "--output", os.devnull],
-                                 stderr=subprocess.DEVNULL)
+                                 stderr=subprocess.DEVNULL, preexec_fn=pinned(0) if pin else None)
     out, _ = wl.communicate()
     for p in (agent, other):
         if p:
@@ -33,14 +49,15 @@ def run(condition):
 
 def bpf_per_switch():
     bpf_stats(1)
-    wl = subprocess.Popen([PYTHON, PINGPONG, "8"], stdout=subprocess.DEVNULL)
+    wl = subprocess.Popen([PYTHON, PINGPONG, "8"], stdout=subprocess.DEVNULL,
+                          preexec_fn=pinned(LAST_CPU))
     time.sleep(0.3)
     agent = subprocess.Popen([AGENTCTL, "snapshot", "--pid", str(wl.pid), "--duration", "6",
                               "--mode", "offcpu", "--output", os.devnull],
                              stderr=subprocess.PIPE, text=True)
     time.sleep(5)
-    sw = prog_stats(agent.pid, "pyprof_switch_b")
-    ex = prog_stats(agent.pid, "pyprof_sysexit_")
+    sw = prog_stats(agent.pid, "pyprof_switch")
+    ex = prog_stats(agent.pid, "pyprof_resume")
     agent.communicate()
     wl.wait()
     bpf_stats(0)
@@ -50,21 +67,27 @@ def bpf_per_switch():
 def main():
     print("### Off-CPU tracer\n")
     print("Target: `tests/bench/pingpong.py` (two threads, one byte each way over pipes) under "
-          "%s; %d interleaved rounds of %.0f s.\n" % (PYTHON, ROUNDS, RUN_S))
-    print("| condition | baseline round trips/s (median) | with agent (median) | cost (ratio of "
-          "medians) | cost (median of paired runs) | baseline spread (stdev) |")
-    print("|---|---|---|---|---|---|")
-    res = interleaved(["none", "traced", "other"], run)
+          "%s; %d interleaved rounds of %.0f s per condition. Pinned: the ping-pong on CPU %d, "
+          "the agent on CPU 0 (the worst case: no idle time hides the cost); free: placed by "
+          "the scheduler.\n" % (PYTHON, ROUNDS, RUN_S, LAST_CPU))
+    print("| placement | condition | baseline round trips/s (median) | with agent (median) | "
+          "cost (ratio of medians) | cost (median of paired runs) | baseline spread (stdev) |")
+    print("|---|---|---|---|---|---|---|")
+    conds = [(p, t) for p in ("pinned", "free") for t in ("none", "traced", "other")]
+    res = interleaved(conds, run)
     names = {"traced": "ping-pong traced (offcpu)", "other": "agent tracing another process"}
-    for cond, base, med, sd, pair, noise in slowdown_rows(res, "none"):
-        print("| %s | %.0f | %.0f | %.2f%% | %.2f%% | %.2f%% |" % (names[cond], base, med, sd,
-                                                                 pair, noise))
+    for placement in ("pinned", "free"):
+        sub = {t: res[(placement, t)] for t in ("none", "traced", "other")}
+        for cond, base, med, sd, pair, noise in slowdown_rows(sub, "none"):
+            print("| %s | %s | %.0f | %.0f | %.2f%% | %.2f%% | %.2f%% |" % (
+                placement, names[cond], base, med, sd, pair, noise))
     sw, ex = bpf_per_switch()
-    print("\nBPF time (kernel BPF stats), ping-pong traced; every switch and every system call "
-          "on the machine runs these programs, most of them exiting at the first check:\n")
+    print("\nBPF time (kernel BPF stats), pinned ping-pong traced; every switch on the machine "
+          "runs the first program and every return to user mode after a switch the second, "
+          "most of them exiting at the first check:\n")
     print("| program | runs | ns per run |")
     print("|---|---|---|")
-    for name, st in (("sched_switch", sw), ("sys_exit", ex)):
+    for name, st in (("sched_switch", sw), ("rseq_update (back to user mode)", ex)):
         if st and st[1]:
             print("| %s | %d | %.0f |" % (name, st[1], st[0] / st[1]))
     print()
