@@ -195,8 +195,11 @@ static __always_inline __u64 pystack__tstate(const struct py_target *t,
 /* ---- walking the frames ---- */
 
 struct walk_ctx {
-	__u64 frame; /* next frame to read, 0 at the end */
-	__u32 n;     /* frames stored */
+	__u64 frame;	/* next frame to read, 0 at the end */
+	__u64 tortoise; /* Brent's cycle detection: a frame seen before, compared with each next */
+	__u32 power;	/* ... moved to the current frame after power steps, power doubling */
+	__u32 lam;
+	__u32 n; /* frames stored */
 	__u32 error;
 	__u32 skipped;
 	__u32 size; /* bytes of a frame to read */
@@ -276,9 +279,15 @@ static long walk_frame_cb(__u32 i, void *data)
 		c->error = METRIC_FRAME_READ_FAILED;
 		return 1;
 	}
-	if (prev == c->frame) {
+	/* a chain that loops (target memory is hostile) is found within twice its length */
+	if (prev && (prev == c->frame || prev == c->tortoise)) {
 		c->error = METRIC_FRAME_CYCLE;
 		return 1;
+	}
+	if (++c->lam >= c->power) {
+		c->tortoise = prev;
+		c->power <<= 1;
+		c->lam = 0;
 	}
 	c->frame = prev;
 
@@ -394,6 +403,8 @@ static __always_inline void pystack__capture(struct sample_event *ev, struct py_
 	}
 
 	c.frame = frame;
+	c.tortoise = frame;
+	c.power = 1;
 	c.size = off->frame_size;
 	c.off_previous = off->frame_previous;
 	c.off_code = off->frame_code;

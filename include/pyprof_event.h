@@ -120,7 +120,7 @@ enum pyprof_metric {
 	METRIC_TSTATE_READ_FAILED,  /* a thread state could not be read */
 	METRIC_TSTATE_CACHE_STALE,  /* cached thread state no longer matched the thread */
 	METRIC_FRAME_READ_FAILED,   /* a frame could not be read: stack cut there */
-	METRIC_FRAME_CYCLE,	    /* a frame pointed back to itself */
+	METRIC_FRAME_CYCLE,	    /* the frame chain loops */
 	METRIC_STACK_TRUNCATED,	    /* deeper than PYPROF_MAX_FRAMES */
 	METRIC_KSTACK_FAILED,	    /* bpf_get_stack failed */
 	METRIC_SHIM_FRAMES_SKIPPED, /* C-stack shim frames skipped (not errors) */
