@@ -36,7 +36,10 @@
 #include "uploader.h"
 #include "version.h"
 
-#define TICK_NS		 (100ULL * 1000 * 1000)
+#define TICK_NS (100ULL * 1000 * 1000)
+/* Of a tick, at most this long goes to draining the ring buffer: the control socket, discovery
+ * and window writes keep their turn under a flood of events. */
+#define DRAIN_BUDGET_NS	 (50ULL * 1000 * 1000)
 #define SYMBOL_PERIOD_NS (1000ULL * 1000 * 1000)
 #define RESCAN_PERIOD_NS (5000ULL * 1000 * 1000)
 /* Samples taken before a window's end may still be in the ring this long after it. */
@@ -365,6 +368,11 @@ static void gather(struct daemon *d, struct stat_list *l)
 	statlist__add(l, "ringbuf_drops_total", STAT_COUNTER,
 		      "Samples lost because the ring buffer was full.", NULL, NULL,
 		      bpf[METRIC_RINGBUF_FULL]);
+	statlist__add(
+	    l, "ringbuf_drains_cut_total", STAT_COUNTER,
+	    "Ticks whose 50 ms for draining the ring buffer ran out, records left for the "
+	    "next.",
+	    NULL, NULL, sampler__drains_cut(d->smp));
 	for (int i = METRIC_NONE + 1; i < METRIC_MAX; i++) {
 		if (i == METRIC_SAMPLES || i == METRIC_RINGBUF_FULL)
 			continue;
@@ -699,7 +707,7 @@ static int sampler_reopen(struct daemon *d, const struct agent_config *cfg, char
 	err = sampler__open(&so, on_sample, d, &fresh, errbuf, errlen);
 	if (err)
 		return err;
-	sampler__drain(d->smp);
+	sampler__drain(d->smp, 0);
 	collector__each_process(d->coll, readd_target, fresh);
 	sampler__close(d->smp);
 	d->smp = fresh;
@@ -771,7 +779,7 @@ static void tick(struct daemon *d)
 {
 	uint64_t now = mono_ns();
 
-	sampler__drain(d->smp);
+	sampler__drain(d->smp, DRAIN_BUDGET_NS);
 	procwatch__drain(d->pw);
 	discovery__tick(d->disc, now);
 	if (now - d->last_rescan_ns >= RESCAN_PERIOD_NS) {
@@ -988,7 +996,7 @@ int daemon__run(struct agent_config *cfg, const char *config_path)
 		}
 	}
 	if (!code) {
-		sampler__drain(d.smp);
+		sampler__drain(d.smp, 0);
 		window_write(&d, wall_ns());
 		/* the final window is spooled; it goes now if the store answers in time */
 		uploader__free(d.up, UPLOADER_EXIT_FLUSH_MS);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -56,15 +57,34 @@ struct sampler {
 	int ncpu_possible;
 	unsigned char *online;
 	unsigned freq_hz;
+	uint64_t drained;	    /* records of the current drain */
+	uint64_t drain_deadline_ns; /* when the current drain stops, 0: when the ring is empty */
+	uint64_t drains_cut;	    /* drains stopped by their budget, records left for the next */
 };
+
+/* Stops a bounded drain: libbpf consumes the record whose callback fails, then returns. */
+#define DRAIN_BUDGET_SPENT (-EINTR)
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 static int ringbuf_cb(void *ctx, void *data, size_t size)
 {
 	struct sampler *s = ctx;
+	int err = 0;
 
-	if (size < SAMPLE_EVENT_HEADER_SIZE)
-		return 0;
-	return s->cb(s->ctx, data, size);
+	if (size >= SAMPLE_EVENT_HEADER_SIZE)
+		err = s->cb(s->ctx, data, size);
+	s->drained++;
+	if (!err && s->drain_deadline_ns && !(s->drained & 255) &&
+	    mono_ns() >= s->drain_deadline_ns)
+		return DRAIN_BUDGET_SPENT;
+	return err;
 }
 
 static void detach_all(struct sampler *s)
@@ -375,9 +395,23 @@ int sampler__remove_target(struct sampler *s, pid_t pid)
 	return err;
 }
 
-int sampler__drain(struct sampler *s)
+int sampler__drain(struct sampler *s, uint64_t budget_ns)
 {
-	return ring_buffer__consume(s->rb);
+	int err;
+
+	s->drained = 0;
+	s->drain_deadline_ns = budget_ns ? mono_ns() + budget_ns : 0;
+	err = ring_buffer__consume(s->rb);
+	if (err == DRAIN_BUDGET_SPENT) {
+		s->drains_cut++;
+		return (int)s->drained;
+	}
+	return err;
+}
+
+uint64_t sampler__drains_cut(const struct sampler *s)
+{
+	return s->drains_cut;
 }
 
 int sampler__metrics(struct sampler *s, uint64_t *out)

@@ -33,8 +33,12 @@ int sampler__set_frequency(struct sampler *s, unsigned freq_hz, char *errbuf, si
 unsigned sampler__frequency(const struct sampler *s);
 /* "tp_btf" or "raw_tp": how the off-CPU programs are attached; NULL when off-CPU is off. */
 const char *sampler__offcpu_attach_kind(const struct sampler *s);
-/* Drains what the ring buffer holds now; returns the number of records or -errno. */
-int sampler__drain(struct sampler *s);
+/* Drains what the ring buffer holds now, or stops after about budget_ns (0: no limit) so a
+ * flood of events cannot starve the caller's other work; what is left waits for the next
+ * drain (and if the ring fills, BPF counts the drops). Returns the records drained, or -errno. */
+int sampler__drain(struct sampler *s, uint64_t budget_ns);
+/* Drains stopped by their budget. */
+uint64_t sampler__drains_cut(const struct sampler *s);
 /* Sums the per-CPU BPF counters into out[METRIC_MAX]. */
 int sampler__metrics(struct sampler *s, uint64_t *out);
 void sampler__close(struct sampler *s);

@@ -187,7 +187,7 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 		if (t >= deadline)
 			break;
 		sleep_ns(deadline - t < DRAIN_INTERVAL_NS ? deadline - t : DRAIN_INTERVAL_NS);
-		sampler__drain(smp);
+		sampler__drain(smp, 0);
 		if (now_ns() - last_tick >= TICK_INTERVAL_NS) {
 			collector__tick(coll);
 			last_tick = now_ns();
@@ -197,7 +197,7 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 			break;
 		}
 	}
-	sampler__drain(smp);
+	sampler__drain(smp, 0);
 	sampler__remove_target(smp, opts->pid);
 	elapsed = now_ns() - start;
 
