@@ -1313,6 +1313,21 @@ static int check_targets(struct walk *w, const struct ynode *const *vals)
 	return 0;
 }
 
+/* check_sampling relies on the order of sampling_fields. */
+static int check_sampling(struct walk *w, const struct ynode *const *vals)
+{
+	uint32_t mb = w->cfg->sampling.ring_buffer_mb;
+	size_t old;
+	int rc;
+
+	if (!vals[2] || !(mb & (mb - 1)))
+		return 0;
+	old = walk__push_key(w, "ring_buffer_mb", strlen("ring_buffer_mb"));
+	rc = walk__fail(w, vals[2], "expected a power of two (1, 2, 4, ... 256), got %" PRIu32, mb);
+	walk__pop(w, old);
+	return rc;
+}
+
 #define OFF(member) offsetof(struct agent_config, member)
 /* One line per key macro: clang-format's layout of braces in macros hides the table. */
 /* clang-format off */
@@ -1334,6 +1349,7 @@ static const struct field off_cpu_fields[] = {
 static const struct field sampling_fields[] = {
     KEY_U32("frequency_hz", sampling.frequency_hz, 1, 10000),
     KEY_MAP("off_cpu", off_cpu_fields, NULL),
+    KEY_U32("ring_buffer_mb", sampling.ring_buffer_mb, 1, 256),
     KEY_END,
 };
 
@@ -1408,11 +1424,16 @@ static const struct field upload_fields[] = {
 };
 
 static const struct field root_fields[] = {
-    KEY_MAP("sampling", sampling_fields, NULL), KEY_MAP("targets", targets_fields, check_targets),
-    KEY_MAP("window", window_fields, NULL),	KEY_MAP("output", output_fields, NULL),
-    KEY_MAP("control", control_fields, NULL),	KEY_MAP("metrics", metrics_fields, NULL),
-    KEY_MAP("log", log_fields, NULL),		KEY_MAP("host", host_fields, NULL),
-    KEY_MAP("upload", upload_fields, NULL),	KEY_END,
+    KEY_MAP("sampling", sampling_fields, check_sampling),
+    KEY_MAP("targets", targets_fields, check_targets),
+    KEY_MAP("window", window_fields, NULL),
+    KEY_MAP("output", output_fields, NULL),
+    KEY_MAP("control", control_fields, NULL),
+    KEY_MAP("metrics", metrics_fields, NULL),
+    KEY_MAP("log", log_fields, NULL),
+    KEY_MAP("host", host_fields, NULL),
+    KEY_MAP("upload", upload_fields, NULL),
+    KEY_END,
 };
 
 /* ---- public API ---- */
@@ -1448,6 +1469,7 @@ struct agent_config *config__defaults(void)
 	if (!cfg)
 		return NULL;
 	cfg->sampling.frequency_hz = 99;
+	cfg->sampling.ring_buffer_mb = 2;
 	cfg->sampling.off_cpu.enabled = true;
 	cfg->sampling.off_cpu.min_block_us = 1000;
 	cfg->targets.all_python = true;
@@ -1655,6 +1677,7 @@ int config__describe(const struct agent_config *cfg, FILE *f)
 	fprintf(f, "sampling:\n  frequency_hz: %" PRIu32 "\n", cfg->sampling.frequency_hz);
 	fprintf(f, "  off_cpu:\n    enabled: %s\n    min_block_us: %" PRIu64 "\n",
 		bool_str(cfg->sampling.off_cpu.enabled), cfg->sampling.off_cpu.min_block_us);
+	fprintf(f, "  ring_buffer_mb: %" PRIu32 "\n", cfg->sampling.ring_buffer_mb);
 
 	fprintf(f, "targets:\n  all_python: %s\n  pids: [", bool_str(cfg->targets.all_python));
 	for (i = 0; i < cfg->targets.n_pids; i++)

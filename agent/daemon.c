@@ -4,6 +4,7 @@
  * boundaries; signals arrive through a signalfd; the control socket and the metrics endpoint
  * are non-blocking servers on the same loop. */
 #include <errno.h>
+#include <malloc.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -193,6 +194,8 @@ static void window_write(struct daemon *d, uint64_t upto_wall_ns)
 			  prof.nstacks);
 		profile__free(&prof);
 	}
+	/* the window's tables are gone: give their pages back rather than keep the peak */
+	malloc_trim(0);
 }
 
 /* Closes the current window if its end has passed (sample_mono: the time of a sample that
@@ -683,6 +686,7 @@ static struct sampler_opts sampler_opts_for(const struct agent_config *cfg)
 	    .kernel_stacks = 1, /* off-CPU stacks, and snapshots asked with --kernel */
 	    .off_cpu = cfg->sampling.off_cpu.enabled,
 	    .min_block_us = cfg->sampling.off_cpu.min_block_us,
+	    .ringbuf_mb = cfg->sampling.ring_buffer_mb,
 	};
 }
 
@@ -727,7 +731,8 @@ static void reload(struct daemon *d)
 		return;
 	}
 	if (cfg->sampling.off_cpu.enabled != old->sampling.off_cpu.enabled ||
-	    cfg->sampling.off_cpu.min_block_us != old->sampling.off_cpu.min_block_us) {
+	    cfg->sampling.off_cpu.min_block_us != old->sampling.off_cpu.min_block_us ||
+	    cfg->sampling.ring_buffer_mb != old->sampling.ring_buffer_mb) {
 		err = sampler_reopen(d, cfg, err_msg, sizeof(err_msg));
 		if (err) {
 			d->reload_errors++;
@@ -917,6 +922,7 @@ static int start(struct daemon *d)
 		log_error("%s", err_msg);
 		return err == -EPERM ? 6 : 1;
 	}
+	malloc_trim(0); /* libbpf parsed the kernel's BTF (megabytes) to load the programs */
 	err = procwatch__open(on_proc_event, d, &d->pw, err_msg, sizeof(err_msg));
 	if (err) {
 		log_error("%s", err_msg);

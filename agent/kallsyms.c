@@ -19,6 +19,7 @@ int kallsyms__parse(const char *text, size_t len, struct kallsyms *ret)
 	struct kallsyms k = {0};
 	size_t cap = 0, names_len = 0, pos = 0;
 	char *names;
+	void *shrunk;
 	int any_addr = 0;
 
 	names = malloc(len + 1);
@@ -65,6 +66,13 @@ int kallsyms__parse(const char *text, size_t len, struct kallsyms *ret)
 		free(names);
 		return -EPERM;
 	}
+	/* kept for the agent's lifetime: only what is used (names were sized for the whole text) */
+	shrunk = realloc(names, names_len ? names_len : 1);
+	if (shrunk)
+		names = shrunk;
+	shrunk = k.n ? realloc(k.syms, k.n * sizeof(*k.syms)) : NULL;
+	if (shrunk)
+		k.syms = shrunk;
 	for (size_t i = 0; i < k.n; i++)
 		k.syms[i].name = names + (uintptr_t)k.syms[i].name;
 	qsort(k.syms, k.n, sizeof(*k.syms), cmp_ksym);

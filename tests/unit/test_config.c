@@ -84,6 +84,7 @@ static void assert_config_equal(const struct agent_config *a, const struct agent
 	assert_int_equal(a->sampling.frequency_hz, b->sampling.frequency_hz);
 	assert_int_equal(a->sampling.off_cpu.enabled, b->sampling.off_cpu.enabled);
 	assert_int_equal(a->sampling.off_cpu.min_block_us, b->sampling.off_cpu.min_block_us);
+	assert_int_equal(a->sampling.ring_buffer_mb, b->sampling.ring_buffer_mb);
 	assert_int_equal(a->targets.all_python, b->targets.all_python);
 	assert_int_equal(a->targets.n_pids, b->targets.n_pids);
 	for (i = 0; i < a->targets.n_pids; i++)
@@ -151,6 +152,7 @@ static void test_defaults_have_documented_values(void **state)
 	assert_int_equal(d->sampling.frequency_hz, 99);
 	assert_true(d->sampling.off_cpu.enabled);
 	assert_int_equal(d->sampling.off_cpu.min_block_us, 1000);
+	assert_int_equal(d->sampling.ring_buffer_mb, 2);
 	assert_true(d->targets.all_python);
 	assert_int_equal(
 	    d->targets.n_pids + d->targets.n_cmdline_regex + d->targets.n_container_ids, 0);
@@ -357,6 +359,9 @@ static const struct bad_case bad_cases[] = {
     {"pid-not-integer.yaml",
      "targets.pids[1]: expected a positive integer, got \"gunicorn\" (pid-not-integer.yaml:5:7)"},
     {"pid-zero.yaml", "targets.pids[1]: must be positive, got 0 (pid-zero.yaml:3:16)"},
+    {"ring-not-power-of-two.yaml",
+     "sampling.ring_buffer_mb: expected a power of two (1, 2, 4, ... 256), got 3 "
+     "(ring-not-power-of-two.yaml:3:19)"},
     {"quoted-integer.yaml", "sampling.frequency_hz: expected a positive integer, got \"99\" "
 			    "(quoted, so a string) (quoted-integer.yaml:2:17)"},
     {"root-list.yaml", "the top level must be a map of sections, got a list (root-list.yaml:1:1)"},
@@ -385,7 +390,8 @@ static const struct bad_case bad_cases[] = {
     {"unknown-key-typo.yaml",
      "sampling.frequncy_hz: unknown key; did you mean frequency_hz? (unknown-key-typo.yaml:2:3)"},
     {"unknown-key.yaml",
-     "sampling.rate: unknown key; expected one of: frequency_hz, off_cpu (unknown-key.yaml:2:3)"},
+     "sampling.rate: unknown key; expected one of: frequency_hz, off_cpu, ring_buffer_mb "
+     "(unknown-key.yaml:2:3)"},
     {"unknown-section.yaml",
      "profiling: unknown key; expected one of: sampling, targets, window, output, control, "
      "metrics, log, host, upload (unknown-section.yaml:2:1)"},
