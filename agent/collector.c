@@ -47,6 +47,23 @@ struct stack_text {
 	uint32_t ids[MAX_STACK];
 };
 
+/* Samples repeat: a hot loop's stack arrives hundreds of times a window, and naming and
+ * interning its every frame was most of the agent's CPU time. What build_stack reads of a
+ * sample is kept, as words, with the profile stacks the sample went to, so a repeat costs a
+ * hash of its words. Emptied whenever a stack could be named differently (the symbolizer's
+ * per-second check, a process added or forgotten), when a profile is taken (its stacks go
+ * with it), and when it holds MEMO_MAX_BYTES. */
+#define MEMO_MAX_BYTES (4u << 20)
+#define MEMO_KEY_WORDS (3 + 2 + 2 * PYPROF_MAX_FRAMES + PYPROF_MAX_KSTACK)
+
+struct memo {
+	struct memo *next_same_hash;
+	struct profile_stack *stacks[PROFILE_KIND_MAX];
+	uint64_t unknown_frames; /* the counter build_stack bumped, bumped again at each repeat */
+	uint32_t nwords;
+	uint64_t key[];
+};
+
 struct collector {
 	struct collector_opts opts;
 	const struct kallsyms *ksyms;
@@ -54,7 +71,26 @@ struct collector {
 	struct hashmap procs; /* pid -> proc_entry */
 	struct stack_text st;
 	uint64_t stats[COLL_STAT_MAX];
+	struct hashmap memo; /* hash of the key words -> chain of memo */
+	size_t memo_bytes;
+	uint64_t memo_key[MEMO_KEY_WORDS];
 };
+
+static void memo_clear(struct collector *c)
+{
+	struct memo *m, *next;
+	size_t it = 0;
+
+	while (hashmap__next(&c->memo, &it, NULL, (void **)&m)) {
+		for (; m; m = next) {
+			next = m->next_same_hash;
+			free(m);
+		}
+	}
+	hashmap__free(&c->memo);
+	hashmap__init(&c->memo);
+	c->memo_bytes = 0;
+}
 
 struct collector *collector__new(const struct collector_opts *opts, const struct kallsyms *ksyms)
 {
@@ -71,10 +107,12 @@ struct collector *collector__new(const struct collector_opts *opts, const struct
 	for (int k = 0; k < PROFILE_KIND_MAX; k++)
 		profile__init(&c->profiles[k]);
 	hashmap__init(&c->procs);
+	hashmap__init(&c->memo);
 	return c;
 }
 
-static void runnable_clear(struct hashmap *m)
+/* Frees every value of m, then m. */
+static void free_all(struct hashmap *m)
 {
 	size_t it = 0;
 	void *v;
@@ -88,7 +126,7 @@ static void proc_entry__free(struct proc_entry *e)
 {
 	if (!e)
 		return;
-	runnable_clear(&e->runnable);
+	free_all(&e->runnable);
 	symbolizer__free(e->sym);
 	pyproc__free(e->proc);
 	free(e);
@@ -135,6 +173,7 @@ int collector__add_process(struct collector *c, struct pyproc *p)
 		return err;
 	}
 	proc_entry__free(old);
+	memo_clear(c);
 	return 0;
 }
 
@@ -143,6 +182,7 @@ void collector__forget(struct collector *c, pid_t pid)
 	struct hkey k = {(uint64_t)pid, 0};
 
 	proc_entry__free(hashmap__del(&c->procs, k));
+	memo_clear(c);
 }
 
 int collector__has_process(const struct collector *c, pid_t pid)
@@ -169,6 +209,7 @@ void collector__tick(struct collector *c)
 
 	while (hashmap__next(&c->procs, &it, NULL, (void **)&e))
 		symbolizer__tick(e->sym);
+	memo_clear(c);
 }
 
 struct profile *collector__profile(struct collector *c, enum profile_kind kind)
@@ -180,6 +221,7 @@ void collector__take_profile(struct collector *c, enum profile_kind kind, struct
 {
 	*ret = c->profiles[kind];
 	profile__init(&c->profiles[kind]);
+	memo_clear(c);
 }
 
 const uint64_t *collector__stats(const struct collector *c)
@@ -211,6 +253,8 @@ void collector__free(struct collector *c)
 	while (hashmap__next(&c->procs, &it, NULL, (void **)&e))
 		proc_entry__free(e);
 	hashmap__free(&c->procs);
+	memo_clear(c);
+	hashmap__free(&c->memo);
 	for (int k = 0; k < PROFILE_KIND_MAX; k++)
 		profile__free(&c->profiles[k]);
 	free(c->st.buf);
@@ -255,11 +299,15 @@ static int push_fmt(struct collector *c, const char *fmt, ...)
 	return push_str(c, buf);
 }
 
-/* Adds the stack built in c->st to profile kind with weight. */
-static int add_to(struct collector *c, enum profile_kind kind, uint64_t weight)
+/* Adds the stack built in c->st to profile kind with weight; *ret (if given) gets the
+ * profile's stack, NULL when kind is not collected. */
+static int add_to(struct collector *c, enum profile_kind kind, uint64_t weight,
+		  struct profile_stack **ret)
 {
 	struct profile *p = &c->profiles[kind];
 
+	if (ret)
+		*ret = NULL;
 	if (!(c->opts.kinds & (1u << kind)))
 		return 0;
 	for (uint32_t i = 0; i < c->st.n; i++) {
@@ -269,7 +317,7 @@ static int add_to(struct collector *c, enum profile_kind kind, uint64_t weight)
 			return (int)id;
 		c->st.ids[i] = (uint32_t)id;
 	}
-	return profile__add(p, c->st.ids, c->st.n, weight);
+	return profile__add_stack(p, c->st.ids, c->st.n, weight, ret);
 }
 
 static const char *error_marker(uint32_t error)
@@ -327,12 +375,25 @@ static int push_kernel(struct collector *c, const struct sample_event *ev)
 	return err;
 }
 
+/* The counters of incomplete stacks, by the record's flags. */
+static void count_incomplete(struct collector *c, const struct sample_event *ev)
+{
+	if (ev->flags & SAMPLE_TRUNCATED)
+		c->stats[COLL_STAT_TRUNCATED]++;
+	if (ev->flags & SAMPLE_ERROR)
+		c->stats[COLL_STAT_PARTIAL]++;
+	if (ev->flags & SAMPLE_NO_TSTATE)
+		c->stats[COLL_STAT_NO_TSTATE]++;
+}
+
 /* Builds the stack of a record in c->st: root, thread, container frames, markers, Python
  * frames, then for off-CPU records the state, and the kernel frames where wanted. */
 static int build_stack(struct collector *c, struct proc_entry *e, const struct sample_event *ev)
 {
 	uint32_t nframes = ev->nframes;
 	int off_cpu = ev->kind != SAMPLE_ON_CPU, err;
+
+	count_incomplete(c, ev);
 
 	c->st.n = 0;
 	c->st.used = 0;
@@ -347,19 +408,12 @@ static int build_stack(struct collector *c, struct proc_entry *e, const struct s
 	}
 	for (uint32_t i = 0; !err && i < e->nwhere; i++)
 		err = push_str(c, e->where[i]);
-	if (!err && (ev->flags & SAMPLE_TRUNCATED)) {
-		c->stats[COLL_STAT_TRUNCATED]++;
+	if (!err && (ev->flags & SAMPLE_TRUNCATED))
 		err = push_str(c, "[truncated]");
-	}
-	if (!err && (ev->flags & SAMPLE_ERROR)) {
-		c->stats[COLL_STAT_PARTIAL]++;
+	if (!err && (ev->flags & SAMPLE_ERROR))
 		err = push_str(c, error_marker(ev->error));
-	}
-	if (!err && (ev->flags & SAMPLE_NO_TSTATE)) {
-		c->stats[COLL_STAT_NO_TSTATE]++;
-		if (!(ev->flags & SAMPLE_ERROR))
-			err = push_str(c, "[no Python thread state]");
-	}
+	if (!err && (ev->flags & SAMPLE_NO_TSTATE) && !(ev->flags & SAMPLE_ERROR))
+		err = push_str(c, "[no Python thread state]");
 	/* Python frames arrive innermost first; the profile wants the root first. */
 	for (uint32_t i = nframes; !err && i-- > 0;) {
 		struct frame_sym fs;
@@ -384,6 +438,79 @@ static int build_stack(struct collector *c, struct proc_entry *e, const struct s
 	return err;
 }
 
+/* Writes into c->memo_key what build_stack reads of a record; returns its words. */
+static uint32_t memo_key(struct collector *c, const struct sample_event *ev)
+{
+	const uint32_t flags =
+	    SAMPLE_TRUNCATED | SAMPLE_ERROR | SAMPLE_NO_TSTATE | SAMPLE_RUNNABLE | SAMPLE_GIL_WAIT;
+	uint64_t *k = c->memo_key, off_cpu = ev->kind != SAMPLE_ON_CPU;
+	uint32_t n = 0, nk = 0;
+
+	if ((off_cpu || c->opts.kernel) && ev->kstack_bytes > 0)
+		nk = (uint32_t)ev->kstack_bytes / 8;
+	k[n++] = ev->pid | (c->opts.threads ? (uint64_t)ev->tid << 32 : 0);
+	k[n++] = (ev->flags & flags) | (uint64_t)ev->error << 32;
+	k[n++] = ev->nframes | (uint64_t)nk << 32 | off_cpu << 63;
+	if (c->opts.threads) {
+		memcpy(&k[n], ev->comm, sizeof(ev->comm));
+		n += sizeof(ev->comm) / 8;
+	}
+	memcpy(&k[n], ev->frames, ev->nframes * sizeof(struct py_frame));
+	n += ev->nframes * 2;
+	memcpy(&k[n], sample_event__kstack(ev), nk * 8);
+	return n + nk;
+}
+
+/* Adds the stack of record ev with weight to profile kind, and with wall_weight to the wall
+ * profile, through the memo. */
+static int add_stack(struct collector *c, struct proc_entry *e, const struct sample_event *ev,
+		     enum profile_kind kind, uint64_t weight, uint64_t wall_weight)
+{
+	uint32_t nw = memo_key(c, ev);
+	struct hkey k = {hash__words(c->memo_key, nw, 0), nw};
+	struct memo *head = hashmap__get(&c->memo, k), *m;
+	uint64_t unknown;
+	size_t size;
+	int err;
+
+	for (m = head; m; m = m->next_same_hash) {
+		if (m->nwords != nw || memcmp(m->key, c->memo_key, nw * 8))
+			continue;
+		count_incomplete(c, ev);
+		c->stats[COLL_STAT_UNKNOWN_FRAMES] += m->unknown_frames;
+		if (m->stacks[kind])
+			profile__add_weight(&c->profiles[kind], m->stacks[kind], weight);
+		if (m->stacks[PROFILE_WALL])
+			profile__add_weight(&c->profiles[PROFILE_WALL], m->stacks[PROFILE_WALL],
+					    wall_weight);
+		return 0;
+	}
+	unknown = c->stats[COLL_STAT_UNKNOWN_FRAMES];
+	size = sizeof(*m) + nw * 8;
+	if (c->memo_bytes + size > MEMO_MAX_BYTES) {
+		memo_clear(c);
+		head = NULL;
+	}
+	m = calloc(1, size);
+	if (!m)
+		return -ENOMEM;
+	err = build_stack(c, e, ev);
+	if (!err)
+		err = add_to(c, kind, weight, &m->stacks[kind]);
+	if (!err)
+		err = add_to(c, PROFILE_WALL, wall_weight, &m->stacks[PROFILE_WALL]);
+	m->unknown_frames = c->stats[COLL_STAT_UNKNOWN_FRAMES] - unknown;
+	m->nwords = nw;
+	memcpy(m->key, c->memo_key, nw * 8);
+	m->next_same_hash = head;
+	if (err || hashmap__put(&c->memo, k, m, NULL)) {
+		free(m); /* the record counted or not as before; only not remembered */
+		return err;
+	}
+	c->memo_bytes += size;
+	return 0;
+}
+
 static size_t record_size(const struct sample_event *ev)
 {
 	return SAMPLE_EVENT_HEADER_SIZE + (size_t)ev->nframes * sizeof(struct py_frame) +
@@ -403,11 +530,8 @@ static int on_runnable_duration(struct collector *c, struct proc_entry *e,
 		free(stack);
 		return 0;
 	}
-	err = build_stack(c, e, stack);
-	if (!err)
-		err = add_to(c, PROFILE_OFFCPU, dur->weight / NS_PER_US);
-	if (!err)
-		err = add_to(c, PROFILE_WALL, dur->weight / NS_PER_US);
+	err = add_stack(c, e, stack, PROFILE_OFFCPU, dur->weight / NS_PER_US,
+			dur->weight / NS_PER_US);
 	free(stack);
 	if (!err)
 		c->stats[COLL_STAT_SAMPLES]++;
@@ -438,11 +562,8 @@ int collector__on_sample(void *ctx, const struct sample_event *ev, size_t size)
 			c->stats[COLL_STAT_GIL_DROPPED]++;
 			return 0;
 		}
-		err = build_stack(c, e, ev);
-		if (!err)
-			err = add_to(c, PROFILE_CPU, ev->weight);
-		if (!err)
-			err = add_to(c, PROFILE_WALL, ev->weight * 1000000ULL / c->opts.rate_hz);
+		err = add_stack(c, e, ev, PROFILE_CPU, ev->weight,
+				ev->weight * 1000000ULL / c->opts.rate_hz);
 		break;
 	case SAMPLE_OFF_CPU:
 		if (ev->flags & SAMPLE_STACK_ONLY) {
@@ -460,11 +581,8 @@ int collector__on_sample(void *ctx, const struct sample_event *ev, size_t size)
 				free(copy);
 			return err;
 		}
-		err = build_stack(c, e, ev);
-		if (!err)
-			err = add_to(c, PROFILE_OFFCPU, ev->weight / NS_PER_US);
-		if (!err)
-			err = add_to(c, PROFILE_WALL, ev->weight / NS_PER_US);
+		err = add_stack(c, e, ev, PROFILE_OFFCPU, ev->weight / NS_PER_US,
+				ev->weight / NS_PER_US);
 		break;
 	case SAMPLE_OFF_CPU_DURATION:
 		return on_runnable_duration(c, e, ev);

@@ -21,6 +21,19 @@ uint64_t hash__bytes(const void *data, size_t len, uint64_t seed)
 	return h;
 }
 
+uint64_t hash__words(const uint64_t *w, size_t n, uint64_t seed)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ seed ^ n;
+
+	for (size_t i = 0; i < n; i++) {
+		h = (h ^ w[i]) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 29;
+	}
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 32;
+	return h;
+}
+
 static uint64_t hkey_hash(struct hkey k)
 {
 	uint64_t h =

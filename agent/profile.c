@@ -43,24 +43,22 @@ int64_t profile__frame(struct profile *p, const char *name)
 	return strtab__intern(&p->strs, buf);
 }
 
-int profile__add(struct profile *p, const uint32_t *ids, uint32_t n, uint64_t weight)
+int profile__add_stack(struct profile *p, const uint32_t *ids, uint32_t n, uint64_t weight,
+		       struct profile_stack **ret)
 {
 	struct hkey k = {hash__bytes(ids, n * sizeof(*ids), 0), n};
 	struct profile_stack *head = hashmap__get(&p->stacks, k), *s;
 	int err;
 
 	for (s = head; s; s = s->next_same_hash) {
-		if (s->n == n && !memcmp(s->ids, ids, n * sizeof(*ids))) {
-			s->weight += weight;
-			p->total += weight;
-			return 0;
-		}
+		if (s->n == n && !memcmp(s->ids, ids, n * sizeof(*ids)))
+			goto found;
 	}
 	s = malloc(sizeof(*s) + n * sizeof(*ids));
 	if (!s)
 		return -ENOMEM;
 	s->next_same_hash = head;
-	s->weight = weight;
+	s->weight = 0;
 	s->n = n;
 	memcpy(s->ids, ids, n * sizeof(*ids));
 	err = hashmap__put(&p->stacks, k, s, NULL);
@@ -69,8 +67,16 @@ int profile__add(struct profile *p, const uint32_t *ids, uint32_t n, uint64_t we
 		return err;
 	}
 	p->nstacks++;
-	p->total += weight;
+found:
+	profile__add_weight(p, s, weight);
+	if (ret)
+		*ret = s;
 	return 0;
+}
+
+int profile__add(struct profile *p, const uint32_t *ids, uint32_t n, uint64_t weight)
+{
+	return profile__add_stack(p, ids, n, weight, NULL);
 }
 
 struct folded_line {

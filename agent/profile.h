@@ -28,6 +28,15 @@ void profile__free(struct profile *p);
 int64_t profile__frame(struct profile *p, const char *name);
 /* Adds weight to the stack of frame ids ids[0] (root) .. ids[n-1] (leaf). */
 int profile__add(struct profile *p, const uint32_t *ids, uint32_t n, uint64_t weight);
+/* The same, and *ret gets the stack: valid, for profile__add_weight, until p is freed. */
+int profile__add_stack(struct profile *p, const uint32_t *ids, uint32_t n, uint64_t weight,
+		       struct profile_stack **ret);
+
+static inline void profile__add_weight(struct profile *p, struct profile_stack *s, uint64_t w)
+{
+	s->weight += w;
+	p->total += w;
+}
 /* Writes "root;...;leaf weight" lines, sorted so equal profiles give equal files. */
 int profile__write_folded(const struct profile *p, FILE *out);
 

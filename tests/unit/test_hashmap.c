@@ -230,6 +230,33 @@ static void test_hash_bytes_depends_on_data_seed_and_length(void **state)
 	assert_int_not_equal(hash__bytes("ab", 2, 0), hash__bytes("ba", 2, 0));
 }
 
+/* The collector's memo keys: every word, its position, the seed and the count matter, and
+ * keys differing in one bit of one word spread over the low bits the buckets use. */
+static void test_hash_words_depends_on_every_word_and_position(void **state)
+{
+	uint64_t w[64] = {0}, zeros[3] = {0}, low = 0;
+	uint64_t h = hash__words(w, 64, 0);
+
+	assert_int_equal(h, hash__words(w, 64, 0));
+	assert_int_not_equal(h, hash__words(w, 64, 1));
+	assert_int_not_equal(hash__words(zeros, 2, 0), hash__words(zeros, 3, 0));
+	for (int i = 0; i < 64; i++) {
+		uint64_t hi;
+
+		w[i] = 1;
+		hi = hash__words(w, 64, 0);
+		assert_int_not_equal(h, hi);
+		low |= 1ULL << (hi & 63);
+		w[i] = 0;
+	}
+	assert_true(__builtin_popcountll(low) > 20); /* 64 keys over 64 buckets */
+	w[0] = 1;
+	h = hash__words(w, 2, 0);
+	w[0] = 0;
+	w[1] = 1;
+	assert_int_not_equal(h, hash__words(w, 2, 0));
+}
+
 /* Interned strings get ids 0, 1, 2... in order of first sight; the same string always gets the
  * same id, the table holds its own copy, and ids past the end have no string. */
 static void test_strtab_ids_are_dense_and_stable(void **state)
@@ -289,6 +316,7 @@ int main(void)
 	    cmocka_unit_test(test_del_in_dense_table_keeps_clusters_findable),
 	    cmocka_unit_test(test_iteration_visits_each_key_once),
 	    cmocka_unit_test(test_hash_bytes_depends_on_data_seed_and_length),
+	    cmocka_unit_test(test_hash_words_depends_on_every_word_and_position),
 	    cmocka_unit_test(test_strtab_ids_are_dense_and_stable),
 	    cmocka_unit_test(test_strtab_100k_strings_keep_their_ids),
 	};
