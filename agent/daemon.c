@@ -922,7 +922,6 @@ static int start(struct daemon *d)
 		log_error("%s", err_msg);
 		return err == -EPERM ? 6 : 1;
 	}
-	malloc_trim(0); /* libbpf parsed the kernel's BTF (megabytes) to load the programs */
 	err = procwatch__open(on_proc_event, d, &d->pw, err_msg, sizeof(err_msg));
 	if (err) {
 		log_error("%s", err_msg);
@@ -943,6 +942,9 @@ static int start(struct daemon *d)
 	log_info("pyprof-agent %s: %u Hz, %u s windows to %s, %zu targets, control socket %s",
 		 PYPROF_VERSION, d->cfg->sampling.frequency_hz, d->cfg->window.seconds,
 		 d->cfg->output.directory, discovery__ntargets(d->disc), d->cfg->control.socket);
+	/* loading the BPF objects parsed the kernel's BTF twice, the first scan read the ELF
+	 * symbols of every interpreter: megabytes freed, kept by malloc until given back */
+	malloc_trim(0);
 	return 0;
 }
 

@@ -79,74 +79,70 @@ int profile__add(struct profile *p, const uint32_t *ids, uint32_t n, uint64_t we
 	return profile__add_stack(p, ids, n, weight, NULL);
 }
 
-struct folded_line {
-	char *text;
-	uint64_t weight;
+/* The byte at position *at of stack s's folded text ("f0;f1;...;fn"), moving *at on: frame
+ * names are walked in place, never joined into a string. */
+struct text_pos {
+	uint32_t frame;
+	const char *c; /* in the current frame's name, NULL before the first read */
 };
 
-static int cmp_lines(const void *a, const void *b)
+static int next_char(const struct profile *p, const struct profile_stack *s, struct text_pos *at)
 {
-	return strcmp(((const struct folded_line *)a)->text, ((const struct folded_line *)b)->text);
+	if (at->frame >= s->n)
+		return 0;
+	if (!at->c)
+		at->c = strtab__str(&p->strs, s->ids[at->frame]);
+	if (*at->c)
+		return (unsigned char)*at->c++;
+	at->c = NULL;
+	return ++at->frame < s->n ? ';' : 0;
 }
 
-static char *render_stack(const struct profile *p, const struct profile_stack *s)
+/* Orders stacks as strcmp orders their folded lines. */
+static int cmp_stacks(const void *a, const void *b, void *ctx)
 {
-	size_t len = 1, o = 0;
-	char *out;
+	const struct profile_stack *x = *(const struct profile_stack *const *)a;
+	const struct profile_stack *y = *(const struct profile_stack *const *)b;
+	struct text_pos px = {0}, py = {0};
+	int cx, cy;
 
-	for (uint32_t i = 0; i < s->n; i++)
-		len += strlen(strtab__str(&p->strs, s->ids[i])) + 1;
-	out = malloc(len);
-	if (!out)
-		return NULL;
-	for (uint32_t i = 0; i < s->n; i++) {
-		const char *f = strtab__str(&p->strs, s->ids[i]);
-		size_t fl = strlen(f);
-
-		if (i)
-			out[o++] = ';';
-		memcpy(out + o, f, fl);
-		o += fl;
-	}
-	out[o] = '\0';
-	return out;
+	do {
+		cx = next_char(ctx, x, &px);
+		cy = next_char(ctx, y, &py);
+	} while (cx == cy && cx);
+	return cx - cy;
 }
 
+/* Lines sorted (equal profiles give equal files) without building them: a window of deep
+ * stacks as text is tens of megabytes the agent would hold for a moment every window. */
 int profile__write_folded(const struct profile *p, FILE *out)
 {
-	struct folded_line *lines = calloc(p->nstacks ? p->nstacks : 1, sizeof(*lines));
+	struct profile_stack **sorted = calloc(p->nstacks ? p->nstacks : 1, sizeof(*sorted));
 	struct profile_stack *s;
 	size_t it = 0, n = 0;
 	int err = 0;
 
-	if (!lines)
+	if (!sorted)
 		return -ENOMEM;
 	while (hashmap__next(&p->stacks, &it, NULL, (void **)&s)) {
 		for (; s; s = s->next_same_hash) {
-			if (!s->weight)
-				continue;
-			lines[n].text = render_stack(p, s);
-			lines[n].weight = s->weight;
-			if (!lines[n].text) {
-				err = -ENOMEM;
-				goto out;
-			}
-			n++;
+			if (s->weight && n < p->nstacks)
+				sorted[n++] = s;
 		}
 	}
-	qsort(lines, n, sizeof(*lines), cmp_lines);
-	for (size_t i = 0; i < n; i++) {
-		if (fprintf(out, "%s %llu\n", lines[i].text, (unsigned long long)lines[i].weight) <
-		    0) {
-			err = -EIO;
-			break;
+	qsort_r(sorted, n, sizeof(*sorted), cmp_stacks, (void *)p);
+	for (size_t i = 0; i < n && !err; i++) {
+		s = sorted[i];
+		for (uint32_t f = 0; f < s->n && !err; f++) {
+			if ((f && fputc(';', out) == EOF) ||
+			    fputs(strtab__str(&p->strs, s->ids[f]), out) == EOF)
+				err = -EIO;
 		}
+		if (!err && fprintf(out, " %llu\n", (unsigned long long)s->weight) < 0)
+			err = -EIO;
 	}
 	if (!err && fflush(out))
 		err = -errno;
-out:
-	for (size_t i = 0; i < n; i++)
-		free(lines[i].text);
-	free(lines);
+	free(sorted);
 	return err;
 }
