@@ -38,7 +38,7 @@ LIB_OBJS   += $(PROTO_OBJS)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps test unit e2e offsets-test bpf-test run bench clean format lint install uninstall \
+.PHONY: all deps test unit e2e offsets-test run bench clean format lint install uninstall \
 	asan sanitize fuzz fuzz-build fuzz-replay
 
 all: $(BUILD)/agentctl $(BUILD)/pyprof-agent
