@@ -1,6 +1,7 @@
 """Ground truth for CPU shares: three CPU-bound functions called in an interleaved loop in one thread.
 SIGUSR1 starts measuring each function's thread CPU time, SIGUSR2 writes the measured shares of the
 CPU time since SIGUSR1 to shares.json and exits."""
+import random
 import signal
 
 import _wl
@@ -8,23 +9,26 @@ import _wl
 CHUNK = 300  # loop iterations per work unit: one pass of the main loop takes about a millisecond
 
 
+# Each call's length is drawn at random (0.5 to 1.5 times its mean): a main loop of fixed
+# period near the sampling period (about 1 ms, against 997 Hz) would stay in phase with the
+# sampler for seconds and skew the shares (seen once in CI: 3.5 points on one function).
 def share_heavy():
     x = 1
-    for i in range(5 * CHUNK):
+    for i in range(int(5 * CHUNK * random.uniform(0.5, 1.5))):
         x = (x * 31 + i) % 1000003
     return x
 
 
 def share_medium():
     x = 1
-    for i in range(3 * CHUNK):
+    for i in range(int(3 * CHUNK * random.uniform(0.5, 1.5))):
         x = (x * 31 + i) % 1000003
     return x
 
 
 def share_light():
     x = 1
-    for i in range(2 * CHUNK):
+    for i in range(int(2 * CHUNK * random.uniform(0.5, 1.5))):
         x = (x * 31 + i) % 1000003
     return x
 
