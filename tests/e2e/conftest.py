@@ -182,16 +182,18 @@ class Process:
 @pytest.fixture
 def spawn(tmp_path):
     """spawn(exe, workload, *args) starts tests/workloads/<workload> under exe and waits until it
-    is ready (ready=False: does not wait; argv=[...]: runs that instead).
+    is ready (ready=False: does not wait; argv=[...]: runs that instead; env={...}: added to
+    its environment).
 
     The process gets E2E_WORKDIR (its result files), is reaped as soon as it exits, like a
     supervisor would (reap=False: left a zombie until teardown), and is SIGKILLed at teardown."""
     started = []
 
-    def _spawn(exe, workload=None, *args, ready=True, argv=None, reap=True):
-        env = dict(os.environ)
+    def _spawn(exe, workload=None, *args, ready=True, argv=None, reap=True, env=None):
+        extra, env = env or {}, dict(os.environ)
         for var in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV"):
             env.pop(var, None)
+        env.update(extra)
         env["E2E_WORKDIR"] = str(tmp_path)
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         if argv is None:
