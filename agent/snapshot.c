@@ -294,6 +294,8 @@ int snapshot__via_agent(const struct snapshot_opts *opts, const char *socket_pat
 			return SNAP_NOT_PYTHON;
 		if (strstr(err_msg, "not supported"))
 			return SNAP_UNSUPPORTED;
+		if (strstr(err_msg, "not allowed to read"))
+			return SNAP_NO_PRIVILEGE; /* as the local path's EPERM/EACCES */
 		return SNAP_FAILED;
 	}
 	log_info("snapshot of pid %d taken through the agent on %s", opts->pid, socket_path);
