@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -411,3 +412,23 @@ def read_comm(pid):
 def tracefs_mounts():
     with open("/proc/mounts") as f:
         return [line.split()[1] for line in f if line.split()[2] in ("tracefs", "debugfs")]
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 free a moment ago."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def stop_agent(agent, timeout=20):
+    """SIGTERM (the daemon flushes its window and exits), SIGKILL if it has not within timeout.
+    Returns its exit status."""
+    agent.send_signal(signal.SIGTERM)
+    try:
+        return agent.wait(timeout)
+    except subprocess.TimeoutExpired:
+        agent.kill()
+        return agent.wait()

@@ -11,15 +11,13 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
-import tempfile
 import time
 import uuid
 
 import pytest
 
-from conftest import PYENV_ROOT, REPO, run_agentctl
+from conftest import PYENV_ROOT, REPO, run_agentctl, stop_agent
 
 AGENT = os.environ.get("PYPROF_AGENT", os.path.join(REPO, "build", "pyprof-agent"))
 
@@ -330,14 +328,6 @@ def test_container_id_and_pod_uid_come_from_the_cgroup_path(container, layout, t
     assert "container_id:[%s]" % CONTAINER_ID in raw.replace(" ", ""), raw[:3000]
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def test_daemon_selects_by_container_id_and_names_the_container_in_status(container, tmp_path):
     """targets.container_ids with a 12-digit prefix profiles the container's process and not a
     host process of the same interpreter; agentctl status names the container, its runtime and
@@ -386,10 +376,5 @@ def test_daemon_selects_by_container_id_and_names_the_container_in_status(contai
     finally:
         host.kill()
         host.wait()
-        agent.send_signal(signal.SIGTERM)
-        try:
-            agent.wait(20)
-        except subprocess.TimeoutExpired:
-            agent.kill()
-            agent.wait()
+        stop_agent(agent)
         log.close()

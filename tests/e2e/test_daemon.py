@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -15,19 +14,11 @@ import time
 
 import pytest
 
-from conftest import REPO, Profile, workload_path
+from conftest import REPO, Profile, free_port, workload_path
 
 AGENT = os.environ.get("PYPROF_AGENT", os.path.join(REPO, "build", "pyprof-agent"))
 AGENTCTL = os.environ.get("AGENTCTL", os.path.join(REPO, "build", "agentctl"))
 BUSY = workload_path("busy.py")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def write_config(path, body):

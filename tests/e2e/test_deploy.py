@@ -21,7 +21,7 @@ import urllib.request
 import pytest
 import yaml
 
-from conftest import PYENV_ROOT, REPO
+from conftest import PYENV_ROOT, REPO, free_port, stop_agent
 
 BUILD = os.environ.get("BUILD", os.path.join(REPO, "build"))
 AGENT = os.environ.get("PYPROF_AGENT", os.path.join(BUILD, "pyprof-agent"))
@@ -206,14 +206,6 @@ def test_unit_runs_the_daemon_with_least_privilege_and_says_why():
     for key, why in FORBIDDEN.items():
         assert ("Service", key) not in UNIT_ENTRIES, "%s= must stay unset: %s" % (key, why)
     assert {"bpf", "perf_event_open"} <= set(unit_value("SystemCallFilter").split())
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Workdir:
@@ -415,8 +407,7 @@ def test_daemon_works_as_an_unprivileged_user_with_only_the_units_capabilities(w
         assert "nap (<string>:" in text
         named = [k for k in kernel_frames(text) if k != "[unknown]_[k]"]
         assert named, "kernel frames unnamed:\n" + text[:2000]
-        agent.send_signal(signal.SIGTERM)
-        assert agent.wait(20) == 0, open(log.name).read()[-3000:]
+        assert stop_agent(agent) == 0, open(log.name).read()[-3000:]
     finally:
         if agent.poll() is None:
             agent.kill()
@@ -625,8 +616,7 @@ def test_watchdog_pings_at_half_the_period_and_only_for_its_own_pid(tmp_path):
                 with pytest.raises(AssertionError):
                     n.wait(lambda m: m == "WATCHDOG=1", timeout=1.5, proc=agent)
         finally:
-            agent.send_signal(signal.SIGTERM)
-            agent.wait(20)
+            stop_agent(agent)
             n.got.clear()
 
 
@@ -938,12 +928,7 @@ def test_image_root_runs_the_agent_with_the_kubernetes_config_in_a_chroot(tmp_pa
     finally:
         busy.kill()
         busy.wait()
-        agent.send_signal(signal.SIGTERM)
-        try:
-            agent.wait(20)
-        except subprocess.TimeoutExpired:
-            agent.kill()
-            agent.wait()
+        stop_agent(agent)
         log.close()
 
 

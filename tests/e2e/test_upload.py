@@ -19,7 +19,8 @@ from conftest import REPO, Profile
 from s3 import sigv4
 from s3.front import S3Front
 from s3.store import ACCESS_KEY, S3rver, ensure_s3rver, make_tls_files
-from test_daemon import Daemon, agentctl, busy, free_port  # noqa: F401 (busy: a fixture)
+from conftest import free_port
+from test_daemon import Daemon, agentctl, busy  # noqa: F401 (busy: a fixture)
 
 BUCKET = "profiles"
 HOST = "testhost"  # test_daemon.Daemon's host.name
