@@ -1,19 +1,26 @@
 // SPDX-License-Identifier: MIT
-/* Probe features, not kernel versions: look the tracepoint up in the kernel's own BTF. */
+/* Probe features, not kernel versions: look the tracepoint up in the kernel's own BTF, ask the
+ * kernel to create the map type, read the clocksource it chose. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/btf.h>
 #include "bpfload.h"
 
-int bpfload__has_btf_tracepoint(const char *tp)
+static int forced_portable(void)
 {
 	const char *force = getenv("PYPROF_FORCE_RAW_TP");
+
+	return force && !strcmp(force, "1");
+}
+
+int bpfload__has_btf_tracepoint(const char *tp)
+{
 	struct btf *vmlinux;
 	char name[128];
 	int found;
 
-	if (force && !strcmp(force, "1"))
+	if (forced_portable())
 		return 0;
 	vmlinux = btf__load_vmlinux_btf();
 	if (!vmlinux)
@@ -22,6 +29,27 @@ int bpfload__has_btf_tracepoint(const char *tp)
 	found = btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) > 0;
 	btf__free(vmlinux);
 	return found;
+}
+
+int bpfload__has_task_storage(void)
+{
+	return !forced_portable() && libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) > 0;
+}
+
+int bpfload__sched_clock_is_global(void)
+{
+	char name[32] = "";
+	FILE *f;
+
+	if (forced_portable())
+		return 0;
+	f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "re");
+	if (!f)
+		return 0;
+	if (!fgets(name, sizeof(name), f))
+		name[0] = '\0';
+	fclose(f);
+	return !strcmp(name, "tsc\n");
 }
 
 int bpfload__choose(struct bpf_program *btf_prog, struct bpf_program *raw_prog, const char *tp)

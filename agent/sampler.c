@@ -40,12 +40,14 @@ const char *const pyprof_metric_names[METRIC_MAX] = {
     [METRIC_OFFCPU_PENDING_FULL] = "offcpu_pending_full",
     [METRIC_OFFCPU_NO_RSEQ] = "offcpu_no_rseq",
     [METRIC_OFFCPU_GIL_WAITS] = "offcpu_gil_waits",
+    [METRIC_OFFCPU_UNRECORDED] = "offcpu_unrecorded",
 };
 
 struct sampler {
 	struct oncpu_bpf *skel;
 	struct offcpu_bpf *off;
 	int off_btf;
+	char off_desc[64]; /* how the off-CPU tracer attaches, keeps its records, tells time */
 	struct ring_buffer *rb;
 	int *perf_fds;
 	struct bpf_link **links;
@@ -195,8 +197,23 @@ static int offcpu_open(struct sampler *s, const struct sampler_opts *opts, char 
 	}
 	s->off->rodata->min_block_ns = opts->min_block_us * 1000;
 	s->off->rodata->capture_kernel_stack = opts->kernel_stacks ? 1 : 0;
-	s->off_btf = bpfload__choose(s->off->progs.pyprof_switch_btf,
+	/* tp_btf keeps blocked records in task storage: without it, raw_tp and the tid-keyed map,
+	 * so that no loaded program refers to a map the kernel cannot create */
+	s->off_btf = bpfload__has_task_storage() &&
+		     bpfload__choose(s->off->progs.pyprof_switch_btf,
 				     s->off->progs.pyprof_switch_raw, "sched_switch");
+	if (!s->off_btf) {
+		bpf_program__set_autoload(s->off->progs.pyprof_switch_btf, false);
+		bpf_program__set_autoload(s->off->progs.pyprof_switch_raw, true);
+		bpf_map__set_autocreate(s->off->maps.blocked_tasks, false);
+	} else {
+		bpf_map__set_max_entries(s->off->maps.blocked_threads, 256); /* unused */
+	}
+	s->off->rodata->use_task_storage = s->off_btf;
+	s->off->rodata->use_sched_clock = bpfload__sched_clock_is_global();
+	snprintf(s->off_desc, sizeof(s->off_desc), "%s, %s, %s", s->off_btf ? "tp_btf" : "raw_tp",
+		 s->off_btf ? "task storage" : "map by thread id",
+		 s->off->rodata->use_sched_clock ? "run-queue clock" : "bpf_ktime_get_ns");
 	bpfload__choose(s->off->progs.pyprof_resume_btf, s->off->progs.pyprof_resume_raw,
 			"rseq_update");
 	err = offcpu_bpf__load(s->off);
@@ -219,7 +236,7 @@ const char *sampler__offcpu_attach_kind(const struct sampler *s)
 {
 	if (!s->off)
 		return NULL;
-	return s->off_btf ? "tp_btf" : "raw_tp";
+	return s->off_desc;
 }
 
 int sampler__open(const struct sampler_opts *opts, sampler_cb cb, void *ctx, struct sampler **ret,

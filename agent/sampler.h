@@ -31,7 +31,8 @@ int sampler__remove_target(struct sampler *s, pid_t pid);
  * old frequency is kept. */
 int sampler__set_frequency(struct sampler *s, unsigned freq_hz, char *errbuf, size_t errlen);
 unsigned sampler__frequency(const struct sampler *s);
-/* "tp_btf" or "raw_tp": how the off-CPU programs are attached; NULL when off-CPU is off. */
+/* How the off-CPU programs are attached, where they keep blocked records and which clock times
+ * the blocks ("tp_btf, task storage, run-queue clock"); NULL when off-CPU is off. */
 const char *sampler__offcpu_attach_kind(const struct sampler *s);
 /* Drains what the ring buffer holds now, or stops after about budget_ns (0: no limit) so a
  * flood of events cannot starve the caller's other work; what is left waits for the next

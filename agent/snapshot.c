@@ -165,6 +165,8 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 		code = err == -EPERM ? SNAP_NO_PRIVILEGE : SNAP_FAILED;
 		goto out;
 	}
+	if (sampler__offcpu_attach_kind(smp))
+		log_info("off-CPU tracer: %s", sampler__offcpu_attach_kind(smp));
 	err = sampler__add_target(smp, proc);
 	if (err) {
 		log_error("cannot start sampling pid %d: %s", opts->pid, strerror(-err));

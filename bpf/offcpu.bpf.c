@@ -2,8 +2,9 @@
 /* Off-CPU tracer: where target threads wait, and for how long.
  *
  * On the scheduler switch, a target thread switching out records when and how it blocked
- * (per thread, in a shared map: a per-CPU one would lose or amplify time when the thread wakes
- * on another CPU). When it switches back in, the blocked time is known:
+ * (per thread: in its task-local storage, or in a map by thread id; never per CPU, which would
+ * lose or amplify time when the thread wakes on another CPU). When it switches back in, the
+ * blocked time is known:
  *  - shorter than min_block_ns: only counted (count and nanoseconds);
  *  - longer: the kernel stack where it waited is taken then (bpf_get_task_stack; the task is not
  *    running yet), and the Python stack on the thread's way back to user mode, in its own
@@ -11,7 +12,8 @@
  *    rseq (glibc does, for every thread, since 2.35) that it was switched out, on that way back
  *    (the rseq_update tracepoint). So no stack is ever walked for the many short blocks, and
  *    untraced processes pay two bit tests per switch: no system-call hook, which would slow
- *    down every system call on the host.
+ *    down every system call on the host. A short block costs a target two clock reads and two
+ *    record lookups, so both are the cheapest the kernel allows (switch_clock, blocked__get).
  * A thread without rseq (musl, or glibc told not to) has its Python stack walked at every
  * switch-out instead, sent ahead and joined in userspace with a duration record when the block
  * proves long enough (counted as offcpu_no_rseq).
@@ -29,6 +31,14 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 /* Set by userspace before load. */
 const volatile __u64 min_block_ns = 1000000;
 const volatile __u32 capture_kernel_stack = 1;
+/* Where the kernel has them (5.11+): blocked records in task-local storage, found from the task
+ * by a pointer walk rather than by hashing its tid. */
+const volatile __u32 use_task_storage = 0;
+/* Time blocks by the scheduler's own clock of the run queue (rq->clock), which __schedule has
+ * just updated, rather than bpf_ktime_get_ns (75 ns a call in a VM, twice per switch). Set only
+ * where sched_clock is one timebase on every CPU (userspace checks the clocksource is the TSC);
+ * used for durations only, never as an event's time. */
+const volatile __u32 use_sched_clock = 0;
 
 #define SYS_FUTEX    202 /* x86_64 */
 #define TASK_RUNNING 0
@@ -62,7 +72,8 @@ static __always_inline void set_pending_bit(__u32 tid, int on)
 
 /* A target thread that switched out, until it switches back in. */
 struct blocked {
-	__u64 start_ns;
+	__u64 start_ns; /* the switch clock (see switch_clock); 0: not blocked */
+	__u64 event_ns; /* BLOCKED_STACK_SENT: the time of the stack record sent */
 	__u32 state;
 	__u32 flags; /* SAMPLE_RUNNABLE, SAMPLE_GIL_WAIT, BLOCKED_STACK_SENT */
 };
@@ -71,12 +82,71 @@ struct blocked {
  * duration follows, to be joined in userspace. */
 #define BLOCKED_STACK_SENT (1u << 31)
 
+/* Keyed by tid: for raw_tp, whose next task is not a trusted pointer, and kernels without task
+ * storage (userspace shrinks it to nothing otherwise). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u32);
 	__type(value, struct blocked);
 } blocked_threads SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct blocked);
+} blocked_tasks SEC(".maps");
+
+/* The blocked record of thread tid, created if asked; task is the thread as a trusted pointer,
+ * or NULL where the attach type has none. */
+static __always_inline struct blocked *blocked__get(struct task_struct *task, __u32 tid,
+						    bool create)
+{
+	struct blocked zero = {}, *b;
+
+	if (use_task_storage && task)
+		return bpf_task_storage_get(&blocked_tasks, task, 0,
+					    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	b = bpf_map_lookup_elem(&blocked_threads, &tid);
+	if (b || !create)
+		return b;
+	/* an update in place afterwards: an update allocates and swaps an element */
+	bpf_map_update_elem(&blocked_threads, &tid, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&blocked_threads, &tid);
+}
+
+struct cfs_rq___grp {
+	struct rq *rq;
+} __attribute__((preserve_access_index));
+
+struct sched_entity___grp {
+	struct cfs_rq___grp *cfs_rq;
+} __attribute__((preserve_access_index));
+
+struct task_struct___grp {
+	struct sched_entity___grp se;
+} __attribute__((preserve_access_index));
+
+/* Now, for timing a block: the run queue's clock of this CPU, reached from the current task
+ * (trusted; its cfs_rq is this CPU's, group scheduling's back pointer leads to the run queue),
+ * or bpf_ktime_get_ns. */
+static __always_inline __u64 switch_clock(struct task_struct *cur)
+{
+	struct task_struct___grp *t = (void *)cur;
+	struct cfs_rq___grp *cfs;
+	__u64 clock;
+
+	if (use_sched_clock && bpf_core_field_exists(t->se.cfs_rq) &&
+	    bpf_core_field_exists(struct cfs_rq___grp, rq)) {
+		/* plain loads: a fault reads as 0 */
+		cfs = t->se.cfs_rq;
+		clock = cfs ? cfs->rq->clock : 0;
+		if (clock)
+			return clock;
+	}
+	return bpf_ktime_get_ns();
+}
 
 /* A long block waiting for its Python stack, from switch-in to the return to user mode. */
 struct pending {
@@ -177,7 +247,7 @@ static __always_inline int has_rseq(struct task_struct *task)
 /* A thread without rseq: nothing runs in its context before its Python code does, so its
  * stack is walked and sent now. Returns 0 if sent. */
 static __always_inline int send_stack_now(void *ctx, struct task_struct *task, __u32 pid, __u32 tid,
-					  const struct blocked *b)
+					  struct blocked *b)
 {
 	struct py_target *t = bpf_map_lookup_elem(&targets, &pid);
 	struct sample_event *ev = event__scratch();
@@ -185,10 +255,11 @@ static __always_inline int send_stack_now(void *ctx, struct task_struct *task, _
 	metric_inc(METRIC_OFFCPU_NO_RSEQ);
 	if (!t || !ev)
 		return -1;
-	event_begin(ev, pid, tid, b->start_ns);
+	b->event_ns = bpf_ktime_get_ns();
+	event_begin(ev, pid, tid, b->event_ns);
 	ev->flags = b->flags | SAMPLE_STACK_ONLY;
 	ev->state = b->state;
-	pystack__capture(ev, t, tid, task->thread.fsbase, b->start_ns, 0);
+	pystack__capture(ev, t, tid, task->thread.fsbase, b->event_ns, 0);
 	if (capture_kernel_stack) {
 		ev->kstack_bytes =
 		    bpf_get_stack(ctx, &ev->frames[event__nframes(ev)], PYPROF_MAX_KSTACK * 8, 0);
@@ -198,10 +269,11 @@ static __always_inline int send_stack_now(void *ctx, struct task_struct *task, _
 	return event__send(ev, METRIC_OFFCPU_EVENTS_SENT, METRIC_RINGBUF_FULL);
 }
 
-/* The current task (prev), a thread of a target, switches out. */
-static __always_inline void switch_out(void *ctx, bool preempt, __u64 now)
+/* The current task (prev, trusted), a thread of a target, switches out; stored says whether
+ * its blocked record may be kept in task storage (the switch-in must find it the same way). */
+static __always_inline void switch_out(void *ctx, struct task_struct *task, bool stored,
+				       bool preempt, __u64 now)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 pid = id >> 32, tid = (__u32)id;
 	struct blocked fresh = {.start_ns = now}, *b;
@@ -222,23 +294,24 @@ static __always_inline void switch_out(void *ctx, bool preempt, __u64 now)
 	}
 	if (!has_rseq(task) && !send_stack_now(ctx, task, pid, tid, &fresh))
 		fresh.flags |= BLOCKED_STACK_SENT;
-	b = bpf_map_lookup_elem(&blocked_threads, &tid);
+	b = blocked__get(stored ? task : NULL, tid, true);
 	if (b)
-		*b = fresh; /* in place: an update allocates and swaps an element, twice the cost */
-	else
-		bpf_map_update_elem(&blocked_threads, &tid, &fresh, BPF_ANY);
+		*b = fresh;
+	else /* task storage busy on this CPU, out of memory, or the map full */
+		metric_inc(METRIC_OFFCPU_UNRECORDED);
 }
 
-/* next switches in; stack_task is next as a trusted pointer (tp_btf), or NULL (raw_tp). */
-static __always_inline void switch_in(struct task_struct *next, struct task_struct *stack_task,
-				      __u64 now)
+/* next, a thread of process pid, switches in; trusted is next as a trusted pointer (tp_btf),
+ * or NULL (raw_tp: no task storage, no kernel stack). */
+static __always_inline void switch_in(struct task_struct *next, struct task_struct *trusted,
+				      __u32 pid, __u64 now)
 {
-	__u32 tid = BPF_CORE_READ(next, pid), zero = 0;
+	__u32 tid = trusted ? trusted->pid : BPF_CORE_READ(next, pid), zero = 0;
 	struct pending *p, *fresh;
 	struct blocked *b;
 	__u64 delta;
 
-	b = bpf_map_lookup_elem(&blocked_threads, &tid);
+	b = blocked__get(trusted, tid, false);
 	if (!b || !b->start_ns)
 		return;
 	delta = now > b->start_ns ? now - b->start_ns : 0;
@@ -256,7 +329,7 @@ static __always_inline void switch_in(struct task_struct *next, struct task_stru
 		if (!ev)
 			return;
 		/* header only: joins the stack sent at switch-out */
-		event_begin(ev, BPF_CORE_READ(next, tgid), tid, now - delta);
+		event_begin(ev, pid, tid, b->event_ns);
 		ev->kind = SAMPLE_OFF_CPU_DURATION;
 		ev->weight = delta;
 		ev->flags = b->flags & (SAMPLE_RUNNABLE | SAMPLE_GIL_WAIT);
@@ -274,17 +347,17 @@ static __always_inline void switch_in(struct task_struct *next, struct task_stru
 			metric_inc(METRIC_OFFCPU_PENDING_FULL);
 			return;
 		}
-		p->start_ns = now - delta;
+		p->start_ns = bpf_ktime_get_ns() - delta; /* an event's time: CLOCK_MONOTONIC */
 		set_pending_bit(tid, 1);
 	}
 	p->blocked_ns += delta;
 	p->state = b->state;
 	p->flags |= b->flags & (SAMPLE_RUNNABLE | SAMPLE_GIL_WAIT);
 	p->kstack_bytes = 0;
-	if (capture_kernel_stack && stack_task) {
+	if (capture_kernel_stack && trusted) {
 		/* where it waited: the task is not running yet, its kernel stack is as it left it
 		 */
-		p->kstack_bytes = bpf_get_task_stack(stack_task, p->kstack, sizeof(p->kstack), 0);
+		p->kstack_bytes = bpf_get_task_stack(trusted, p->kstack, sizeof(p->kstack), 0);
 		if (p->kstack_bytes < 0)
 			metric_inc(METRIC_KSTACK_FAILED);
 	}
@@ -335,20 +408,23 @@ static __always_inline void back_to_user(__u32 pid)
 }
 
 /* Every switch on the host runs this: two bit tests decide, before the clock is read. The
- * callers pass the pids as cheaply as their attach type allows. */
+ * callers pass the pids as cheaply as their attach type allows, and next as a trusted pointer
+ * where they have one. */
 static __always_inline void on_switch(void *ctx, bool preempt, __u32 prev_pid, __u32 next_pid,
-				      struct task_struct *next, struct task_struct *stack_task)
+				      struct task_struct *next, struct task_struct *trusted_next)
 {
 	int out = is_target_pid(prev_pid), in = is_target_pid(next_pid);
+	struct task_struct *cur;
 	__u64 now;
 
 	if (!out && !in)
 		return;
-	now = bpf_ktime_get_ns();
+	cur = bpf_get_current_task_btf();
+	now = switch_clock(cur);
 	if (out)
-		switch_out(ctx, preempt, now);
+		switch_out(ctx, cur, trusted_next != NULL, preempt, now);
 	if (in)
-		switch_in(next, stack_task, now);
+		switch_in(next, trusted_next, next_pid, now);
 }
 
 SEC("tp_btf/sched_switch")
@@ -362,7 +438,7 @@ int BPF_PROG(pyprof_switch_btf, bool preempt, struct task_struct *prev, struct t
 SEC("raw_tp/sched_switch")
 int BPF_PROG(pyprof_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	/* raw_tp pointers are untrusted: read through helpers, and no kernel stack of next */
+	/* raw_tp pointers are untrusted: read through helpers */
 	on_switch(ctx, preempt, bpf_get_current_pid_tgid() >> 32, BPF_CORE_READ(next, tgid), next,
 		  NULL);
 	return 0;
