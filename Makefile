@@ -59,8 +59,11 @@ $(BUILD)/vmlinux.h: | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
+# Types that only newer kernels' vmlinux.h has: the sources declare them where it lacks them.
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) $(wildcard include/*.h) $(BUILD)/vmlinux.h
 	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ -Iinclude -Ibpf -I$(BUILD) \
+		$$(grep -qs '^struct bpf_task_work {' $(BUILD)/vmlinux.h && \
+		   echo -DPYPROF_VMLINUX_HAS_TASK_WORK) \
 		-Wall -Wno-unused-function -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o

@@ -14,21 +14,40 @@ static int forced_portable(void)
 	return force && !strcmp(force, "1");
 }
 
-int bpfload__has_btf_tracepoint(const char *tp)
+/* 1 if the kernel's BTF has every (name, kind) of the NULL-ended list. */
+static int kernel_btf_has(const char *const *names, const int *kinds)
 {
 	struct btf *vmlinux;
-	char name[128];
-	int found;
+	int found = 1;
 
 	if (forced_portable())
 		return 0;
 	vmlinux = btf__load_vmlinux_btf();
 	if (!vmlinux)
 		return 0;
-	snprintf(name, sizeof(name), "btf_trace_%s", tp);
-	found = btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) > 0;
+	for (int i = 0; names[i] && found; i++)
+		found = btf__find_by_name_kind(vmlinux, names[i], kinds[i]) > 0;
 	btf__free(vmlinux);
 	return found;
+}
+
+int bpfload__has_btf_tracepoint(const char *tp)
+{
+	char name[128];
+	const char *names[] = {name, NULL};
+	const int kinds[] = {BTF_KIND_TYPEDEF};
+
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	return kernel_btf_has(names, kinds);
+}
+
+int bpfload__has_task_work(void)
+{
+	const char *names[] = {"bpf_task_work_schedule_resume_impl", "bpf_preempt_disable",
+			       "bpf_preempt_enable", NULL};
+	const int kinds[] = {BTF_KIND_FUNC, BTF_KIND_FUNC, BTF_KIND_FUNC};
+
+	return kernel_btf_has(names, kinds);
 }
 
 int bpfload__has_task_storage(void)

@@ -13,6 +13,10 @@ int bpfload__has_btf_tracepoint(const char *tp);
 /* 1 if the kernel has task-local storage maps (5.11+), else 0. */
 int bpfload__has_task_storage(void);
 
+/* 1 if the kernel has the kfuncs to schedule BPF task work and to keep it from being preempted
+ * (bpf_task_work_schedule_resume_impl, bpf_preempt_disable: 6.18+), else 0. */
+int bpfload__has_task_work(void);
+
 /* 1 if the scheduler's clock (sched_clock, rq->clock) is one timebase on every CPU, so that a
  * time taken on one CPU may be subtracted from one taken on another; else 0. The kernel says
  * so by timing with the TSC: it leaves the TSC as the clocksource only while it finds it

@@ -47,7 +47,7 @@ struct sampler {
 	struct oncpu_bpf *skel;
 	struct offcpu_bpf *off;
 	int off_btf;
-	char off_desc[64]; /* how the off-CPU tracer attaches, keeps its records, tells time */
+	char off_desc[80]; /* how the off-CPU tracer attaches, keeps its records, tells time */
 	struct ring_buffer *rb;
 	int *perf_fds;
 	struct bpf_link **links;
@@ -211,11 +211,19 @@ static int offcpu_open(struct sampler *s, const struct sampler_opts *opts, char 
 	}
 	s->off->rodata->use_task_storage = s->off_btf;
 	s->off->rodata->use_sched_clock = bpfload__sched_clock_is_global();
-	snprintf(s->off_desc, sizeof(s->off_desc), "%s, %s, %s", s->off_btf ? "tp_btf" : "raw_tp",
-		 s->off_btf ? "task storage" : "map by thread id",
-		 s->off->rodata->use_sched_clock ? "run-queue clock" : "bpf_ktime_get_ns");
-	bpfload__choose(s->off->progs.pyprof_resume_btf, s->off->progs.pyprof_resume_raw,
-			"rseq_update");
+	/* task work needs tp_btf's trusted pointer to the thread switching in */
+	s->off->rodata->use_task_work = s->off_btf && bpfload__has_task_work();
+	snprintf(s->off_desc, sizeof(s->off_desc), "%s, %s, %s, %s",
+		 s->off_btf ? "tp_btf" : "raw_tp", s->off_btf ? "task storage" : "map by thread id",
+		 s->off->rodata->use_sched_clock ? "run-queue clock" : "bpf_ktime_get_ns",
+		 s->off->rodata->use_task_work ? "task work" : "rseq_update");
+	if (s->off->rodata->use_task_work) {
+		bpf_program__set_autoload(s->off->progs.pyprof_resume_btf, false);
+		bpf_program__set_autoload(s->off->progs.pyprof_resume_raw, false);
+	} else {
+		bpfload__choose(s->off->progs.pyprof_resume_btf, s->off->progs.pyprof_resume_raw,
+				"rseq_update");
+	}
 	err = offcpu_bpf__load(s->off);
 	if (err) {
 		snprintf(errbuf, errlen,
@@ -381,8 +389,10 @@ int sampler__add_target(struct sampler *s, const struct pyproc *p)
 	return err;
 }
 
-/* Deletes the pending sleeps of pid's threads: once pid is no longer a target, its threads'
- * system calls are not looked at, and a live thread would keep its entry. */
+/* Deletes the pending sleeps of pid's threads, and of threads gone: once pid is no longer a
+ * target, its threads' switches are not looked at, so neither a live thread's entry (kept
+ * between blocks where task work takes the stacks) nor that of a thread that ends later would
+ * go at its last switch-out. */
 static void forget_pending(struct sampler *s, pid_t pid)
 {
 	char path[64];
@@ -396,7 +406,12 @@ static void forget_pending(struct sampler *s, pid_t pid)
 		tid = next;
 		more = !bpf_map_get_next_key(fd, &tid, &next);
 		snprintf(path, sizeof(path), "/proc/%d/task/%u", (int)pid, tid);
-		if (access(path, F_OK) == 0)
+		if (access(path, F_OK) == 0) {
+			bpf_map_delete_elem(fd, &tid);
+			continue;
+		}
+		snprintf(path, sizeof(path), "/proc/%u", tid);
+		if (access(path, F_OK) != 0 && errno == ENOENT)
 			bpf_map_delete_elem(fd, &tid);
 	}
 }

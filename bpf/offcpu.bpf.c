@@ -8,15 +8,17 @@
  *  - shorter than min_block_ns: only counted (count and nanoseconds);
  *  - longer: the kernel stack where it waited is taken then (bpf_get_task_stack; the task is not
  *    running yet), and the Python stack on the thread's way back to user mode, in its own
- *    context, before any Python code ran again: the kernel tells every thread that registered
- *    rseq (glibc does, for every thread, since 2.35) that it was switched out, on that way back
- *    (the rseq_update tracepoint). So no stack is ever walked for the many short blocks, and
- *    untraced processes pay two bit tests per switch: no system-call hook, which would slow
- *    down every system call on the host. A short block costs a target two clock reads and two
- *    record lookups, so both are the cheapest the kernel allows (switch_clock, blocked__get).
- * A thread without rseq (musl, or glibc told not to) has its Python stack walked at every
- * switch-out instead, sent ahead and joined in userspace with a duration record when the block
- * proves long enough (counted as offcpu_no_rseq).
+ *    context, before any Python code ran again: by a task work the switch-in schedules on the
+ *    thread (6.18+), else at the rseq_update tracepoint, which the kernel fires on that way
+ *    back for every thread that registered rseq (glibc does, for every thread, since 2.35).
+ *    So no stack is ever walked for the many short blocks, and untraced processes pay two bit
+ *    tests per switch (and per return to user mode where rseq_update is used): no system-call
+ *    hook, which would slow down every system call on the host. A short block costs a target
+ *    two clock reads and two record lookups, so both are the cheapest the kernel allows
+ *    (switch_clock, blocked__get).
+ * Under rseq_update, a thread without rseq (musl, or glibc told not to) has its Python stack
+ * walked at every switch-out instead, sent ahead and joined in userspace with a duration record
+ * when the block proves long enough (counted as offcpu_no_rseq).
  * A thread sleeping on a futex inside the GIL's state is marked as waiting for the GIL; a
  * preempted thread (waiting for a CPU) as runnable. */
 #include "vmlinux.h"
@@ -39,6 +41,27 @@ const volatile __u32 use_task_storage = 0;
  * where sched_clock is one timebase on every CPU (userspace checks the clocksource is the TSC);
  * used for durations only, never as an event's time. */
 const volatile __u32 use_sched_clock = 0;
+/* Where the kernel has bpf_task_work (6.18+, with tp_btf): the Python stack of a long block is
+ * taken by a task work that its switch-in schedules on the thread, which runs on the thread's
+ * way back to user mode. Then no program runs at every return to user mode (rseq_update), and
+ * threads without rseq need no walk at each switch-out. */
+const volatile __u32 use_task_work = 0;
+
+#ifndef PYPROF_VMLINUX_HAS_TASK_WORK
+/* Built on a kernel before 6.18: the type as its uapi header declares it (the kernel finds it by
+ * name in the program's BTF). */
+struct bpf_task_work {
+	__u64 __opaque;
+} __attribute__((aligned(8)));
+#endif
+
+/* Weak: on kernels without them, libbpf leaves the calls unresolved in branches the verifier
+ * proves dead (use_task_work is 0 there). */
+extern int bpf_task_work_schedule_resume_impl(
+    struct task_struct *task, struct bpf_task_work *tw, void *map__map,
+    int (*callback)(struct bpf_map *map, void *key, void *value), void *aux__prog) __ksym __weak;
+extern void bpf_preempt_disable(void) __ksym __weak;
+extern void bpf_preempt_enable(void) __ksym __weak;
 
 #define SYS_FUTEX    202 /* x86_64 */
 #define TASK_RUNNING 0
@@ -148,15 +171,22 @@ static __always_inline __u64 switch_clock(struct task_struct *cur)
 	return bpf_ktime_get_ns();
 }
 
-/* A long block waiting for its Python stack, from switch-in to the return to user mode. */
+/* A long block waiting for its Python stack, from switch-in to the return to user mode. With
+ * task work, a thread's entry stays (blocked_ns 0 between blocks) until the thread ends. */
 struct pending {
-	__u64 blocked_ns; /* summed: a system call may block several times */
+	__u64 blocked_ns; /* summed: a system call may block several times; 0: none pending */
 	__u64 start_ns;
 	__u32 state;
 	__u32 flags;
 	__s32 kstack_bytes;
 	__u32 pad;
 	__u64 kstack[PYPROF_MAX_KSTACK];
+	struct bpf_task_work work;
+};
+
+/* As many bytes, without the task work a per-CPU map cannot hold. */
+struct pending_blank {
+	__u8 bytes[sizeof(struct pending)];
 };
 
 struct {
@@ -172,7 +202,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct pending);
+	__type(value, struct pending_blank);
 } pending_zero SEC(".maps");
 
 struct task_struct___pre514 {
@@ -292,13 +322,53 @@ static __always_inline void switch_out(void *ctx, struct task_struct *task, bool
 		if (regs && waits_for_gil(pid, regs->orig_ax, regs->di))
 			fresh.flags = SAMPLE_GIL_WAIT;
 	}
-	if (!has_rseq(task) && !send_stack_now(ctx, task, pid, tid, &fresh))
+	if (!use_task_work && !has_rseq(task) && !send_stack_now(ctx, task, pid, tid, &fresh))
 		fresh.flags |= BLOCKED_STACK_SENT;
 	b = blocked__get(stored ? task : NULL, tid, true);
 	if (b)
 		*b = fresh;
 	else /* task storage busy on this CPU, out of memory, or the map full */
 		metric_inc(METRIC_OFFCPU_UNRECORDED);
+}
+
+/* Sends pending block p of the current thread tid of process pid, with its Python stack. */
+static __always_inline void send_pending(__u32 pid, __u32 tid, struct pending *p)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct py_target *t = bpf_map_lookup_elem(&targets, &pid);
+	struct sample_event *ev = event__scratch();
+	__u32 kb;
+
+	if (!t || !ev)
+		return;
+	event_begin(ev, pid, tid, p->start_ns);
+	ev->weight = p->blocked_ns;
+	ev->state = p->state;
+	ev->flags = p->flags & (SAMPLE_GIL_WAIT | SAMPLE_RUNNABLE);
+	pystack__capture(ev, t, tid, task->thread.fsbase, bpf_ktime_get_ns(), 0);
+	kb = p->kstack_bytes > 0 ? p->kstack_bytes : 0;
+	kb &= 0x3f8; /* whole addresses, at most PYPROF_MAX_KSTACK (127) of them */
+	if (kb && !bpf_probe_read_kernel(&ev->frames[event__nframes(ev)], kb, p->kstack))
+		ev->kstack_bytes = kb;
+	event__send(ev, METRIC_OFFCPU_EVENTS_SENT, METRIC_RINGBUF_FULL);
+}
+
+/* The task work of a long block: runs in the thread's context on its way back to user mode.
+ * Task work may be preempted, and the scratch records are per CPU: the whole of it runs with
+ * preemption off, which also keeps the switch-in of this thread from adding to p meanwhile. */
+static int pending_work(struct bpf_map *map, void *key, void *value)
+{
+	struct pending *p = value;
+	__u64 id;
+
+	bpf_preempt_disable();
+	id = bpf_get_current_pid_tgid();
+	if ((__u32)id == *(__u32 *)key && p->blocked_ns)
+		send_pending(id >> 32, (__u32)id, p);
+	p->blocked_ns = 0;
+	p->flags = 0;
+	bpf_preempt_enable();
+	return 0;
 }
 
 /* next, a thread of process pid, switches in; trusted is next as a trusted pointer (tp_btf),
@@ -347,8 +417,17 @@ static __always_inline void switch_in(struct task_struct *next, struct task_stru
 			metric_inc(METRIC_OFFCPU_PENDING_FULL);
 			return;
 		}
+	}
+	if (!p->blocked_ns) { /* the first block since the thread last ran Python code */
 		p->start_ns = bpf_ktime_get_ns() - delta; /* an event's time: CLOCK_MONOTONIC */
-		set_pending_bit(tid, 1);
+		p->flags = 0;
+		if (!use_task_work || !trusted) {
+			set_pending_bit(tid, 1);
+		} else if (bpf_task_work_schedule_resume_impl(trusted, &p->work, &pending_sleeps,
+							      pending_work, NULL)) {
+			metric_inc(METRIC_OFFCPU_UNRECORDED);
+			return;
+		}
 	}
 	p->blocked_ns += delta;
 	p->state = b->state;
@@ -367,12 +446,8 @@ static __always_inline void switch_in(struct task_struct *next, struct task_stru
  * if any, with the Python stack it blocked in (no Python code has run since). */
 static __always_inline void back_to_user(__u32 pid)
 {
-	struct task_struct *task;
-	__u32 tid, kb;
-	struct sample_event *ev;
-	struct py_target *t;
 	struct pending *p;
-	__u64 now;
+	__u32 tid;
 
 	if (!is_target_pid(pid))
 		return;
@@ -380,31 +455,10 @@ static __always_inline void back_to_user(__u32 pid)
 	if (!pid_bit(pending_tids, tid))
 		return;
 	p = bpf_map_lookup_elem(&pending_sleeps, &tid);
-	if (!p) {
-		set_pending_bit(tid, 0);
-		return;
-	}
-	t = bpf_map_lookup_elem(&targets, &pid);
-	ev = event__scratch();
-	if (!t || !ev) {
-		bpf_map_delete_elem(&pending_sleeps, &tid);
-		set_pending_bit(tid, 0);
-		return;
-	}
-	now = bpf_ktime_get_ns();
-	task = bpf_get_current_task_btf();
-	event_begin(ev, pid, tid, p->start_ns);
-	ev->weight = p->blocked_ns;
-	ev->state = p->state;
-	ev->flags = p->flags & (SAMPLE_GIL_WAIT | SAMPLE_RUNNABLE);
-	pystack__capture(ev, t, tid, BPF_CORE_READ(task, thread.fsbase), now, 0);
-	kb = p->kstack_bytes > 0 ? p->kstack_bytes : 0;
-	kb &= 0x3f8; /* whole addresses, at most PYPROF_MAX_KSTACK (127) of them */
-	if (kb && !bpf_probe_read_kernel(&ev->frames[event__nframes(ev)], kb, p->kstack))
-		ev->kstack_bytes = kb;
+	if (p)
+		send_pending(pid, tid, p);
 	bpf_map_delete_elem(&pending_sleeps, &tid);
 	set_pending_bit(tid, 0);
-	event__send(ev, METRIC_OFFCPU_EVENTS_SENT, METRIC_RINGBUF_FULL);
 }
 
 /* Every switch on the host runs this: two bit tests decide, before the clock is read. The

@@ -132,7 +132,7 @@ enum pyprof_metric {
 	METRIC_OFFCPU_PENDING_FULL, /* blocks lost: the pending map was full */
 	METRIC_OFFCPU_NO_RSEQ,	    /* switch-outs of threads without rseq: walked at once */
 	METRIC_OFFCPU_GIL_WAITS,    /* blocks waiting for the GIL */
-	METRIC_OFFCPU_UNRECORDED,   /* switch-outs lost: no record could be kept for the thread */
+	METRIC_OFFCPU_UNRECORDED,   /* blocks lost: no record kept, or no task work scheduled */
 	METRIC_MAX,
 };
 

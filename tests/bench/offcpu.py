@@ -83,8 +83,9 @@ def main():
                 placement, names[cond], base, med, sd, pair, noise))
     sw, ex = bpf_per_switch()
     print("\nBPF time (kernel BPF stats), pinned ping-pong traced; every switch on the machine "
-          "runs the first program and every return to user mode after a switch the second, "
-          "most of them exiting at the first check:\n")
+          "runs the first program, most of them exiting at the first check; the second runs at "
+          "every return to user mode after a switch, only on kernels without BPF task work "
+          "(before 6.18; this one has it when the row is missing):\n")
     print("| program | runs | ns per run |")
     print("|---|---|---|")
     for name, st in (("sched_switch", sw), ("rseq_update (back to user mode)", ex)):

@@ -32,14 +32,23 @@ def test_sleeping_thread_off_cpu_time_matches_its_own_clock_within_5_percent(int
     check_sleeper(w, snapshot(w.pid, threads=True, mode="offcpu", duration=5))
 
 
-def test_threads_without_rseq_get_the_same_off_cpu_profile(any_interp, spawn):
+@pytest.mark.parametrize("portable", [False, True], ids=["default", "portable"])
+def test_threads_without_rseq_get_the_same_off_cpu_profile(any_interp, spawn, monkeypatch,
+                                                           portable):
     """A thread that did not register rseq (musl; here glibc told not to) is never reported on
-    its way back to user mode: its Python stack is walked at each switch-out instead (counted),
-    with the same result."""
+    its way back to user mode by rseq_update: there, its Python stack is walked at each
+    switch-out instead (counted). Task work (this kernel's default) needs no rseq. The same
+    result either way."""
     w = spawn(any_interp.path, "offcpu_sleep.py", env={"GLIBC_TUNABLES": "glibc.pthread.rseq=0"})
+    if portable:
+        monkeypatch.setenv("PYPROF_FORCE_RAW_TP", "1")
     prof = snapshot(w.pid, threads=True, mode="offcpu", duration=5)
-    assert counter(prof.result, "offcpu_no_rseq") > 0, prof.result.describe()
-    check_sleeper(w, prof)
+    walked = counter(prof.result, "offcpu_no_rseq")
+    if "rseq_update" in prof.result.stderr:
+        assert walked > 0, prof.result.describe()
+    else:
+        assert "task work" in prof.result.stderr and walked == 0, prof.result.describe()
+    check_sleeper(w, prof, kernel=not portable)
 
 
 def test_portable_attach_gets_the_same_off_cpu_time(any_interp, spawn, monkeypatch):
@@ -50,19 +59,22 @@ def test_portable_attach_gets_the_same_off_cpu_time(any_interp, spawn, monkeypat
     w = spawn(any_interp.path, "offcpu_sleep.py")
     monkeypatch.setenv("PYPROF_FORCE_RAW_TP", "1")
     prof = snapshot(w.pid, threads=True, mode="offcpu", duration=5)
-    assert "off-CPU tracer: raw_tp, map by thread id, bpf_ktime_get_ns" in prof.result.stderr, \
-        prof.result.describe()
+    assert "off-CPU tracer: raw_tp, map by thread id, bpf_ktime_get_ns, rseq_update" in \
+        prof.result.stderr, prof.result.describe()
     check_sleeper(w, prof, kernel=False)
 
 
 def test_default_attach_is_the_fastest_the_kernel_offers(any_interp, spawn):
-    """On this kernel (tp_btf, task storage), the other tests time blocks with the run queue's
-    clock wherever the TSC is the clocksource."""
+    """On this kernel (6.18: tp_btf, task storage, task work), the other tests time blocks with
+    the run queue's clock wherever the TSC is the clocksource, and take Python stacks by task
+    work where the kernel has it."""
     with open("/sys/devices/system/clocksource/clocksource0/current_clocksource") as f:
         clock = "run-queue clock" if f.read().strip() == "tsc" else "bpf_ktime_get_ns"
+    with open("/proc/kallsyms") as f:
+        work = "task work" if " bpf_task_work_schedule_resume_impl" in f.read() else "rseq_update"
     w = spawn(any_interp.path, "offcpu_sleep.py")
     prof = snapshot(w.pid, threads=True, mode="offcpu", duration=1)
-    assert "off-CPU tracer: tp_btf, task storage, %s" % clock in prof.result.stderr, \
+    assert "off-CPU tracer: tp_btf, task storage, %s, %s" % (clock, work) in prof.result.stderr, \
         prof.result.describe()
 
 
