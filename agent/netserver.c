@@ -321,10 +321,17 @@ static void conn_read(struct conn *c, uint64_t now_ns)
 
 		if (c->in_len >= NETSERVER_MAX_REQUEST) {
 			static const char too_long[] = "error: request too long (over 4 KiB)\n";
+			static const char too_long_http[] =
+			    "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+			    "Content-Type: text/plain\r\nContent-Length: 37\r\n"
+			    "Connection: close\r\n\r\n"
+			    "error: request too long (over 4 KiB)\n";
+			int http = c->srv->proto == NETSERVER_HTTP;
 
 			c->responded = 1;
 			c->too_long = 1;
-			netserver__respond(c->srv, c->id, too_long, sizeof(too_long) - 1);
+			netserver__respond(c->srv, c->id, http ? too_long_http : too_long,
+					   http ? sizeof(too_long_http) - 1 : sizeof(too_long) - 1);
 			return;
 		}
 		n = recv(c->fd, c->in + c->in_len, NETSERVER_MAX_REQUEST - c->in_len, 0);

@@ -408,3 +408,11 @@ def test_metrics_endpoint_passes_promtool(daemon, busy):
     text = body.decode()
     assert re.search(r"^pyprof_samples_total \d+$", text, re.M), text[:500]
     assert 'pyprof_sampler_events_total{reason="tstate_not_found"}' in text
+    # request headers over 4 KiB: an HTTP answer (431), not the control socket's error line
+    import urllib.error
+    req = urllib.request.Request("http://127.0.0.1:%d/metrics" % d.port,
+                                 headers={"X-Filler": "x" * 5000})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=10)
+    assert e.value.code == 431, e.value
+    assert e.value.read() == b"error: request too long (over 4 KiB)\n"
