@@ -16,6 +16,7 @@
 #include <string.h>
 #include "container.h"
 #include "procfs.h"
+#include "text.h"
 
 #define CGROUP_FILE_MAX (64 * 1024)
 #define STATUS_FILE_MAX (64 * 1024)
@@ -27,13 +28,6 @@ static int all_hex(const char *s, size_t n)
 			return 0;
 	}
 	return 1;
-}
-
-static int ends_with(const char *s, size_t n, const char *suffix)
-{
-	size_t k = strlen(suffix);
-
-	return n >= k && !memcmp(s + n - k, suffix, k);
 }
 
 static int contains(const char *s, size_t n, const char *needle)
@@ -54,7 +48,7 @@ static int component_id(const char *c, size_t n, const char *parent, size_t pare
 	const char *hex;
 	size_t plen;
 
-	if (ends_with(c, n, ".scope"))
+	if (text__ends_with(c, n, ".scope"))
 		n -= 6;
 	if (n < CONTAINER_ID_LEN)
 		return 0;
@@ -68,13 +62,13 @@ static int component_id(const char *c, size_t n, const char *parent, size_t pare
 		plen--; /* the prefix, without its separator */
 	if (contains(c, plen, "conmon"))
 		return 0;
-	if (ends_with(c, plen, "cri-containerd"))
+	if (text__ends_with(c, plen, "cri-containerd"))
 		*ret_runtime = CONTAINER_RUNTIME_CONTAINERD;
-	else if (ends_with(c, plen, "crio"))
+	else if (text__ends_with(c, plen, "crio"))
 		*ret_runtime = CONTAINER_RUNTIME_CRIO;
-	else if (ends_with(c, plen, "libpod"))
+	else if (text__ends_with(c, plen, "libpod"))
 		*ret_runtime = CONTAINER_RUNTIME_PODMAN;
-	else if (ends_with(c, plen, "docker") ||
+	else if (text__ends_with(c, plen, "docker") ||
 		 (!plen && parent_len == 6 && !memcmp(parent, "docker", 6)))
 		*ret_runtime = CONTAINER_RUNTIME_DOCKER;
 	else

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "folded.h"
+#include "text.h"
 
 const char *const frame_kind_names[FRAME_KIND_MAX] = {
     [FRAME_NATIVE] = "native",	     [FRAME_PYTHON] = "python",	  [FRAME_KERNEL] = "kernel",
@@ -25,13 +26,6 @@ static int all_digits(const char *s, size_t n)
 		if (s[i] < '0' || s[i] > '9')
 			return 0;
 	return 1;
-}
-
-static int has_suffix(const char *s, size_t n, const char *suffix)
-{
-	size_t k = strlen(suffix);
-
-	return n >= k && !memcmp(s + n - k, suffix, k);
 }
 
 /* "qualname (path:LINE)": qualnames have no " (", paths may, so split at the first one. */
@@ -70,7 +64,7 @@ void folded__parse_frame(const char *frame, uint32_t depth, struct frame_parts *
 	ret->name_len = n;
 	if (!n)
 		return;
-	if (has_suffix(frame, n, "_[k]")) {
+	if (text__ends_with(frame, n, "_[k]")) {
 		ret->kind = FRAME_KERNEL;
 		ret->name_len = n - 4;
 		return;
