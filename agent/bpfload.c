@@ -7,11 +7,16 @@
 #include <bpf/btf.h>
 #include "bpfload.h"
 
+static int env_is_1(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && !strcmp(v, "1");
+}
+
 static int forced_portable(void)
 {
-	const char *force = getenv("PYPROF_FORCE_RAW_TP");
-
-	return force && !strcmp(force, "1");
+	return env_is_1("PYPROF_FORCE_RAW_TP");
 }
 
 /* 1 if the kernel's BTF has every (name, kind) of the NULL-ended list. */
@@ -47,7 +52,7 @@ int bpfload__has_task_work(void)
 			       "bpf_preempt_enable", NULL};
 	const int kinds[] = {BTF_KIND_FUNC, BTF_KIND_FUNC, BTF_KIND_FUNC};
 
-	return kernel_btf_has(names, kinds);
+	return !env_is_1("PYPROF_NO_TASK_WORK") && kernel_btf_has(names, kinds);
 }
 
 int bpfload__has_task_storage(void)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Feature probes shared by the BPF loaders: which attach type, map types and clock the kernel
  * offers. The environment variable PYPROF_FORCE_RAW_TP=1 makes every probe answer "no", so that
- * the tests exercise the most portable way on any kernel. */
+ * the tests exercise the most portable way on any kernel; PYPROF_NO_TASK_WORK=1 only the task
+ * work one, for the way of kernels 5.11 to 6.17. */
 #ifndef PYPROF_BPFLOAD_H
 #define PYPROF_BPFLOAD_H
 

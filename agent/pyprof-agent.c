@@ -66,6 +66,8 @@ static void usage(FILE *f)
 	    "  ${NAME} in host.name  replaced by variable NAME (NODE_NAME on Kubernetes)\n"
 	    "  PYPROF_FORCE_RAW_TP=1  the most portable BPF: raw_tp tracepoints, no task storage,\n"
 	    "                     task work or scheduler clock (testing)\n"
+	    "  PYPROF_NO_TASK_WORK=1  Python stacks of off-CPU waits at rseq_update, as before\n"
+	    "                     Linux 6.18 (testing)\n"
 	    "\n"
 	    "Privileges: root, or CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE; as another user also\n"
 	    "CAP_DAC_READ_SEARCH (targets' files in private directories), CAP_SYSLOG (kernel\n"

@@ -32,44 +32,63 @@ def test_sleeping_thread_off_cpu_time_matches_its_own_clock_within_5_percent(int
     check_sleeper(w, snapshot(w.pid, threads=True, mode="offcpu", duration=5))
 
 
-@pytest.mark.parametrize("portable", [False, True], ids=["default", "portable"])
-def test_threads_without_rseq_get_the_same_off_cpu_profile(any_interp, spawn, monkeypatch,
-                                                           portable):
+# The ways the tracer can work, forced where this kernel offers better: "rseq" is that of
+# kernels 5.11 to 6.17 (Python stacks at rseq_update), "portable" that of kernels without tp_btf
+# or task storage, or whose sched_clock is not one timebase on every CPU.
+WAYS = {
+    "default": ({}, None),
+    "rseq": ({"PYPROF_NO_TASK_WORK": "1"}, "tp_btf, task storage, %s, rseq_update"),
+    "portable": ({"PYPROF_FORCE_RAW_TP": "1"},
+                 "raw_tp, map by thread id, bpf_ktime_get_ns, rseq_update"),
+}
+
+
+def use_way(way, monkeypatch):
+    env, _ = WAYS[way]
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+
+
+def this_clock():
+    with open("/sys/devices/system/clocksource/clocksource0/current_clocksource") as f:
+        return "run-queue clock" if f.read().strip() == "tsc" else "bpf_ktime_get_ns"
+
+
+@pytest.mark.parametrize("way", ["rseq", "portable"])
+def test_every_way_of_the_tracer_gets_the_same_off_cpu_time(any_interp, spawn, monkeypatch,
+                                                              way):
+    """The same times as the default way. raw_tp has no trusted pointer to the task switching
+    in, so no kernel stack of the wait there."""
+    w = spawn(any_interp.path, "offcpu_sleep.py")
+    use_way(way, monkeypatch)
+    prof = snapshot(w.pid, threads=True, mode="offcpu", duration=5)
+    desc = WAYS[way][1] % this_clock() if "%s" in WAYS[way][1] else WAYS[way][1]
+    assert "off-CPU tracer: " + desc in prof.result.stderr, prof.result.describe()
+    check_sleeper(w, prof, kernel=way != "portable")
+
+
+@pytest.mark.parametrize("way", list(WAYS))
+def test_threads_without_rseq_get_the_same_off_cpu_profile(any_interp, spawn, monkeypatch, way):
     """A thread that did not register rseq (musl; here glibc told not to) is never reported on
     its way back to user mode by rseq_update: there, its Python stack is walked at each
     switch-out instead (counted). Task work (this kernel's default) needs no rseq. The same
-    result either way."""
+    result every way."""
     w = spawn(any_interp.path, "offcpu_sleep.py", env={"GLIBC_TUNABLES": "glibc.pthread.rseq=0"})
-    if portable:
-        monkeypatch.setenv("PYPROF_FORCE_RAW_TP", "1")
+    use_way(way, monkeypatch)
     prof = snapshot(w.pid, threads=True, mode="offcpu", duration=5)
     walked = counter(prof.result, "offcpu_no_rseq")
     if "rseq_update" in prof.result.stderr:
         assert walked > 0, prof.result.describe()
     else:
         assert "task work" in prof.result.stderr and walked == 0, prof.result.describe()
-    check_sleeper(w, prof, kernel=not portable)
-
-
-def test_portable_attach_gets_the_same_off_cpu_time(any_interp, spawn, monkeypatch):
-    """The way for kernels without tp_btf or task storage, or whose sched_clock is not one
-    timebase on every CPU (raw_tp, blocked records by thread id, bpf_ktime_get_ns), forced
-    here: the same times. raw_tp has no trusted pointer to the task switching in, so no kernel
-    stack of the wait."""
-    w = spawn(any_interp.path, "offcpu_sleep.py")
-    monkeypatch.setenv("PYPROF_FORCE_RAW_TP", "1")
-    prof = snapshot(w.pid, threads=True, mode="offcpu", duration=5)
-    assert "off-CPU tracer: raw_tp, map by thread id, bpf_ktime_get_ns, rseq_update" in \
-        prof.result.stderr, prof.result.describe()
-    check_sleeper(w, prof, kernel=False)
+    check_sleeper(w, prof, kernel=way != "portable")
 
 
 def test_default_attach_is_the_fastest_the_kernel_offers(any_interp, spawn):
     """On this kernel (6.18: tp_btf, task storage, task work), the other tests time blocks with
     the run queue's clock wherever the TSC is the clocksource, and take Python stacks by task
     work where the kernel has it."""
-    with open("/sys/devices/system/clocksource/clocksource0/current_clocksource") as f:
-        clock = "run-queue clock" if f.read().strip() == "tsc" else "bpf_ktime_get_ns"
+    clock = this_clock()
     with open("/proc/kallsyms") as f:
         work = "task work" if " bpf_task_work_schedule_resume_impl" in f.read() else "rseq_update"
     w = spawn(any_interp.path, "offcpu_sleep.py")
