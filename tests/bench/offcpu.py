@@ -1,6 +1,7 @@
 """make bench, off-CPU tracer: round trips per second of a pipe ping-pong between two Python
 threads (a context switch each way), not traced, traced, and not traced while the agent traces
-another process (the early-exit cost every other process pays); and the BPF time per switch.
+another process (the early-exit cost every other process pays); pinned, also traced the way of
+kernels before 6.18 (a program at every return to user mode); and the BPF time per switch.
 
 Two placements. Pinned: the ping-pong on the last CPU and the agent on the first; with both
 threads on one CPU that CPU never idles, so a round trip costs its CPU time and the tracer's
@@ -36,9 +37,13 @@ def run(condition):
         if tracing == "other":
             other = subprocess.Popen([PYTHON, "-c", "import time; time.sleep(%f)" % (RUN_S + 6)])
             target = other.pid
+        env = dict(os.environ)
+        if tracing == "rseq":
+            env["PYPROF_NO_TASK_WORK"] = "1"
         agent = subprocess.Popen([AGENTCTL, "snapshot", "--pid", str(target), "--duration",
                                   str(RUN_S + 5), "--mode", "offcpu", "--output", os.devnull],
-                                 stderr=subprocess.DEVNULL, preexec_fn=pinned(0) if pin else None)
+                                 stderr=subprocess.DEVNULL, env=env,
+                                 preexec_fn=pinned(0) if pin else None)
     out, _ = wl.communicate()
     for p in (agent, other):
         if p:
@@ -73,11 +78,13 @@ def main():
     print("| placement | condition | baseline round trips/s (median) | with agent (median) | "
           "cost (ratio of medians) | cost (median of paired runs) | baseline spread (stdev) |")
     print("|---|---|---|---|---|---|---|")
-    conds = [(p, t) for p in ("pinned", "free") for t in ("none", "traced", "other")]
+    kinds = {"pinned": ("none", "traced", "other", "rseq"), "free": ("none", "traced", "other")}
+    conds = [(p, t) for p in kinds for t in kinds[p]]
     res = interleaved(conds, run)
-    names = {"traced": "ping-pong traced (offcpu)", "other": "agent tracing another process"}
-    for placement in ("pinned", "free"):
-        sub = {t: res[(placement, t)] for t in ("none", "traced", "other")}
+    names = {"traced": "ping-pong traced (offcpu)", "other": "agent tracing another process",
+             "rseq": "traced, the way of kernels before 6.18 (PYPROF_NO_TASK_WORK=1)"}
+    for placement in kinds:
+        sub = {t: res[(placement, t)] for t in kinds[placement]}
         for cond, base, med, sd, pair, noise in slowdown_rows(sub, "none"):
             print("| %s | %s | %.0f | %.0f | %.2f%% | %.2f%% | %.2f%% |" % (
                 placement, names[cond], base, med, sd, pair, noise))
