@@ -22,6 +22,7 @@ static const struct {
     {PRIVILEGE_BPF, CAP_BPF, "CAP_BPF"},
     {PRIVILEGE_BPF, CAP_PERFMON, "CAP_PERFMON"},
     {PRIVILEGE_PTRACE, CAP_SYS_PTRACE, "CAP_SYS_PTRACE"},
+    {PRIVILEGE_FILES, CAP_DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH"},
 };
 
 #define NNEEDED (sizeof(needed) / sizeof(needed[0]))

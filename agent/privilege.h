@@ -11,6 +11,8 @@ enum privilege_need {
 	PRIVILEGE_BPF = 1u << 0,
 	/* read other processes' memory and /proc/PID/{maps,mem,root,...}: CAP_SYS_PTRACE */
 	PRIVILEGE_PTRACE = 1u << 1,
+	/* read a target's files in directories closed to the agent's user: CAP_DAC_READ_SEARCH */
+	PRIVILEGE_FILES = 1u << 2,
 };
 
 /* The advice that follows a missing capability's name in error messages. */

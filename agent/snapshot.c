@@ -133,9 +133,11 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 		char missing[64];
 
 		/* without CAP_SYS_PTRACE the kernel shows a process's /proc files only to its own
-		 * user, holding every capability it holds: a refusal then is for want of it */
+		 * user, holding every capability it holds; without CAP_DAC_READ_SEARCH, not its
+		 * files in directories closed to ours: a refusal then is for want of them */
 		if ((err == -EACCES || err == -EPERM) &&
-		    privilege__missing(PRIVILEGE_PTRACE, missing, sizeof(missing)))
+		    privilege__missing(PRIVILEGE_PTRACE | PRIVILEGE_FILES, missing,
+				       sizeof(missing)))
 			log_error("%s (needs %s)", err_msg, missing);
 		else
 			log_error("%s", err_msg);

@@ -345,6 +345,7 @@ def check_capability_needed(cap, targets):
     elif cap == "CAP_DAC_READ_SEARCH":
         r = snapshot_as(without, targets["spin"].pid)
         assert r.returncode == 6 and "not allowed to read" in r.stderr, r.stderr[-1500:]
+        assert "(needs CAP_DAC_READ_SEARCH)" in r.stderr, r.stderr[-1500:]
     elif cap == "CAP_CHECKPOINT_RESTORE":
         r = snapshot_as(without, targets["deleted"].pid)
         assert r.returncode == 4, r.stderr[-1500:]
