@@ -199,17 +199,13 @@ static int offcpu_open(struct sampler *s, const struct sampler_opts *opts, char 
 	s->off->rodata->capture_kernel_stack = opts->kernel_stacks ? 1 : 0;
 	/* tp_btf keeps blocked records in task storage: without it, raw_tp and the tid-keyed map,
 	 * so that no loaded program refers to a map the kernel cannot create */
-	s->off_btf = bpfload__has_task_storage() &&
-		     bpfload__choose(s->off->progs.pyprof_switch_btf,
-				     s->off->progs.pyprof_switch_raw, "sched_switch");
-	if (!s->off_btf) {
-		bpf_program__set_autoload(s->off->progs.pyprof_switch_btf, false);
-		bpf_program__set_autoload(s->off->progs.pyprof_switch_raw, true);
-		bpf_map__set_autocreate(s->off->maps.blocked_tasks, false);
-	} else {
+	s->off_btf = bpfload__has_task_storage() && bpfload__has_btf_tracepoint("sched_switch");
+	bpf_program__set_autoload(s->off->progs.pyprof_switch_btf, s->off_btf);
+	bpf_program__set_autoload(s->off->progs.pyprof_switch_raw, !s->off_btf);
+	if (s->off_btf)
 		bpf_map__set_max_entries(s->off->maps.blocked_threads, 256); /* unused */
-	}
-	s->off->rodata->use_task_storage = s->off_btf;
+	else
+		bpf_map__set_autocreate(s->off->maps.blocked_tasks, false);
 	s->off->rodata->use_sched_clock = bpfload__sched_clock_is_global();
 	/* task work needs tp_btf's trusted pointer to the thread switching in */
 	s->off->rodata->use_task_work = s->off_btf && bpfload__has_task_work();

@@ -33,9 +33,6 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 /* Set by userspace before load. */
 const volatile __u64 min_block_ns = 1000000;
 const volatile __u32 capture_kernel_stack = 1;
-/* Where the kernel has them (5.11+): blocked records in task-local storage, found from the task
- * by a pointer walk rather than by hashing its tid. */
-const volatile __u32 use_task_storage = 0;
 /* Time blocks by the scheduler's own clock of the run queue (rq->clock), which __schedule has
  * just updated, rather than bpf_ktime_get_ns (75 ns a call in a VM, twice per switch). Set only
  * where sched_clock is one timebase on every CPU (userspace checks the clocksource is the TSC);
@@ -121,14 +118,16 @@ struct {
 	__type(value, struct blocked);
 } blocked_tasks SEC(".maps");
 
-/* The blocked record of thread tid, created if asked; task is the thread as a trusted pointer,
- * or NULL where the attach type has none. */
+/* The blocked record of thread tid, created if asked: in task-local storage, found from task by
+ * a pointer walk rather than by hashing tid, where the attach type gives the thread as a
+ * trusted pointer (tp_btf, which userspace chooses only where the kernel has task storage);
+ * else (task NULL) in the map by tid. */
 static __always_inline struct blocked *blocked__get(struct task_struct *task, __u32 tid,
 						    bool create)
 {
 	struct blocked zero = {}, *b;
 
-	if (use_task_storage && task)
+	if (task)
 		return bpf_task_storage_get(&blocked_tasks, task, 0,
 					    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 	b = bpf_map_lookup_elem(&blocked_threads, &tid);
