@@ -55,16 +55,15 @@ $(DEPS_STAMP): Makefile
 	fi
 	@touch $@
 
-$(BUILD)/vmlinux.h: | $(DEPS_STAMP)
-	@mkdir -p $(BUILD)
-	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+# Kernel types come from a vmlinux.h pinned in the tree (bpf/vmlinux/ARCH/, dumped once from a
+# kernel's BTF, see its README), never from the build host: every build makes the same programs,
+# and CO-RE relocates them to each host's kernel at load.
+VMLINUX_H  := bpf/vmlinux/$(ARCH)/vmlinux.h
 
-# Types that only newer kernels' vmlinux.h has: the sources declare them where it lacks them.
-$(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) $(wildcard include/*.h) $(BUILD)/vmlinux.h
-	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ -Iinclude -Ibpf -I$(BUILD) \
-		$$(grep -qs '^struct bpf_task_work {' $(BUILD)/vmlinux.h && \
-		   echo -DPYPROF_VMLINUX_HAS_TASK_WORK) \
-		-Wall -Wno-unused-function -c $< -o $@
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) $(wildcard include/*.h) $(VMLINUX_H) | $(DEPS_STAMP)
+	@mkdir -p $(BUILD)
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ -Iinclude -Ibpf \
+		-Ibpf/vmlinux/$(ARCH) -Wall -Wno-unused-function -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@

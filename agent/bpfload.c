@@ -1,11 +1,175 @@
 // SPDX-License-Identifier: MIT
-/* Probe features, not kernel versions: look the tracepoint up in the kernel's own BTF, ask the
- * kernel to create the map type, read the clocksource it chose. */
+/* Deciding by loading (see bpfload.h): libbpf's messages during a try, environment overrides,
+ * the clocksource. */
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <bpf/btf.h>
+#include <sys/utsname.h>
 #include "bpfload.h"
+
+/* What libbpf said during the current try: the warnings (the verifier's log is one), kept up to
+ * the last TRY_LOG_MAX bytes, which hold the verifier's closing lines. */
+#define TRY_LOG_MAX (64 * 1024)
+
+static struct {
+	libbpf_print_fn_t saved; /* the logger's printer, which the try's messages go on to */
+	char log[TRY_LOG_MAX];
+	size_t len;
+	int active;
+} try_state;
+
+/* Appends text to the try's log, keeping the tail: the verifier's last lines say what it
+ * refused (libbpf prints its whole log as one message). */
+static void try_append(const char *text, size_t n)
+{
+	if (n > TRY_LOG_MAX / 2) {
+		text += n - TRY_LOG_MAX / 2;
+		n = TRY_LOG_MAX / 2;
+	}
+	if (try_state.len + n >= TRY_LOG_MAX) {
+		size_t drop = try_state.len + n - TRY_LOG_MAX / 2;
+
+		drop = drop < try_state.len ? drop : try_state.len;
+		memmove(try_state.log, try_state.log + drop, try_state.len - drop);
+		try_state.len -= drop;
+	}
+	memcpy(try_state.log + try_state.len, text, n);
+	try_state.len += n;
+	try_state.log[try_state.len] = '\0';
+}
+
+static int try_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char *text = NULL;
+	va_list copy;
+	int n;
+
+	if (level == LIBBPF_WARN) {
+		va_copy(copy, ap);
+		n = vasprintf(&text, fmt, copy);
+		va_end(copy);
+		if (n > 0)
+			try_append(text, (size_t)n);
+		free(text);
+	}
+	/* the whole log still reaches a --verbose run, at debug level */
+	return try_state.saved ? try_state.saved(LIBBPF_DEBUG, fmt, ap) : 0;
+}
+
+void bpfload__try_begin(void)
+{
+	try_state.len = 0;
+	try_state.log[0] = '\0';
+	try_state.active = 1;
+	try_state.saved = libbpf_set_print(try_print);
+}
+
+/* Lines of the verifier's log that say how much it did, not what it refused. */
+static int is_statistics(const char *line, size_t len)
+{
+	static const char *const prefixes[] = {"processed ", "verification time", "stack depth",
+					       "mark_precise", "max_states_per_insn"};
+
+	if (!len)
+		return 1;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		if (len >= strlen(prefixes[i]) && !strncmp(line, prefixes[i], strlen(prefixes[i])))
+			return 1;
+	}
+	return 0;
+}
+
+/* Copies the line [line, line + len) into ret, without libbpf's prefix. */
+static void copy_line(const char *line, size_t len, char *ret, size_t retlen)
+{
+	static const char prefix[] = "libbpf: ";
+
+	if (len >= sizeof(prefix) - 1 && !strncmp(line, prefix, sizeof(prefix) - 1)) {
+		line += sizeof(prefix) - 1;
+		len -= sizeof(prefix) - 1;
+	}
+	while (len && (line[len - 1] == '\n' || line[len - 1] == ' '))
+		len--;
+	snprintf(ret, retlen, "%.*s", (int)len, line);
+}
+
+/* The last meaningful line of the verifier's log between begin and end (a nested call looks
+ * only for the line before a summary line); 0 if found. */
+static int last_reason(const char *begin, const char *end, int nested, char *ret, size_t len)
+{
+	/* walk back over the lines between begin and end */
+	while (end > begin + 1) {
+		const char *stop = end - 1, *start;
+
+		while (stop > begin && *stop == '\n')
+			stop--;
+		start = stop;
+		while (start > begin && start[-1] != '\n')
+			start--;
+		if (!is_statistics(start, stop - start + 1)) {
+			char last[256];
+
+			copy_line(start, stop - start + 1, last, sizeof(last));
+			/* a callback's refusal comes before the call's summary line: give both */
+			if (strstr(last, "failed callback verification") && !nested &&
+			    !last_reason(begin, start, 1, ret, len)) {
+				size_t used = strlen(ret);
+
+				snprintf(ret + used, len - used, " (%s)", last);
+				return 0;
+			}
+			snprintf(ret, len, "%s", last);
+			return 0;
+		}
+		end = start;
+	}
+	return -1;
+}
+
+/* The verifier's last meaningful line, from the last program log libbpf printed; 0 if found. */
+static int verifier_reason(const char *log, char *ret, size_t len)
+{
+	const char *begin = NULL, *end = NULL, *p;
+
+	for (p = log; (p = strstr(p, "-- BEGIN PROG LOAD LOG --")); p++)
+		begin = p;
+	if (!begin)
+		return -1;
+	begin = strchr(begin, '\n');
+	end = begin ? strstr(begin, "-- END PROG LOAD LOG --") : NULL;
+	if (!begin || !end)
+		return -1;
+	return last_reason(begin, end, 0, ret, len);
+}
+
+void bpfload__try_end(int err, char *ret_reason, size_t len)
+{
+	const char *line, *nl;
+
+	if (try_state.active)
+		libbpf_set_print(try_state.saved);
+	try_state.active = 0;
+	if (!err || !ret_reason || !len)
+		return;
+	if (!verifier_reason(try_state.log, ret_reason, len))
+		return;
+	/* else libbpf's first warning that is not its closing summary */
+	for (line = try_state.log; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (!nl)
+			nl = line + strlen(line);
+		if (nl > line && !strstr(line, "failed to load object") &&
+		    !strstr(line, "failed to load BPF skeleton")) {
+			copy_line(line, nl - line, ret_reason, len);
+			return;
+		}
+		if (!*nl)
+			break;
+	}
+	snprintf(ret_reason, len, "%s", strerror(err < 0 ? -err : err));
+}
 
 static int env_is_1(const char *name)
 {
@@ -14,50 +178,18 @@ static int env_is_1(const char *name)
 	return v && !strcmp(v, "1");
 }
 
-static int forced_portable(void)
+unsigned bpfload__forced(void)
 {
-	return env_is_1("PYPROF_FORCE_RAW_TP");
+	return (env_is_1("PYPROF_FORCE_RAW_TP") ? BPFLOAD_FORCE_RAW_TP : 0) |
+	       (env_is_1("PYPROF_NO_TASK_WORK") ? BPFLOAD_NO_TASK_WORK : 0) |
+	       (env_is_1("PYPROF_FORCE_LEGACY") ? BPFLOAD_FORCE_LEGACY : 0);
 }
 
-/* 1 if the kernel's BTF has every (name, kind) of the NULL-ended list. */
-static int kernel_btf_has(const char *const *names, const int *kinds)
+const char *bpfload__forced_offcpu_way(void)
 {
-	struct btf *vmlinux;
-	int found = 1;
+	const char *v = getenv("PYPROF_OFFCPU_WAY");
 
-	if (forced_portable())
-		return 0;
-	vmlinux = btf__load_vmlinux_btf();
-	if (!vmlinux)
-		return 0;
-	for (int i = 0; names[i] && found; i++)
-		found = btf__find_by_name_kind(vmlinux, names[i], kinds[i]) > 0;
-	btf__free(vmlinux);
-	return found;
-}
-
-int bpfload__has_btf_tracepoint(const char *tp)
-{
-	char name[128];
-	const char *names[] = {name, NULL};
-	const int kinds[] = {BTF_KIND_TYPEDEF};
-
-	snprintf(name, sizeof(name), "btf_trace_%s", tp);
-	return kernel_btf_has(names, kinds);
-}
-
-int bpfload__has_task_work(void)
-{
-	const char *names[] = {"bpf_task_work_schedule_resume_impl", "bpf_preempt_disable",
-			       "bpf_preempt_enable", NULL};
-	const int kinds[] = {BTF_KIND_FUNC, BTF_KIND_FUNC, BTF_KIND_FUNC};
-
-	return !env_is_1("PYPROF_NO_TASK_WORK") && kernel_btf_has(names, kinds);
-}
-
-int bpfload__has_task_storage(void)
-{
-	return !forced_portable() && libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) > 0;
+	return v && *v ? v : NULL;
 }
 
 int bpfload__sched_clock_is_global(void)
@@ -65,7 +197,7 @@ int bpfload__sched_clock_is_global(void)
 	char name[32] = "";
 	FILE *f;
 
-	if (forced_portable())
+	if (bpfload__forced() & (BPFLOAD_FORCE_RAW_TP | BPFLOAD_FORCE_LEGACY))
 		return 0;
 	f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "re");
 	if (!f)
@@ -76,11 +208,11 @@ int bpfload__sched_clock_is_global(void)
 	return !strcmp(name, "tsc\n");
 }
 
-int bpfload__choose(struct bpf_program *btf_prog, struct bpf_program *raw_prog, const char *tp)
+const char *bpfload__kernel_release(void)
 {
-	int use_btf = bpfload__has_btf_tracepoint(tp);
+	static struct utsname u;
 
-	bpf_program__set_autoload(btf_prog, use_btf);
-	bpf_program__set_autoload(raw_prog, !use_btf);
-	return use_btf;
+	if (!u.release[0] && uname(&u))
+		snprintf(u.release, sizeof(u.release), "unknown");
+	return u.release;
 }

@@ -64,7 +64,8 @@ struct daemon {
 	const char *config_path;
 	int epfd, sigfd, timerfd;
 	struct sampler *smp;
-	struct procwatch *pw;
+	struct procwatch *pw; /* NULL where the kernel refused it: rescans find processes */
+	char pw_unavailable[512];
 	struct discovery *disc;
 	struct collector *coll;
 	struct kallsyms ksyms;
@@ -355,10 +356,28 @@ static void gather(struct daemon *d, struct stat_list *l)
 		       d->cfg->window.seconds, (unsigned long long)d->window_slot_s);
 	statlist__info(l, "last window written", "%s",
 		       d->last_window[0] ? d->last_window : "none yet");
-	statlist__info(l, "process events", "%s", procwatch__attach_kind(d->pw));
-	statlist__info(l, "off-CPU", "%s",
-		       sampler__offcpu_attach_kind(d->smp) ? sampler__offcpu_attach_kind(d->smp)
-							   : "disabled");
+	statlist__info(l, "on-CPU", "%s", sampler__oncpu_kind(d->smp));
+	statlist__info(l, "process events", "%s",
+		       d->pw ? procwatch__attach_kind(d->pw)
+			     : "unavailable (rescans of /proc only)");
+	if (sampler__offcpu_attach_kind(d->smp))
+		statlist__info(l, "off-CPU", "%s", sampler__offcpu_attach_kind(d->smp));
+	else if (sampler__offcpu_unavailable(d->smp))
+		statlist__info(l, "off-CPU", "unavailable: %s",
+			       sampler__offcpu_unavailable(d->smp));
+	else
+		statlist__info(l, "off-CPU", "disabled");
+	/* a part the configuration asks for but the kernel refused: 1, with the reason */
+	statlist__add(l, "part_unavailable", STAT_GAUGE,
+		      "1 for a part of the agent that is asked for but the kernel refused.", "part",
+		      "offcpu", sampler__offcpu_unavailable(d->smp) ? 1 : 0);
+	statlist__label2(l, "reason",
+			 sampler__offcpu_unavailable(d->smp) ? sampler__offcpu_unavailable(d->smp)
+							     : "");
+	statlist__add(l, "part_unavailable", STAT_GAUGE,
+		      "1 for a part of the agent that is asked for but the kernel refused.", "part",
+		      "process_events", d->pw ? 0 : 1);
+	statlist__label2(l, "reason", d->pw ? "" : d->pw_unavailable);
 
 	statlist__add(l, "uptime_seconds", STAT_GAUGE, "Seconds since the agent started.", NULL,
 		      NULL, (now - d->start_mono_ns) / 1e9);
@@ -397,7 +416,7 @@ static void gather(struct daemon *d, struct stat_list *l)
 			      discovery_stat_names[i], ds[i]);
 	statlist__add(l, "process_events_lost_total", STAT_COUNTER,
 		      "Exec and exit events lost (the /proc rescan catches up).", NULL, NULL,
-		      procwatch__lost(d->pw));
+		      d->pw ? procwatch__lost(d->pw) : 0);
 	statlist__add(l, "windows_written_total", STAT_COUNTER, "Profile files written.", NULL,
 		      NULL, d->windows_written);
 	statlist__add(l, "window_write_errors_total", STAT_COUNTER,
@@ -495,6 +514,12 @@ static void snapshot_start(struct daemon *d, uint64_t conn, const struct control
 	}
 	if (!r) {
 		netserver__respond(d->ctl, conn, "error: too many snapshots at once\n", 34);
+		return;
+	}
+	if (req->mode != PROFILE_CPU && sampler__offcpu_unavailable(d->smp)) {
+		snprintf(msg, sizeof(msg), "error: off-CPU tracing is unavailable: %s\n",
+			 sampler__offcpu_unavailable(d->smp));
+		netserver__respond(d->ctl, conn, msg, strlen(msg));
 		return;
 	}
 	if (req->mode != PROFILE_CPU && !sampler__offcpu_attach_kind(d->smp)) {
@@ -679,6 +704,22 @@ static void close_servers(struct daemon *d)
 	}
 }
 
+/* A way of a BPF part the kernel refused before another loaded: one line each. */
+static void log_fallback(void *ctx, const char *line)
+{
+	log_info("%s", line);
+}
+
+/* Said once when the sampler is (re)opened: which off-CPU way runs, or why none does. */
+static void log_offcpu_state(const struct sampler *smp)
+{
+	if (sampler__offcpu_attach_kind(smp))
+		log_info("off-CPU tracer: %s", sampler__offcpu_attach_kind(smp));
+	else if (sampler__offcpu_unavailable(smp))
+		log_warn("off-CPU profiling is off: %s; on-CPU profiling goes on",
+			 sampler__offcpu_unavailable(smp));
+}
+
 static struct sampler_opts sampler_opts_for(const struct agent_config *cfg)
 {
 	return (struct sampler_opts){
@@ -687,6 +728,7 @@ static struct sampler_opts sampler_opts_for(const struct agent_config *cfg)
 	    .off_cpu = cfg->sampling.off_cpu.enabled,
 	    .min_block_us = cfg->sampling.off_cpu.min_block_us,
 	    .ringbuf_mb = cfg->sampling.ring_buffer_mb,
+	    .note = log_fallback,
 	};
 }
 
@@ -715,6 +757,7 @@ static int sampler_reopen(struct daemon *d, const struct agent_config *cfg, char
 	collector__each_process(d->coll, readd_target, fresh);
 	sampler__close(d->smp);
 	d->smp = fresh;
+	log_offcpu_state(d->smp);
 	return 0;
 }
 
@@ -785,7 +828,8 @@ static void tick(struct daemon *d)
 	uint64_t now = mono_ns();
 
 	sampler__drain(d->smp, DRAIN_BUDGET_NS);
-	procwatch__drain(d->pw);
+	if (d->pw)
+		procwatch__drain(d->pw);
 	discovery__tick(d->disc, now);
 	if (now - d->last_rescan_ns >= RESCAN_PERIOD_NS) {
 		discovery__scan(d->disc, now);
@@ -922,10 +966,14 @@ static int start(struct daemon *d)
 		log_error("%s", err_msg);
 		return err == -EPERM ? 6 : 1;
 	}
+	log_info("on-CPU sampler: %s", sampler__oncpu_kind(d->smp));
+	log_offcpu_state(d->smp);
 	err = procwatch__open(on_proc_event, d, &d->pw, err_msg, sizeof(err_msg));
 	if (err) {
-		log_error("%s", err_msg);
-		return err == -EPERM ? 6 : 1;
+		/* optional: new processes are then found by the /proc rescans */
+		snprintf(d->pw_unavailable, sizeof(d->pw_unavailable), "%s", err_msg);
+		log_warn("%s; new processes are found by rescanning /proc every %u s instead",
+			 err_msg, (unsigned)(RESCAN_PERIOD_NS / NS_PER_S));
 	}
 	if (open_servers(d, d->cfg))
 		return 1;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Loads bpf/procevents.bpf.c (tp_btf, or raw_tp where the kernel lacks it) and drains it. */
+/* Loads bpf/procevents.bpf.c (tp_btf, or raw_tp where the kernel refuses it) and drains it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,36 +27,54 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* Opens, loads and attaches the programs of one attach type; on failure nothing is left. */
+static int procwatch_try(struct procwatch *w, int btf, char *ret_reason, size_t len)
+{
+	int err;
+
+	bpfload__try_begin();
+	w->skel = procevents_bpf__open();
+	if (!w->skel) {
+		err = -errno;
+		goto out;
+	}
+	bpf_program__set_autoload(w->skel->progs.pyprof_exec_btf, btf);
+	bpf_program__set_autoload(w->skel->progs.pyprof_exit_btf, btf);
+	bpf_program__set_autoload(w->skel->progs.pyprof_exec_raw, !btf);
+	bpf_program__set_autoload(w->skel->progs.pyprof_exit_raw, !btf);
+	err = procevents_bpf__load(w->skel);
+	if (!err)
+		err = procevents_bpf__attach(w->skel);
+out:
+	bpfload__try_end(err, ret_reason, len);
+	if (err) {
+		procevents_bpf__destroy(w->skel);
+		w->skel = NULL;
+		return err;
+	}
+	w->use_btf = btf;
+	return 0;
+}
+
 int procwatch__open(procwatch_cb cb, void *ctx, struct procwatch **ret, char *errbuf, size_t errlen)
 {
 	struct procwatch *w = calloc(1, sizeof(*w));
-	int err;
+	char btf_reason[256] = "", raw_reason[256] = "";
+	int err = -EINVAL;
 
 	if (!w)
 		return -ENOMEM;
 	w->cb = cb;
 	w->ctx = ctx;
-	w->skel = procevents_bpf__open();
-	if (!w->skel) {
-		err = -errno;
-		snprintf(errbuf, errlen, "cannot open the process-events BPF object: %s",
-			 strerror(-err));
-		goto fail;
-	}
-	w->use_btf = bpfload__choose(w->skel->progs.pyprof_exec_btf, w->skel->progs.pyprof_exec_raw,
-				     "sched_process_exec");
-	bpfload__choose(w->skel->progs.pyprof_exit_btf, w->skel->progs.pyprof_exit_raw,
-			"sched_process_exit");
-	err = procevents_bpf__load(w->skel);
+	/* tp_btf where the kernel takes it, else raw_tp: decided by loading */
+	if (!(bpfload__forced() & BPFLOAD_FORCE_RAW_TP))
+		err = procwatch_try(w, 1, btf_reason, sizeof(btf_reason));
+	if (err)
+		err = procwatch_try(w, 0, raw_reason, sizeof(raw_reason));
 	if (err) {
-		snprintf(errbuf, errlen, "cannot load the process-events BPF programs: %s",
-			 strerror(-err));
-		goto fail;
-	}
-	err = procevents_bpf__attach(w->skel);
-	if (err) {
-		snprintf(errbuf, errlen, "cannot attach the process-events BPF programs: %s",
-			 strerror(-err));
+		snprintf(errbuf, errlen, "Linux %s refused the process-events programs: %s%s%s",
+			 bpfload__kernel_release(), btf_reason[0] ? btf_reason : raw_reason,
+			 btf_reason[0] ? "; as raw_tp: " : "", btf_reason[0] ? raw_reason : "");
 		goto fail;
 	}
 	w->rb = ring_buffer__new(bpf_map__fd(w->skel->maps.proc_events), on_record, w, NULL);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* BPF skeleton lifecycle for the on-CPU sampler: open, configure, load, attach (each checked). */
 #include <errno.h>
+#include <stdarg.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <bpf/libbpf.h>
 #include "bpfload.h"
 #include "offcpu.skel.h"
+#include "offcpu_tw.skel.h"
 #include "oncpu.skel.h"
 #include "privilege.h"
 #include "procfs.h"
@@ -45,9 +47,15 @@ const char *const pyprof_metric_names[METRIC_MAX] = {
 
 struct sampler {
 	struct oncpu_bpf *skel;
+	struct bpf_program *oncpu_prog; /* the build of the on-CPU program that loaded */
+	int oncpu_legacy;
+	/* the off-CPU tracer: one of two objects (offcpu_tw holds the task-work way alone) */
 	struct offcpu_bpf *off;
-	int off_btf;
-	char off_desc[80]; /* how the off-CPU tracer attaches, keeps its records, tells time */
+	struct offcpu_tw_bpf *off_tw;
+	struct bpf_object *off_obj; /* the one loaded, NULL if off-CPU is off */
+	struct offcpu_bpf__bss *off_bss;
+	char off_desc[96];	   /* its way: how it attaches, keeps records, tells time */
+	char off_unavailable[400]; /* why off-CPU is off although asked for */
 	struct ring_buffer *rb;
 	int *perf_fds;
 	struct bpf_link **links;
@@ -122,8 +130,7 @@ static int attach_all(struct sampler *s, unsigned freq, char *errbuf, size_t err
 			detach_all(s);
 			return err;
 		}
-		s->links[cpu] =
-		    bpf_program__attach_perf_event(s->skel->progs.pyprof_oncpu, s->perf_fds[cpu]);
+		s->links[cpu] = bpf_program__attach_perf_event(s->oncpu_prog, s->perf_fds[cpu]);
 		if (!s->links[cpu]) {
 			err = -errno;
 			snprintf(errbuf, errlen, "cannot attach the sampler on CPU %d: %s", cpu,
@@ -171,76 +178,270 @@ static int open_perf_event(int cpu, unsigned freq)
 	return syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
-/* The off-CPU object shares the on-CPU one's targets, layouts, thread-state cache, counters and
- * ring buffer; its scratch maps stay its own (programs of the two may nest on one CPU). */
-static int offcpu_open(struct sampler *s, const struct sampler_opts *opts, char *errbuf,
-		       size_t errlen)
+/* ---- the off-CPU tracer's ways ---- */
+
+/* The ways of the off-CPU tracer (bpf/offcpu.bpf.h), most preferred first. Each is tried by
+ * loading and attaching it; the first the kernel takes is kept. */
+struct offcpu_way {
+	const char *name;	/* as status shows it, without the clock */
+	const char *prog;	/* the sched_switch program */
+	const char *resume;	/* its rseq_update twin; NULL: stack at switch-out (or task work) */
+	unsigned task_work : 1; /* in offcpu_tw.bpf.c */
+	unsigned storage : 1;	/* keeps blocked records in task storage */
+	unsigned raw_tp : 1;
+	unsigned legacy : 1; /* the build for kernels before 5.17 */
+	unsigned clock : 1;  /* may time blocks by the run-queue clock */
+};
+
+#define TP_BTF_STORAGE .storage = 1, .clock = 1
+#define RAW_TP_MAP     .raw_tp = 1, .clock = 1
+#define LEGACY	       .legacy = 1
+static const struct offcpu_way offcpu_ways[] = {
+    {"tp_btf, task storage, task work", "pyprof_switch_tw", NULL, .task_work = 1, TP_BTF_STORAGE},
+    {"tp_btf, task storage, rseq_update", "pyprof_switch_btf", "pyprof_resume_btf", TP_BTF_STORAGE},
+    {"raw_tp, map by thread id, rseq_update", "pyprof_switch_raw", "pyprof_resume_raw", RAW_TP_MAP},
+    {"tp_btf, map by thread id, rseq_update, bounded loops", "pyprof_switch_legacy",
+     "pyprof_resume_legacy", LEGACY},
+    {"tp_btf, task storage, stack at switch-out", "pyprof_switch_btf", NULL, TP_BTF_STORAGE},
+    {"raw_tp, map by thread id, stack at switch-out", "pyprof_switch_raw", NULL, RAW_TP_MAP},
+    {"tp_btf, map by thread id, stack at switch-out, bounded loops", "pyprof_switch_legacy", NULL,
+     LEGACY},
+};
+#undef TP_BTF_STORAGE
+#undef RAW_TP_MAP
+#undef LEGACY
+
+/* Both objects are built from one header: their global variables are laid out alike. */
+_Static_assert(sizeof(struct offcpu_bpf__rodata) == sizeof(struct offcpu_tw_bpf__rodata),
+	       "offcpu.bpf.c and offcpu_tw.bpf.c differ in their read-only globals");
+_Static_assert(sizeof(struct offcpu_bpf__bss) == sizeof(struct offcpu_tw_bpf__bss),
+	       "offcpu.bpf.c and offcpu_tw.bpf.c differ in their zeroed globals");
+
+static int offcpu_way_allowed(const struct offcpu_way *w)
 {
-	struct {
-		struct bpf_map *mine, *shared;
-	} reuse[] = {
-	    {s->off->maps.targets, s->skel->maps.targets},
-	    {s->off->maps.layouts, s->skel->maps.layouts},
-	    {s->off->maps.tstate_cache, s->skel->maps.tstate_cache},
-	    {s->off->maps.metrics, s->skel->maps.metrics},
-	    {s->off->maps.events, s->skel->maps.events},
-	};
+	unsigned forced = bpfload__forced();
+	const char *only = bpfload__forced_offcpu_way();
+
+	if (only)
+		return !strcmp(only, w->name);
+	if ((forced & BPFLOAD_FORCE_RAW_TP) && !w->raw_tp)
+		return 0;
+	if ((forced & BPFLOAD_NO_TASK_WORK) && w->task_work)
+		return 0;
+	if ((forced & BPFLOAD_FORCE_LEGACY) && !w->legacy)
+		return 0;
+	return 1;
+}
+
+static void sampler_note(const struct sampler_opts *opts, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void sampler_note(const struct sampler_opts *opts, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (!opts->note)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	opts->note(opts->note_ctx, line);
+}
+
+static void offcpu_destroy(struct sampler *s)
+{
+	offcpu_bpf__destroy(s->off);
+	offcpu_tw_bpf__destroy(s->off_tw);
+	s->off = NULL;
+	s->off_tw = NULL;
+	s->off_obj = NULL;
+	s->off_bss = NULL;
+}
+
+/* Opens, configures, loads and attaches one way of the off-CPU tracer, sharing the on-CPU
+ * object's targets, layouts, thread-state cache, counters and ring buffer (its scratch maps
+ * stay its own: programs of the two may nest on one CPU). On failure nothing is left and
+ * ret_reason says why. */
+static int offcpu_try(struct sampler *s, const struct sampler_opts *opts,
+		      const struct offcpu_way *w, int sched_clock, char *ret_reason, size_t len)
+{
+	static const char *const shared[] = {"targets", "layouts", "tstate_cache", "metrics",
+					     "events"};
+	struct offcpu_bpf__rodata *ro;
+	struct bpf_program *prog;
+	struct bpf_map *blocked;
 	int err;
 
-	for (size_t i = 0; i < sizeof(reuse) / sizeof(reuse[0]); i++) {
-		err = bpf_map__reuse_fd(reuse[i].mine, bpf_map__fd(reuse[i].shared));
-		if (err) {
-			snprintf(errbuf, errlen, "cannot share maps with the off-CPU tracer: %s",
-				 strerror(-err));
-			return err;
+	bpfload__try_begin();
+	if (w->task_work) {
+		s->off_tw = offcpu_tw_bpf__open();
+		s->off_obj = s->off_tw ? s->off_tw->obj : NULL;
+		ro = s->off_tw ? (struct offcpu_bpf__rodata *)s->off_tw->rodata : NULL;
+	} else {
+		s->off = offcpu_bpf__open();
+		s->off_obj = s->off ? s->off->obj : NULL;
+		ro = s->off ? s->off->rodata : NULL;
+	}
+	if (!s->off_obj) {
+		err = -errno;
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
+		err = bpf_map__reuse_fd(
+		    bpf_object__find_map_by_name(s->off_obj, shared[i]),
+		    bpf_map__fd(bpf_object__find_map_by_name(s->skel->obj, shared[i])));
+		if (err)
+			goto out;
+	}
+	bpf_object__for_each_program(prog, s->off_obj)
+	{
+		const char *name = bpf_program__name(prog);
+
+		bpf_program__set_autoload(prog, !strcmp(name, w->prog) ||
+						    (w->resume && !strcmp(name, w->resume)));
+	}
+	/* the map a way does not use is not created: the kernel may lack its type */
+	bpf_map__set_autocreate(bpf_object__find_map_by_name(s->off_obj, "blocked_tasks"),
+				w->storage);
+	blocked = bpf_object__find_map_by_name(s->off_obj, "blocked_threads");
+	if (w->storage)
+		bpf_map__set_max_entries(blocked, 1); /* unused */
+	ro->min_block_ns = opts->min_block_us * 1000;
+	ro->capture_kernel_stack = opts->kernel_stacks ? 1 : 0;
+	ro->use_sched_clock = sched_clock;
+	ro->stack_at_switch_out = !w->resume && !w->task_work;
+	err = w->task_work ? offcpu_tw_bpf__load(s->off_tw) : offcpu_bpf__load(s->off);
+	if (!err)
+		err = w->task_work ? offcpu_tw_bpf__attach(s->off_tw) : offcpu_bpf__attach(s->off);
+out:
+	bpfload__try_end(err, ret_reason, len);
+	if (err) {
+		offcpu_destroy(s);
+		return err;
+	}
+	s->off_bss = w->task_work ? (struct offcpu_bpf__bss *)s->off_tw->bss : s->off->bss;
+	snprintf(s->off_desc, sizeof(s->off_desc), "%s%s", w->name,
+		 sched_clock ? ", run-queue clock" : ", bpf_ktime_get_ns");
+	return 0;
+}
+
+/* Loads the first way of the off-CPU tracer the kernel takes, each refusal noted in one line.
+ * If none loads, off-CPU stays off and s->off_unavailable says why: the on-CPU sampler goes on
+ * without it. */
+static void offcpu_open(struct sampler *s, const struct sampler_opts *opts)
+{
+	int tsc = bpfload__sched_clock_is_global(), tried = 0;
+	char reason[256] = "", first[256] = "";
+
+	for (size_t i = 0; i < sizeof(offcpu_ways) / sizeof(offcpu_ways[0]); i++) {
+		const struct offcpu_way *w = &offcpu_ways[i];
+
+		if (!offcpu_way_allowed(w))
+			continue;
+		/* the run-queue clock is a plain load the verifier may refuse: then the same way
+		 * with bpf_ktime_get_ns, before the next way */
+		for (int clock = w->clock && tsc; clock >= 0; clock--) {
+			if (!offcpu_try(s, opts, w, clock, reason, sizeof(reason)))
+				return;
+			if (!tried++)
+				snprintf(first, sizeof(first), "%s", reason);
+			sampler_note(opts, "off-CPU way \"%s%s\" refused by the kernel: %s",
+				     w->name, clock ? ", run-queue clock" : "", reason);
 		}
 	}
-	s->off->rodata->min_block_ns = opts->min_block_us * 1000;
-	s->off->rodata->capture_kernel_stack = opts->kernel_stacks ? 1 : 0;
-	/* tp_btf keeps blocked records in task storage: without it, raw_tp and the tid-keyed map,
-	 * so that no loaded program refers to a map the kernel cannot create */
-	s->off_btf = bpfload__has_task_storage() && bpfload__has_btf_tracepoint("sched_switch");
-	bpf_program__set_autoload(s->off->progs.pyprof_switch_btf, s->off_btf);
-	bpf_program__set_autoload(s->off->progs.pyprof_switch_raw, !s->off_btf);
-	if (s->off_btf)
-		bpf_map__set_max_entries(s->off->maps.blocked_threads, 256); /* unused */
-	else
-		bpf_map__set_autocreate(s->off->maps.blocked_tasks, false);
-	s->off->rodata->use_sched_clock = bpfload__sched_clock_is_global();
-	/* task work needs tp_btf's trusted pointer to the thread switching in */
-	s->off->rodata->use_task_work = s->off_btf && bpfload__has_task_work();
-	snprintf(s->off_desc, sizeof(s->off_desc), "%s, %s, %s, %s",
-		 s->off_btf ? "tp_btf" : "raw_tp", s->off_btf ? "task storage" : "map by thread id",
-		 s->off->rodata->use_sched_clock ? "run-queue clock" : "bpf_ktime_get_ns",
-		 s->off->rodata->use_task_work ? "task work" : "rseq_update");
-	if (s->off->rodata->use_task_work) {
-		bpf_program__set_autoload(s->off->progs.pyprof_resume_btf, false);
-		bpf_program__set_autoload(s->off->progs.pyprof_resume_raw, false);
-	} else {
-		bpfload__choose(s->off->progs.pyprof_resume_btf, s->off->progs.pyprof_resume_raw,
-				"rseq_update");
-	}
-	err = offcpu_bpf__load(s->off);
-	if (err) {
-		snprintf(errbuf, errlen,
-			 "the kernel refused the off-CPU tracer: %s (the verifier's "
-			 "log is printed with --verbose)",
-			 strerror(-err));
-		return err;
-	}
-	err = offcpu_bpf__attach(s->off);
-	if (err) {
-		snprintf(errbuf, errlen, "cannot attach the off-CPU tracer: %s", strerror(-err));
-		return err;
-	}
-	return 0;
+	snprintf(s->off_unavailable, sizeof(s->off_unavailable),
+		 tried ? "no way of the off-CPU tracer loads on Linux %s (the first refused: %s)"
+		       : "no way of the off-CPU tracer is allowed by PYPROF_* overrides%s%s",
+		 tried ? bpfload__kernel_release() : "", first);
 }
 
 const char *sampler__offcpu_attach_kind(const struct sampler *s)
 {
-	if (!s->off)
+	if (!s->off_obj)
 		return NULL;
 	return s->off_desc;
+}
+
+const char *sampler__offcpu_unavailable(const struct sampler *s)
+{
+	return s->off_unavailable[0] ? s->off_unavailable : NULL;
+}
+
+const char *sampler__oncpu_kind(const struct sampler *s)
+{
+	return s->oncpu_legacy ? "perf_event, bounded loops" : "perf_event, bpf_loop";
+}
+
+/* Opens, configures and loads the on-CPU sampler: its bpf_loop build, or its legacy build. */
+static int oncpu_try(struct sampler *s, const struct sampler_opts *opts, int legacy,
+		     char *ret_reason, size_t len)
+{
+	int err;
+
+	bpfload__try_begin();
+	s->skel = oncpu_bpf__open();
+	if (!s->skel) {
+		err = -errno;
+		goto out;
+	}
+	s->skel->rodata->capture_kernel_stack = opts->kernel_stacks ? 1 : 0;
+	if (opts->ringbuf_mb) {
+		err = bpf_map__set_max_entries(s->skel->maps.events, opts->ringbuf_mb << 20);
+		if (err)
+			goto out;
+	}
+	bpf_program__set_autoload(s->skel->progs.pyprof_oncpu, !legacy);
+	bpf_program__set_autoload(s->skel->progs.pyprof_oncpu_legacy, legacy);
+	err = oncpu_bpf__load(s->skel);
+out:
+	bpfload__try_end(err, ret_reason, len);
+	if (err) {
+		oncpu_bpf__destroy(s->skel);
+		s->skel = NULL;
+		return err;
+	}
+	s->oncpu_prog = legacy ? s->skel->progs.pyprof_oncpu_legacy : s->skel->progs.pyprof_oncpu;
+	s->oncpu_legacy = legacy;
+	return 0;
+}
+
+/* Loads the on-CPU sampler, falling back to its legacy build; errbuf says why neither loads. */
+static int oncpu_open(struct sampler *s, const struct sampler_opts *opts, char *errbuf,
+		      size_t errlen)
+{
+	char reason[256] = "", legacy_reason[256] = "", missing[64];
+	int err = 0;
+
+	if (!(bpfload__forced() & BPFLOAD_FORCE_LEGACY)) {
+		err = oncpu_try(s, opts, 0, reason, sizeof(reason));
+		if (!err)
+			return 0;
+		if (privilege__missing(PRIVILEGE_BPF, missing, sizeof(missing)))
+			goto no_privilege;
+	}
+	err = oncpu_try(s, opts, 1, legacy_reason, sizeof(legacy_reason));
+	if (!err) {
+		if (reason[0])
+			sampler_note(opts,
+				     "on-CPU sampler's bpf_loop build refused by the kernel: %s; "
+				     "using its bounded-loop build (Python stacks cut at %d "
+				     "frames)",
+				     reason, PYPROF_LEGACY_MAX_FRAMES);
+		return 0;
+	}
+	if (privilege__missing(PRIVILEGE_BPF, missing, sizeof(missing)))
+		goto no_privilege;
+	snprintf(errbuf, errlen,
+		 "Linux %s refused the on-CPU sampler: %s%s%s (the verifier's log is printed "
+		 "with --verbose)",
+		 bpfload__kernel_release(), reason[0] ? reason : legacy_reason,
+		 reason[0] ? "; and its bounded-loop build: " : "", reason[0] ? legacy_reason : "");
+	return err;
+no_privilege:
+	snprintf(errbuf, errlen, "cannot load the BPF sampler without %s (" PRIVILEGE_ADVICE ")",
+		 missing);
+	return -EPERM;
 }
 
 int sampler__open(const struct sampler_opts *opts, sampler_cb cb, void *ctx, struct sampler **ret,
@@ -255,35 +456,9 @@ int sampler__open(const struct sampler_opts *opts, sampler_cb cb, void *ctx, str
 		return -ENOMEM;
 	s->cb = cb;
 	s->ctx = ctx;
-	s->skel = oncpu_bpf__open();
-	if (!s->skel) {
-		err = -errno;
-		snprintf(errbuf, errlen, "cannot open the BPF object: %s", strerror(-err));
+	err = oncpu_open(s, opts, errbuf, errlen);
+	if (err)
 		goto fail;
-	}
-	s->skel->rodata->capture_kernel_stack = opts->kernel_stacks ? 1 : 0;
-	if (opts->ringbuf_mb) {
-		err = bpf_map__set_max_entries(s->skel->maps.events, opts->ringbuf_mb << 20);
-		if (err)
-			goto fail_msg;
-	}
-	err = oncpu_bpf__load(s->skel);
-	if (err) {
-		char missing[64];
-
-		if (privilege__missing(PRIVILEGE_BPF, missing, sizeof(missing))) {
-			snprintf(errbuf, errlen,
-				 "cannot load the BPF sampler without %s (" PRIVILEGE_ADVICE ")",
-				 missing);
-			err = -EPERM;
-		} else {
-			snprintf(errbuf, errlen,
-				 "the kernel refused the BPF sampler: %s (the "
-				 "verifier's log is printed with --verbose)",
-				 strerror(-err));
-		}
-		goto fail;
-	}
 	err = procfs__online_cpus(&online, &ncpus);
 	if (err) {
 		snprintf(errbuf, errlen, "cannot read the online CPUs: %s", strerror(-err));
@@ -303,15 +478,8 @@ int sampler__open(const struct sampler_opts *opts, sampler_cb cb, void *ctx, str
 	err = attach_all(s, opts->freq_hz, errbuf, errlen);
 	if (err)
 		goto fail;
-	if (opts->off_cpu) {
-		s->off = offcpu_bpf__open();
-		err = s->off ? offcpu_open(s, opts, errbuf, errlen) : -errno;
-		if (err && !s->off)
-			snprintf(errbuf, errlen, "cannot open the off-CPU BPF object: %s",
-				 strerror(-err));
-		if (err)
-			goto fail;
-	}
+	if (opts->off_cpu)
+		offcpu_open(s, opts);
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), ringbuf_cb, s, NULL);
 	if (!s->rb) {
 		err = -errno;
@@ -354,9 +522,9 @@ static void set_target_bit(struct sampler *s, __u32 pid, int on)
 {
 	__u64 *word, bit = 1ULL << (pid & 63);
 
-	if (!s->off || pid >= PYPROF_PID_BITS)
+	if (!s->off_bss || pid >= PYPROF_PID_BITS)
 		return;
-	word = &s->off->bss->target_pids[pid >> 6];
+	word = &s->off_bss->target_pids[pid >> 6];
 	if (on)
 		__atomic_fetch_or(word, bit, __ATOMIC_RELEASE);
 	else
@@ -395,9 +563,9 @@ static void forget_pending(struct sampler *s, pid_t pid)
 	__u32 tid, next;
 	int fd, more;
 
-	if (!s->off)
+	if (!s->off_obj)
 		return;
-	fd = bpf_map__fd(s->off->maps.pending_sleeps);
+	fd = bpf_map__fd(bpf_object__find_map_by_name(s->off_obj, "pending_sleeps"));
 	for (more = !bpf_map_get_next_key(fd, NULL, &next); more;) {
 		tid = next;
 		more = !bpf_map_get_next_key(fd, &tid, &next);
@@ -466,7 +634,7 @@ void sampler__close(struct sampler *s)
 	if (!s)
 		return;
 	ring_buffer__free(s->rb);
-	offcpu_bpf__destroy(s->off);
+	offcpu_destroy(s);
 	detach_all(s);
 	free(s->online);
 	free(s->links);

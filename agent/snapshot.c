@@ -34,6 +34,13 @@ static void sleep_ns(uint64_t ns)
 	nanosleep(&ts, NULL); /* EINTR (Ctrl-C) simply ends the nap early */
 }
 
+/* A way of a BPF part the kernel refused before another loaded: one line, not its verifier log
+ * (which --verbose shows). */
+static void log_fallback(void *ctx, const char *line)
+{
+	log_info("%s", line);
+}
+
 static int exit_code_for(int err)
 {
 	switch (err) {
@@ -109,6 +116,7 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 	    .kernel_stacks = opts->kernel || opts->mode != PROFILE_CPU,
 	    .off_cpu = opts->mode != PROFILE_CPU,
 	    .min_block_us = opts->min_block_us,
+	    .note = log_fallback,
 	};
 	struct collector_opts co = {
 	    .kinds = 1u << opts->mode,
@@ -165,6 +173,13 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 	if (err) {
 		log_error("%s", err_msg);
 		code = err == -EPERM ? SNAP_NO_PRIVILEGE : SNAP_FAILED;
+		goto out;
+	}
+	log_debug("on-CPU sampler: %s", sampler__oncpu_kind(smp));
+	if (so.off_cpu && !sampler__offcpu_attach_kind(smp)) {
+		log_error("--mode %s needs the off-CPU tracer: %s", output__kind_name(opts->mode),
+			  sampler__offcpu_unavailable(smp));
+		code = SNAP_NO_KERNEL_SUPPORT;
 		goto out;
 	}
 	if (sampler__offcpu_attach_kind(smp))
@@ -300,6 +315,8 @@ int snapshot__via_agent(const struct snapshot_opts *opts, const char *socket_pat
 			return SNAP_UNSUPPORTED;
 		if (strstr(err_msg, "not allowed to read"))
 			return SNAP_NO_PRIVILEGE; /* as the local path's EPERM/EACCES */
+		if (strstr(err_msg, "off-CPU tracing is unavailable"))
+			return SNAP_NO_KERNEL_SUPPORT; /* loading here would be refused too */
 		return SNAP_FAILED;
 	}
 	log_info("snapshot of pid %d taken through the agent on %s", opts->pid, socket_path);

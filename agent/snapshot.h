@@ -31,6 +31,7 @@ enum snapshot_exit {
 	SNAP_NOT_PYTHON = 4,
 	SNAP_UNSUPPORTED = 5,
 	SNAP_NO_PRIVILEGE = 6,
+	SNAP_NO_KERNEL_SUPPORT = 7, /* the kernel refused every way of what --mode needs */
 };
 
 /* Runs the snapshot; stops early when *stop becomes non-zero. Returns an exit code. */

@@ -50,6 +50,15 @@ int statlist__add(struct stat_list *l, const char *family, enum stat_type type, 
 	return 0;
 }
 
+int statlist__label2(struct stat_list *l, const char *key, const char *val)
+{
+	if (!l->n)
+		return -EINVAL;
+	snprintf(l->e[l->n - 1].label2_key, sizeof(l->e[0].label2_key), "%s", key);
+	snprintf(l->e[l->n - 1].label2_val, sizeof(l->e[0].label2_val), "%s", val);
+	return 0;
+}
+
 int statlist__info(struct stat_list *l, const char *name, const char *fmt, ...)
 {
 	struct stat_entry *e = statlist__push(l);
@@ -86,7 +95,10 @@ int statlist__render_status(const struct stat_list *l, FILE *out)
 
 		if (e->type == STAT_INFO)
 			continue;
-		if (e->label_key[0])
+		if (e->label2_key[0])
+			fprintf(out, "%s{%s=%s,%s=%s}: ", e->family, e->label_key, e->label_val,
+				e->label2_key, e->label2_val);
+		else if (e->label_key[0])
 			fprintf(out, "%s{%s=%s}: ", e->family, e->label_key, e->label_val);
 		else
 			fprintf(out, "%s: ", e->family);
@@ -129,6 +141,10 @@ int statlist__render_prometheus(const struct stat_list *l, FILE *out)
 		if (e->label_key[0]) {
 			fprintf(out, "{%s=\"", e->label_key);
 			print_label_value(out, e->label_val);
+			if (e->label2_key[0]) {
+				fprintf(out, "\",%s=\"", e->label2_key);
+				print_label_value(out, e->label2_val);
+			}
 			fputs("\"}", out);
 		}
 		fputc(' ', out);

@@ -16,6 +16,8 @@ struct stat_entry {
 	enum stat_type type;
 	char label_key[32]; /* "" for none */
 	char label_val[128];
+	char label2_key[32]; /* a second label, "" for none */
+	char label2_val[256];
 	double value;
 	char text[256]; /* STAT_INFO: shown in status only */
 };
@@ -29,6 +31,8 @@ void statlist__init(struct stat_list *l);
 void statlist__free(struct stat_list *l);
 int statlist__add(struct stat_list *l, const char *family, enum stat_type type, const char *help,
 		  const char *label_key, const char *label_val, double value);
+/* Adds a second label to the entry added last. */
+int statlist__label2(struct stat_list *l, const char *key, const char *val);
 int statlist__info(struct stat_list *l, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* "name{label=value}: value" lines, info lines first. */

@@ -11,12 +11,14 @@ struct {
 	__uint(max_entries, 8 * 1024 * 1024);
 } events SEC(".maps");
 
-/* Per object, never shared: programs of different objects may nest on one CPU. */
+/* Per object, never shared: programs of different objects may nest on one CPU. Sized rather
+ * than typed: clang 14 may leave the record's BTF a forward declaration (it is first met behind
+ * a pointer in the walker's state), which libbpf cannot size. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct sample_event);
+	__uint(value_size, sizeof(struct sample_event));
 } sample_scratch SEC(".maps");
 
 static __always_inline struct sample_event *event__scratch(void)

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /* On-CPU sampler: a perf_event program on a software CPU clock. For a thread of a target process
- * it captures the Python stack (pystack.bpf.h), whether it holds the GIL, and the kernel stack. */
+ * it captures the Python stack (pystack.bpf.h), whether it holds the GIL, and the kernel stack.
+ * Two builds of one program: pyprof_oncpu, and pyprof_oncpu_legacy for kernels that refuse it
+ * (before 5.17: no bpf_loop); userspace loads the first that the kernel accepts. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -13,8 +15,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 /* Set by userspace before load. */
 const volatile __u32 capture_kernel_stack = 1;
 
-SEC("perf_event")
-int pyprof_oncpu(struct bpf_perf_event_data *ctx)
+static __always_inline int oncpu(struct bpf_perf_event_data *ctx, const int legacy)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 pid = id >> 32, tid = (__u32)id;
@@ -40,7 +41,7 @@ int pyprof_oncpu(struct bpf_perf_event_data *ctx)
 	ev->state = 0;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 
-	pystack__capture(ev, t, tid, pystack__current_fsbase(), ev->time_ns, 1);
+	pystack__capture(ev, t, tid, pystack__current_fsbase(legacy), ev->time_ns, 1, legacy);
 
 	ev->kstack_bytes = 0;
 	if (capture_kernel_stack) {
@@ -52,4 +53,16 @@ int pyprof_oncpu(struct bpf_perf_event_data *ctx)
 	}
 	event__send(ev, METRIC_EVENTS_SENT, METRIC_RINGBUF_FULL);
 	return 0;
+}
+
+SEC("perf_event")
+int pyprof_oncpu(struct bpf_perf_event_data *ctx)
+{
+	return oncpu(ctx, 0);
+}
+
+SEC("perf_event")
+int pyprof_oncpu_legacy(struct bpf_perf_event_data *ctx)
+{
+	return oncpu(ctx, 1);
 }

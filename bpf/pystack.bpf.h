@@ -2,12 +2,24 @@
 /* The CPython stack walker shared by the BPF samplers: finds the thread state of a thread by its
  * FS base in the interpreter's thread list (so threads without the GIL are found too) and walks
  * its frame chain, innermost first, into a sample_event. Every read of target memory is bounded
- * and every failure is counted. */
+ * and every failure is counted.
+ *
+ * Each program that walks comes in two builds of the same code, chosen by a constant argument
+ * `legacy` that the compiler folds away: the modern one loops with bpf_loop (5.17+) and reads
+ * the current task through its trusted BTF pointer (5.11+); the legacy one, for older kernels
+ * (5.10), loops with bounded loops (5.3+) over fewer steps (PYPROF_LEGACY_*) and reads the task
+ * through helpers. Userspace loads the modern one and falls back to the legacy one only when the
+ * kernel refuses it. */
 #ifndef PYPROF_PYSTACK_BPF_H
 #define PYPROF_PYSTACK_BPF_H
 
 #include "pyprof_event.h"
 #include "py_offsets.h"
+
+/* Bounded loops are verified step by step: smaller budgets keep the verifier within its limits
+ * on old kernels. Deeper stacks are marked truncated, as with PYPROF_MAX_FRAMES. */
+#define PYPROF_LEGACY_MAX_WALK	  (PYPROF_LEGACY_MAX_FRAMES * 2)
+#define PYPROF_LEGACY_MAX_THREADS 1024
 
 /* How long a found thread state is trusted before the thread list is walked again (a thread that
  * deletes and recreates its thread state keeps its tid), and how long a thread without one is
@@ -86,6 +98,9 @@ static __always_inline void metric_inc(__u32 id)
 	metric_add(id, 1);
 }
 
+/* the sample record the walker fills, and its ring buffer (uses metric_inc) */
+#include "event.bpf.h"
+
 static __always_inline int read_u64(__u64 addr, __u64 *ret)
 {
 	return bpf_probe_read_user(ret, sizeof(*ret), (const void *)addr);
@@ -129,11 +144,32 @@ static long find_thread_cb(__u32 i, void *data)
 	return 0;
 }
 
+/* The legacy build's loops call global functions, which the verifier checks once, apart from
+ * their callers (5.6+), instead of following a callback's body through every step: the state
+ * they advance lives in per-CPU scratch (a global function takes only scalars before 5.19). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct find_ctx);
+} legacy_find SEC(".maps");
+
+/* One step of the thread-list walk in legacy_find's state; non-zero: stop. */
+__noinline int pystack__legacy_find_step(__u32 i)
+{
+	__u32 zero = 0;
+	struct find_ctx *c = bpf_map_lookup_elem(&legacy_find, &zero);
+
+	if (!c)
+		return 1;
+	return (int)find_thread_cb(i, c);
+}
+
 /* Walks every interpreter's thread list for the thread state whose thread_id is fsbase.
  * Returns the address, 0 if none; *ret_error gets the failure reason. */
 static __always_inline __u64 pystack__find_tstate(const struct py_target *t,
 						  const struct py_offsets *off, __u64 fsbase,
-						  __u32 *ret_error)
+						  __u32 *ret_error, const int legacy)
 {
 	struct find_ctx c = {
 	    .want = fsbase,
@@ -151,7 +187,23 @@ static __always_inline __u64 pystack__find_tstate(const struct py_target *t,
 			*ret_error = METRIC_INTERP_READ_FAILED;
 			return 0;
 		}
-		bpf_loop(PYPROF_MAX_THREADS, find_thread_cb, &c, 0);
+		if (legacy) {
+			__u32 zero = 0;
+			struct find_ctx *lc = bpf_map_lookup_elem(&legacy_find, &zero);
+
+			if (!lc) {
+				*ret_error = METRIC_TSTATE_READ_FAILED;
+				return 0;
+			}
+			*lc = c;
+			for (__u32 j = 0; j < PYPROF_LEGACY_MAX_THREADS; j++) {
+				if (pystack__legacy_find_step(j))
+					break;
+			}
+			c = *lc;
+		} else {
+			bpf_loop(PYPROF_MAX_THREADS, find_thread_cb, &c, 0);
+		}
 		if (c.found)
 			return c.found;
 		if (c.error) {
@@ -170,7 +222,7 @@ static __always_inline __u64 pystack__find_tstate(const struct py_target *t,
 /* The cached thread state of tid if still valid, else a fresh walk (cached either way). */
 static __always_inline __u64 pystack__tstate(const struct py_target *t,
 					     const struct py_offsets *off, __u32 tid, __u64 fsbase,
-					     __u64 now, __u32 *ret_error)
+					     __u64 now, __u32 *ret_error, const int legacy)
 {
 	struct tstate_cache_entry *e = bpf_map_lookup_elem(&tstate_cache, &tid);
 	struct tstate_cache_entry fresh = {};
@@ -186,7 +238,7 @@ static __always_inline __u64 pystack__tstate(const struct py_target *t,
 			return e->tstate;
 		metric_inc(METRIC_TSTATE_CACHE_STALE);
 	}
-	fresh.tstate = pystack__find_tstate(t, off, fsbase, ret_error);
+	fresh.tstate = pystack__find_tstate(t, off, fsbase, ret_error, legacy);
 	fresh.expire_ns = now + (fresh.tstate ? TSTATE_REVALIDATE_NS : TSTATE_NEGATIVE_NS);
 	bpf_map_update_elem(&tstate_cache, &tid, &fresh, BPF_ANY);
 	return fresh.tstate;
@@ -210,6 +262,7 @@ struct walk_ctx {
 	__u32 owner_cstack;
 	__u32 instr_is_int;
 	__u32 truncated;
+	__u32 max_frames; /* frames kept at most: PYPROF_MAX_FRAMES, or fewer in the legacy build */
 	__u64 code_mask;
 	struct sample_event *ev;
 };
@@ -257,10 +310,10 @@ static __always_inline int frame_load(struct frame_buf *b, __u64 addr, __u32 siz
 	return 0;
 }
 
-static long walk_frame_cb(__u32 i, void *data)
+/* One step of the frame walk: reads frame c->frame, stores it in ev, moves to its caller.
+ * Returns non-zero to stop. */
+static __always_inline long walk_frame(struct walk_ctx *c, struct sample_event *ev)
 {
-	struct walk_ctx *c = data;
-	struct sample_event *ev = c->ev;
 	__u32 zero = 0, size = c->size;
 	struct frame_buf *b;
 	__u64 code = 0, instr = 0, prev = 0;
@@ -297,7 +350,7 @@ static long walk_frame_cb(__u32 i, void *data)
 		c->skipped++; /* a shim frame the C stack owns: no depth budget spent */
 		return 0;
 	}
-	if (c->n >= PYPROF_MAX_FRAMES) {
+	if (c->n >= c->max_frames || c->n >= PYPROF_MAX_FRAMES) {
 		c->truncated = 1; /* a real frame beyond the budget */
 		return 1;
 	}
@@ -312,6 +365,32 @@ static long walk_frame_cb(__u32 i, void *data)
 	}
 	c->n++;
 	return 0;
+}
+
+static long walk_frame_cb(__u32 i, void *data)
+{
+	struct walk_ctx *c = data;
+
+	return walk_frame(c, c->ev);
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct walk_ctx);
+} legacy_walk SEC(".maps");
+
+/* One step of the frame walk in legacy_walk's state, into this CPU's sample record. */
+__noinline int pystack__legacy_walk_step(__u32 i)
+{
+	__u32 zero = 0;
+	struct walk_ctx *c = bpf_map_lookup_elem(&legacy_walk, &zero);
+	struct sample_event *ev = event__scratch();
+
+	if (!c || !ev)
+		return 1;
+	return (int)walk_frame(c, ev);
 }
 
 /* ---- the GIL ---- */
@@ -359,7 +438,8 @@ static __always_inline void pystack__gil_held(struct sample_event *ev, struct py
 /* Fills ev's tstate, frames, nframes, flags and error for the thread (tid, fsbase) of target t.
  * Always leaves ev in a state worth emitting: partial stacks carry SAMPLE_ERROR. */
 static __always_inline void pystack__capture(struct sample_event *ev, struct py_target *t,
-					     __u32 tid, __u64 fsbase, __u64 now, int want_gil)
+					     __u32 tid, __u64 fsbase, __u64 now, int want_gil,
+					     const int legacy)
 {
 	const struct py_offsets *off;
 	struct walk_ctx c = {};
@@ -375,7 +455,7 @@ static __always_inline void pystack__capture(struct sample_event *ev, struct py_
 		metric_inc(METRIC_TARGET_INVALID);
 		return;
 	}
-	tstate = pystack__tstate(t, off, tid, fsbase, now, &error);
+	tstate = pystack__tstate(t, off, tid, fsbase, now, &error, legacy);
 	if (!tstate) {
 		ev->flags |= SAMPLE_NO_TSTATE;
 		if (error != METRIC_TSTATE_NOT_FOUND)
@@ -425,7 +505,26 @@ static __always_inline void pystack__capture(struct sample_event *ev, struct py_
 	}
 	c.code_mask = off->frame_code_mask;
 	c.ev = ev;
-	bpf_loop(PYPROF_MAX_WALK, walk_frame_cb, &c, 0);
+	if (legacy) {
+		__u32 zero = 0;
+		struct walk_ctx *lc = bpf_map_lookup_elem(&legacy_walk, &zero);
+
+		c.max_frames = PYPROF_LEGACY_MAX_FRAMES;
+		c.ev = NULL; /* the step finds the record itself: scratch holds no pointers */
+		if (!lc) {
+			c.error = METRIC_FRAME_READ_FAILED;
+		} else {
+			*lc = c;
+			for (__u32 i = 0; i < PYPROF_LEGACY_MAX_WALK; i++) {
+				if (pystack__legacy_walk_step(i))
+					break;
+			}
+			c = *lc;
+		}
+	} else {
+		c.max_frames = PYPROF_MAX_FRAMES;
+		bpf_loop(PYPROF_MAX_WALK, walk_frame_cb, &c, 0);
+	}
 
 	ev->nframes = c.n;
 	if (c.skipped)
@@ -444,11 +543,14 @@ static __always_inline void pystack__capture(struct sample_event *ev, struct py_
 }
 
 /* The FS base of the current task: what pthread_self() returns in it, on x86_64. */
-static __always_inline __u64 pystack__current_fsbase(void)
+static __always_inline __u64 pystack__current_fsbase(const int legacy)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	if (legacy) {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 
-	return BPF_CORE_READ(task, thread.fsbase);
+		return BPF_CORE_READ(task, thread.fsbase);
+	}
+	return bpf_get_current_task_btf()->thread.fsbase;
 }
 
 #endif /* PYPROF_PYSTACK_BPF_H */

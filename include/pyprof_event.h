@@ -11,6 +11,9 @@
 #define PYPROF_MAX_FRAMES 1024
 /* Frame-chain steps per sample: the frames kept plus shim/entry frames skipped on the way. */
 #define PYPROF_MAX_WALK (PYPROF_MAX_FRAMES * 2)
+/* The same budget where the kernel lacks bpf_loop (before 5.17), whose bounded loops the
+ * verifier follows step by step (bpf/pystack.bpf.h). */
+#define PYPROF_LEGACY_MAX_FRAMES 1024
 /* Kernel return addresses kept per sample (perf's own default maximum). */
 #define PYPROF_MAX_KSTACK 127
 /* Thread states examined while looking for the sampled thread's. */

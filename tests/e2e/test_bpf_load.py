@@ -14,3 +14,13 @@ def test_bpf_programs_load_and_attach_without_tracefs(any_interp, spawn):
     prof = snapshot(w.pid, duration=1)
     assert prof.total >= 20, prof.show()
     check_busy_profile(prof, w.pid, read_comm(w.pid))
+
+
+def test_bounded_loop_build_of_the_sampler_names_the_same_frames(interp, spawn, monkeypatch):
+    """The on-CPU sampler's build for kernels without bpf_loop (before 5.17; 5.10 is the floor),
+    forced on this kernel: the same frames and lines as the default build."""
+    w = spawn(interp.path, "busy.py")
+    monkeypatch.setenv("PYPROF_FORCE_LEGACY", "1")
+    prof = snapshot(w.pid, duration=1)
+    assert prof.total >= 20, prof.show()
+    check_busy_profile(prof, w.pid, read_comm(w.pid))

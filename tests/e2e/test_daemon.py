@@ -31,13 +31,14 @@ class Daemon:
     """A pyprof-agent with its own directory, socket and (optionally) metrics port."""
 
     def __init__(self, tmp, extra="", seconds=2, hz=99, targets="  all_python: true\n",
-                 metrics=False, sock_dir=None):
+                 metrics=False, sock_dir=None, off_cpu=False, env=None):
         self.dir = str(tmp)
         self.out = os.path.join(self.dir, "profiles")
         self.sock = os.path.join(sock_dir or self.dir, "agent.sock")
         self.port = free_port() if metrics else None
         self.config = os.path.join(self.dir, "agent.yaml")
-        self.template = ("sampling:\n  frequency_hz: %d\n  off_cpu: {enabled: false}\n"
+        self.template = ("sampling:\n  frequency_hz: %d\n  off_cpu: {enabled: "
+                         + ("true" if off_cpu else "false") + "}\n"
                          "targets:\n%s"
                          "window:\n  seconds: %d\n"
                          "output:\n  directory: %s\n"
@@ -48,7 +49,7 @@ class Daemon:
         self.log_path = os.path.join(self.dir, "agent.log")
         self.log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen([AGENT, "--config", self.config], stdout=self.log_file,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})))
         deadline = time.monotonic() + 20
         while not os.path.exists(self.sock):
             assert self.proc.poll() is None, "agent exited %s:\n%s" % (self.proc.returncode,
@@ -391,6 +392,34 @@ def test_control_socket_refuses_non_root_peers(daemon, tmp_path):
     assert "permission denied" in r.stdout, (r.stdout, r.stderr)
     d.stop()
     shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+def test_daemon_whose_kernel_takes_no_off_cpu_way_still_profiles_on_cpu(daemon, busy):
+    """Degrade, never die for an optional part: where no way of the off-CPU tracer loads
+    (forced here with a way that does not exist), the daemon starts, writes cpu windows, says
+    once in its log why off-CPU is off, shows it in status and as a gauge with the reason, and
+    a snapshot that needs off-CPU fails through it with exit 7 and one line."""
+    busy()
+    d = daemon(seconds=2, metrics=True, off_cpu=True, env={"PYPROF_OFFCPU_WAY": "no such way"})
+    d.wait_windows(1, 20)
+    assert d.log().count("off-CPU profiling is off") == 1, d.log()
+    st = agentctl("status", "--socket", d.sock)
+    assert st.returncode == 0, st.stderr
+    assert re.search(r"^off-CPU: unavailable: .+", st.stdout, re.M), st.stdout
+    assert re.search(r"^on-CPU: perf_event, bpf_loop$", st.stdout, re.M), st.stdout
+    import urllib.request
+    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % d.port, timeout=10).read()
+    text = text.decode()
+    assert re.search(r'^pyprof_part_unavailable\{part="offcpu",reason=".+"\} 1$', text, re.M), text
+    assert re.search(r'^pyprof_part_unavailable\{part="process_events",reason=""\} 0$', text,
+                     re.M), text
+    p = busy()
+    snap = agentctl("snapshot", "--pid", p.pid, "--duration", 1, "--mode", "offcpu",
+                    "--socket", d.sock)
+    assert snap.returncode == 7, (snap.returncode, snap.stderr)
+    errors = [l for l in snap.stderr.splitlines() if "error:" in l]
+    assert len(errors) == 1 and "off-CPU tracing is unavailable" in errors[0], snap.stderr
+    assert d.stop() == 0, d.log()
 
 
 def test_metrics_endpoint_passes_promtool(daemon, busy):

@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from conftest import Profile, run_agentctl, snapshot, source_line
+from conftest import Profile, check_ok, run_agentctl, snapshot, source_line
 
 OFFCPU_MARKERS = ("[sleeping]", "[runnable]", "[waiting for GIL]")
 
@@ -32,21 +32,23 @@ def test_sleeping_thread_off_cpu_time_matches_its_own_clock_within_5_percent(int
     check_sleeper(w, snapshot(w.pid, threads=True, mode="offcpu", duration=5))
 
 
-# The ways the tracer can work, forced where this kernel offers better: "rseq" is that of
-# kernels 5.11 to 6.17 (Python stacks at rseq_update), "portable" that of kernels without tp_btf
-# or task storage, or whose sched_clock is not one timebase on every CPU.
-WAYS = {
-    "default": ({}, None),
-    "rseq": ({"PYPROF_NO_TASK_WORK": "1"}, "tp_btf, task storage, %s, rseq_update"),
-    "portable": ({"PYPROF_FORCE_RAW_TP": "1"},
-                 "raw_tp, map by thread id, bpf_ktime_get_ns, rseq_update"),
-}
-
-
-def use_way(way, monkeypatch):
-    env, _ = WAYS[way]
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
+# The ways of the tracer, in the order the agent tries them (agent/sampler.c), each forced with
+# PYPROF_OFFCPU_WAY; whether it takes the kernel stack of the wait (raw_tp has no trusted
+# pointer to the task switching in); whether it times blocks by the run-queue clock where the
+# TSC is the clocksource (legacy builds cannot load through the current task).
+WAYS = [
+    ("tp_btf, task storage, task work", True, True),
+    ("tp_btf, task storage, rseq_update", True, True),
+    ("raw_tp, map by thread id, rseq_update", False, True),
+    ("tp_btf, map by thread id, rseq_update, bounded loops", True, False),
+    ("tp_btf, task storage, stack at switch-out", True, True),
+    ("raw_tp, map by thread id, stack at switch-out", False, True),
+    ("tp_btf, map by thread id, stack at switch-out, bounded loops", True, False),
+]
+# Ways whose kfuncs this kernel may refuse (unstable interfaces): a refusal skips them, named.
+# Every other way needs nothing this kernel (6.18) lacks, so it must load.
+MAY_BE_REFUSED = {"tp_btf, task storage, task work"}
+EXIT_NO_KERNEL_SUPPORT = 7
 
 
 def this_clock():
@@ -54,47 +56,85 @@ def this_clock():
         return "run-queue clock" if f.read().strip() == "tsc" else "bpf_ktime_get_ns"
 
 
-@pytest.mark.parametrize("way", ["rseq", "portable"])
+def way_snapshot(pid, way, monkeypatch, duration=5):
+    """A --mode offcpu snapshot with the tracer forced to way; skips a way this kernel may
+    refuse, with the agent's reason."""
+    monkeypatch.setenv("PYPROF_OFFCPU_WAY", way)
+    r = run_agentctl("snapshot", "--pid", pid, "--duration", duration, "--threads", "--mode",
+                     "offcpu", timeout=duration + 60)
+    if r.rc == EXIT_NO_KERNEL_SUPPORT and way in MAY_BE_REFUSED:
+        refused = [l for l in r.stderr.splitlines() if "refused by the kernel" in l]
+        pytest.skip("off-CPU way %r refused by this kernel: %s" % (way, refused[-1:]))
+    prof = check_ok(r, threads=True, kernel=True)
+    prof.result = r
+    return prof
+
+
+@pytest.mark.parametrize("way,kernel,clock", WAYS, ids=[w[0] for w in WAYS])
 def test_every_way_of_the_tracer_gets_the_same_off_cpu_time(any_interp, spawn, monkeypatch,
-                                                              way):
-    """The same times as the default way. raw_tp has no trusted pointer to the task switching
-    in, so no kernel stack of the wait there."""
+                                                              way, kernel, clock):
+    """The same times whatever the way; each says in the log that it is the one in use."""
     w = spawn(any_interp.path, "offcpu_sleep.py")
-    use_way(way, monkeypatch)
-    prof = snapshot(w.pid, threads=True, mode="offcpu", duration=5)
-    desc = WAYS[way][1] % this_clock() if "%s" in WAYS[way][1] else WAYS[way][1]
+    prof = way_snapshot(w.pid, way, monkeypatch)
+    desc = "%s, %s" % (way, this_clock() if clock else "bpf_ktime_get_ns")
     assert "off-CPU tracer: " + desc in prof.result.stderr, prof.result.describe()
-    check_sleeper(w, prof, kernel=way != "portable")
+    check_sleeper(w, prof, kernel=kernel)
 
 
-@pytest.mark.parametrize("way", list(WAYS))
-def test_threads_without_rseq_get_the_same_off_cpu_profile(any_interp, spawn, monkeypatch, way):
+@pytest.mark.parametrize("way,kernel,clock", WAYS, ids=[w[0] for w in WAYS])
+def test_threads_without_rseq_get_the_same_off_cpu_profile(any_interp, spawn, monkeypatch, way,
+                                                           kernel, clock):
     """A thread that did not register rseq (musl; here glibc told not to) is never reported on
     its way back to user mode by rseq_update: there, its Python stack is walked at each
-    switch-out instead (counted). Task work (this kernel's default) needs no rseq. The same
-    result every way."""
+    switch-out instead (counted), as every thread's is in the switch-out ways. Task work needs
+    no rseq. The same result every way."""
     w = spawn(any_interp.path, "offcpu_sleep.py", env={"GLIBC_TUNABLES": "glibc.pthread.rseq=0"})
-    use_way(way, monkeypatch)
-    prof = snapshot(w.pid, threads=True, mode="offcpu", duration=5)
+    prof = way_snapshot(w.pid, way, monkeypatch)
     walked = counter(prof.result, "offcpu_no_rseq")
-    if "rseq_update" in prof.result.stderr:
-        assert walked > 0, prof.result.describe()
+    if "task work" in way:
+        assert walked == 0, prof.result.describe()
     else:
-        assert "task work" in prof.result.stderr and walked == 0, prof.result.describe()
-    check_sleeper(w, prof, kernel=way != "portable")
+        assert walked > 0, prof.result.describe()
+    check_sleeper(w, prof, kernel=kernel)
 
 
-def test_default_attach_is_the_fastest_the_kernel_offers(any_interp, spawn):
-    """On this kernel (6.18: tp_btf, task storage, task work), the other tests time blocks with
-    the run queue's clock wherever the TSC is the clocksource, and take Python stacks by task
-    work where the kernel has it."""
-    clock = this_clock()
-    with open("/proc/kallsyms") as f:
-        work = "task work" if " bpf_task_work_schedule_resume_impl" in f.read() else "rseq_update"
+def test_default_way_is_the_first_this_kernel_loads(any_interp, spawn, monkeypatch):
+    """Decided by loading: the way a snapshot uses by default is the first of the list that
+    loads when forced alone, and each way refused before it is said in one line, not with the
+    verifier's log."""
     w = spawn(any_interp.path, "offcpu_sleep.py")
+    first = None
+    for way, _, clock in WAYS:
+        monkeypatch.setenv("PYPROF_OFFCPU_WAY", way)
+        r = run_agentctl("snapshot", "--pid", w.pid, "--duration", 1, "--mode", "offcpu",
+                         timeout=60)
+        if r.rc == 0:
+            first = "%s, %s" % (way, this_clock() if clock else "bpf_ktime_get_ns")
+            break
+        assert r.rc == EXIT_NO_KERNEL_SUPPORT, r.describe()
+    assert first, "no way of the off-CPU tracer loads on this kernel"
+    monkeypatch.delenv("PYPROF_OFFCPU_WAY")
     prof = snapshot(w.pid, threads=True, mode="offcpu", duration=1)
-    assert "off-CPU tracer: tp_btf, task storage, %s, %s" % (clock, work) in prof.result.stderr, \
-        prof.result.describe()
+    assert "off-CPU tracer: " + first in prof.result.stderr, prof.result.describe()
+    refusals = [l for l in prof.result.stderr.splitlines() if "refused by the kernel" in l]
+    assert len(prof.result.stderr.splitlines()) <= 12 + len(refusals), prof.result.describe()
+    for line in refusals:
+        assert len(line) < 600, line
+
+
+def test_no_way_loaded_fails_offcpu_with_one_line_and_exit_7(any_interp, spawn, monkeypatch):
+    """When the kernel takes no way (forced here with a way name that does not exist),
+    --mode offcpu and --mode wall fail with one line saying why; --mode cpu still works."""
+    w = spawn(any_interp.path, "busy.py")
+    monkeypatch.setenv("PYPROF_OFFCPU_WAY", "no such way")
+    for mode in ("offcpu", "wall"):
+        r = run_agentctl("snapshot", "--pid", w.pid, "--duration", 1, "--mode", mode,
+                         "--socket", "/nonexistent.sock", timeout=60)
+        assert r.rc == EXIT_NO_KERNEL_SUPPORT, r.describe()
+        errors = [l for l in r.stderr.splitlines() if "error:" in l]
+        assert len(errors) == 1 and "needs the off-CPU tracer" in errors[0], r.describe()
+    prof = snapshot(w.pid, duration=1)
+    assert prof.total > 0
 
 
 def check_sleeper(w, prof, kernel=True):
