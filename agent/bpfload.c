@@ -9,8 +9,8 @@
 #include <sys/utsname.h>
 #include "bpfload.h"
 
-/* What libbpf said during the current try: the warnings (the verifier's log is one), kept up to
- * the last TRY_LOG_MAX bytes, which hold the verifier's closing lines. */
+/* What libbpf said during the current try (the verifier's log among it), its last TRY_LOG_MAX
+ * bytes at most, which hold the verifier's closing lines. */
 #define TRY_LOG_MAX (64 * 1024)
 
 static struct {
@@ -46,14 +46,13 @@ static int try_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 	va_list copy;
 	int n;
 
-	if (level == LIBBPF_WARN) {
-		va_copy(copy, ap);
-		n = vasprintf(&text, fmt, copy);
-		va_end(copy);
-		if (n > 0)
-			try_append(text, (size_t)n);
-		free(text);
-	}
+	/* every level: some refusals (an extern's prototype) are told at debug level only */
+	va_copy(copy, ap);
+	n = vasprintf(&text, fmt, copy);
+	va_end(copy);
+	if (n > 0)
+		try_append(text, (size_t)n);
+	free(text);
 	/* the whole log still reaches a --verbose run, at debug level */
 	return try_state.saved ? try_state.saved(LIBBPF_DEBUG, fmt, ap) : 0;
 }
@@ -144,6 +143,10 @@ static int verifier_reason(const char *log, char *ret, size_t len)
 	return last_reason(begin, end, 0, ret, len);
 }
 
+/* What libbpf says when something of the object does not fit the kernel, most telling first. */
+static const char *const reason_words[] = {"incompatible", "not found", "failed to find",
+					   "unsupported", "failed"};
+
 void bpfload__try_end(int err, char *ret_reason, size_t len)
 {
 	const char *line, *nl;
@@ -155,18 +158,22 @@ void bpfload__try_end(int err, char *ret_reason, size_t len)
 		return;
 	if (!verifier_reason(try_state.log, ret_reason, len))
 		return;
-	/* else libbpf's first warning that is not its closing summary */
-	for (line = try_state.log; *line; line = nl + 1) {
-		nl = strchr(line, '\n');
-		if (!nl)
-			nl = line + strlen(line);
-		if (nl > line && !strstr(line, "failed to load object") &&
-		    !strstr(line, "failed to load BPF skeleton")) {
-			copy_line(line, nl - line, ret_reason, len);
-			return;
+	/* else the first line of libbpf's that says what did not match, then its first failure
+	 * other than its closing summary */
+	for (size_t k = 0; k < sizeof(reason_words) / sizeof(reason_words[0]); k++) {
+		for (line = try_state.log; *line; line = nl + 1) {
+			nl = strchr(line, '\n');
+			if (!nl)
+				nl = line + strlen(line);
+			if (memmem(line, nl - line, reason_words[k], strlen(reason_words[k])) &&
+			    !memmem(line, nl - line, "failed to load object", 21) &&
+			    !memmem(line, nl - line, "failed to load BPF skeleton", 27)) {
+				copy_line(line, nl - line, ret_reason, len);
+				return;
+			}
+			if (!*nl)
+				break;
 		}
-		if (!*nl)
-			break;
 	}
 	snprintf(ret_reason, len, "%s", strerror(err < 0 ? -err : err));
 }

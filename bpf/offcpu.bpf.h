@@ -296,16 +296,33 @@ static __always_inline void forget_thread(__u32 tid, const __u32 how)
 	bpf_map_delete_elem(&tstate_cache, &tid);
 }
 
+/* 6.19+ keeps a task's rseq registration in a struct (task->rseq.usrptr). */
+struct rseq_data___new {
+	void *usrptr;
+} __attribute__((preserve_access_index));
+
+struct task_struct___rseq_new {
+	struct rseq_data___new rseq;
+} __attribute__((preserve_access_index));
+
 /* Whether task (current) registered rseq: then the kernel calls rseq_update on its way back to
- * user mode after every switch, and its Python stack can wait until then. A kernel whose task
- * has no rseq pointer (the field changed) reads as "no rseq": the stack is taken at once. */
+ * user mode after a switch, and its Python stack can wait until then. A kernel whose task
+ * keeps it in neither layout reads as "no rseq": the stack is taken at once. */
 static __always_inline int has_rseq(struct task_struct *task, const __u32 how)
 {
-	if (!bpf_core_field_exists(task->rseq))
-		return 0;
-	if (how & OFF_LEGACY)
-		return BPF_CORE_READ(task, rseq) != NULL;
-	return task->rseq != NULL;
+	struct task_struct___rseq_new *t = (void *)task;
+
+	if (bpf_core_field_exists(task->rseq)) {
+		if (how & OFF_LEGACY)
+			return BPF_CORE_READ(task, rseq) != NULL;
+		return task->rseq != NULL;
+	}
+	if (bpf_core_field_exists(t->rseq.usrptr)) {
+		if (how & OFF_LEGACY)
+			return BPF_CORE_READ(t, rseq.usrptr) != NULL;
+		return t->rseq.usrptr != NULL;
+	}
+	return 0;
 }
 
 /* A thread whose stack cannot wait for its way back to user mode: it is walked and sent now.

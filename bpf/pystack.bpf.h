@@ -154,15 +154,28 @@ struct {
 	__type(value, struct find_ctx);
 } legacy_find SEC(".maps");
 
-/* One step of the thread-list walk in legacy_find's state; non-zero: stop. */
-__noinline int pystack__legacy_find_step(__u32 i)
+/* One step of the thread-list walk in legacy_find's state; non-zero: stop. No arguments: the
+ * compiler may leave an unused one unset, which the verifier refuses. */
+__noinline int pystack__legacy_find_step(void)
 {
 	__u32 zero = 0;
 	struct find_ctx *c = bpf_map_lookup_elem(&legacy_find, &zero);
 
 	if (!c)
 		return 1;
-	return (int)find_thread_cb(i, c);
+	return (int)find_thread_cb(0, c);
+}
+
+/* The whole thread-list walk in legacy_find's state. A global function of its own, so that each
+ * step's early stop forks only a return here, not the rest of the caller's program (which the
+ * verifier before 5.17 would follow once per step). */
+__noinline int pystack__legacy_find(void)
+{
+	for (__u32 j = 0; j < PYPROF_LEGACY_MAX_THREADS; j++) {
+		if (pystack__legacy_find_step())
+			break;
+	}
+	return 0;
 }
 
 /* Walks every interpreter's thread list for the thread state whose thread_id is fsbase.
@@ -196,10 +209,7 @@ static __always_inline __u64 pystack__find_tstate(const struct py_target *t,
 				return 0;
 			}
 			*lc = c;
-			for (__u32 j = 0; j < PYPROF_LEGACY_MAX_THREADS; j++) {
-				if (pystack__legacy_find_step(j))
-					break;
-			}
+			pystack__legacy_find();
 			c = *lc;
 		} else {
 			bpf_loop(PYPROF_MAX_THREADS, find_thread_cb, &c, 0);
@@ -267,11 +277,19 @@ struct walk_ctx {
 	struct sample_event *ev;
 };
 
+/* A frame's offset at in the window, masked so that the compiler cannot drop the mask: it
+ * knows at < FRAME_WINDOW from frame_load, older verifiers (5.10) do not. */
+static __always_inline __u32 window_offset(__u32 at)
+{
+	barrier_var(at);
+	return at & (FRAME_WINDOW - 1);
+}
+
 static __always_inline int frame_field(struct frame_buf *b, __u32 at, __u32 off, __u64 *ret)
 {
 	if (off > FRAME_READ_MAX - sizeof(__u64))
 		return -1;
-	*ret = *(__u64 *)(b->data + (at & (FRAME_WINDOW - 1)) + off);
+	*ret = *(__u64 *)(b->data + window_offset(at) + off);
 	return 0;
 }
 
@@ -345,7 +363,7 @@ static __always_inline long walk_frame(struct walk_ctx *c, struct sample_event *
 	c->frame = prev;
 
 	if (c->owner_cstack != PYOFF_NONE && c->off_owner < FRAME_READ_MAX &&
-	    b->data[(at & (FRAME_WINDOW - 1)) + (c->off_owner & (FRAME_READ_MAX - 1))] >=
+	    b->data[window_offset(at) + (c->off_owner & (FRAME_READ_MAX - 1))] >=
 		(__u8)c->owner_cstack) {
 		c->skipped++; /* a shim frame the C stack owns: no depth budget spent */
 		return 0;
@@ -382,7 +400,7 @@ struct {
 } legacy_walk SEC(".maps");
 
 /* One step of the frame walk in legacy_walk's state, into this CPU's sample record. */
-__noinline int pystack__legacy_walk_step(__u32 i)
+__noinline int pystack__legacy_walk_step(void)
 {
 	__u32 zero = 0;
 	struct walk_ctx *c = bpf_map_lookup_elem(&legacy_walk, &zero);
@@ -391,6 +409,16 @@ __noinline int pystack__legacy_walk_step(__u32 i)
 	if (!c || !ev)
 		return 1;
 	return (int)walk_frame(c, ev);
+}
+
+/* The whole frame walk in legacy_walk's state (see pystack__legacy_find). */
+__noinline int pystack__legacy_walk(void)
+{
+	for (__u32 i = 0; i < PYPROF_LEGACY_MAX_WALK; i++) {
+		if (pystack__legacy_walk_step())
+			break;
+	}
+	return 0;
 }
 
 /* ---- the GIL ---- */
@@ -515,10 +543,7 @@ static __always_inline void pystack__capture(struct sample_event *ev, struct py_
 			c.error = METRIC_FRAME_READ_FAILED;
 		} else {
 			*lc = c;
-			for (__u32 i = 0; i < PYPROF_LEGACY_MAX_WALK; i++) {
-				if (pystack__legacy_walk_step(i))
-					break;
-			}
+			pystack__legacy_walk();
 			c = *lc;
 		}
 	} else {
