@@ -39,7 +39,7 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 .PHONY: all deps test unit e2e offsets-test run bench clean format lint install uninstall \
-	asan sanitize fuzz fuzz-build fuzz-replay
+	asan sanitize fuzz fuzz-build fuzz-replay test-kernels
 
 all: $(BUILD)/agentctl $(BUILD)/pyprof-agent
 
@@ -47,6 +47,21 @@ deps: $(DEPS_STAMP)
 $(DEPS_STAMP): Makefile
 	@mkdir -p $(BUILD)
 	@missing=""; for p in $(DEB_BUILD) $(DEB_TEST); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" \
+			|| missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@touch $@
+
+# The kernel matrix's own packages (qemu, the guest's busybox, initramfs tools), installed by
+# `make test-kernels` only.
+DEB_KERNELS := qemu-system-x86 busybox-static cpio kmod zstd xz-utils gpgv
+KERNELS_STAMP := $(BUILD)/.deps-kernels-installed
+$(KERNELS_STAMP): Makefile
+	@mkdir -p $(BUILD)
+	@missing=""; for p in $(DEB_KERNELS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" \
 			|| missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -106,6 +121,11 @@ e2e: $(BUILD)/agentctl
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS)
 	@tests/run-all.sh
+
+# Tier 4: the agent on Debian's kernels 5.10, 6.1, 6.12 and sid's newest, each booted under qemu
+# (TCG): snapshots, off-CPU, the daemon (tests/kernels/; PYPROF_BUILD picks the binaries).
+test-kernels: all $(KERNELS_STAMP)
+	@tests/kernels/run-matrix.sh
 
 run: all
 	@tests/demo/run-demo.sh $(BUILD)/pyprof-agent
