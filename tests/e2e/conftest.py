@@ -19,6 +19,14 @@ AGENTCTL = os.environ.get("AGENTCTL", os.path.join(REPO, "build", "agentctl"))
 PYENV_ROOT = os.environ.get("PYENV_ROOT", "/root/.pyenv")
 EXPECTED_MINORS = range(6, 14)  # CPython 3.6 .. 3.13 must all be on the machine
 DEBIAN_PYTHON = "/usr/bin/python3.11"
+# CPython 3.14 and 3.15 are Debian sid's, run in a sid root file system in their own mount and pid
+# namespaces, as a container of another distribution would (tests/pythons/: sid-root.sh builds
+# the root and writes the wrappers SID_BIN/python3.X, in-sid.sh runs a program in it).
+SID_ROOT = os.path.abspath(os.environ.get("SID_ROOT", os.path.join(REPO, "build", "sid-root")))
+SID_BIN = os.path.join(os.path.dirname(SID_ROOT), "sid-bin")
+SID_MINORS = (14, 15)
+IN_SID = os.path.join(REPO, "tests", "pythons", "in-sid.sh")
+SID_WRAPPER_MARK = b"# pyprof-sid-wrapper:"
 
 # Exit codes of agentctl (see `agentctl --help`).
 EXIT_OK, EXIT_USAGE, EXIT_NO_PROCESS, EXIT_NOT_PYTHON, EXIT_UNSUPPORTED = 0, 2, 3, 4, 5
@@ -29,7 +37,9 @@ EXIT_OK, EXIT_USAGE, EXIT_NO_PROCESS, EXIT_NOT_PYTHON, EXIT_UNSUPPORTED = 0, 2, 
 
 
 class Interp:
-    """One CPython build: id as shown in test ids, (major, minor), path, kind (pyenv|debian)."""
+    """One CPython build: id as shown in test ids, (major, minor), path, kind (pyenv|debian|sid).
+    A "sid" interpreter's path is a wrapper (SID_BIN/python3.X) that runs it in the sid root; the
+    processes spawn() starts with it have their host pid as .pid, like the others."""
 
     def __init__(self, ident, version, path, kind):
         self.id, self.version, self.path, self.kind = ident, version, path, kind
@@ -65,12 +75,37 @@ def _candidate(ident, version, where, paths, kind):
     return pytest.param(Interp(ident, version, path, kind), id=ident)
 
 
+def _sid_candidate(minor):
+    """CPython 3.minor of the Debian sid root, through its wrapper; skipped, with the reason,
+    when the root could not be built (e.g. the mirror was unreachable) or the wrapper fails."""
+    ident, want = "3.%d" % minor, (3, minor)
+    stamp = os.path.join(SID_ROOT, ".pyprof-sid-root")
+    if not os.path.isfile(stamp):
+        why = "run tests/pythons/sid-root.sh (make test does)"
+        try:
+            with open(os.path.join(os.path.dirname(SID_ROOT), "sid-root.failed")) as f:
+                why = "its build failed: " + f.read().strip()
+        except OSError:
+            pass
+        return pytest.param(None, id=ident, marks=pytest.mark.skip(
+            reason="CPython %s (sid) expected but the Debian sid root %s is not there: %s"
+            % (ident, SID_ROOT, why)))
+    with open(stamp) as f:
+        if not any(line.startswith("python3.%d: " % minor) for line in f):
+            return pytest.param(None, id=ident, marks=pytest.mark.skip(
+                reason="CPython %s (sid) not in the Debian sid root (%s)" % (ident, stamp)))
+    wrapper = os.path.join(SID_BIN, "python3.%d" % minor)
+    return _candidate(ident, want, wrapper + " (run tests/pythons/sid-root.sh)", [wrapper], "sid")
+
+
 def discover_interpreters():
     params = []
     for minor in EXPECTED_MINORS:
         pattern = os.path.join(PYENV_ROOT, "versions", "3.%d.*" % minor, "bin", "python3.%d" % minor)
         params.append(_candidate("3.%d" % minor, (3, minor), pattern, glob.glob(pattern), "pyenv"))
     params.append(_candidate("debian-3.11", (3, 11), DEBIAN_PYTHON, [DEBIAN_PYTHON], "debian"))
+    for minor in SID_MINORS:
+        params.append(_sid_candidate(minor))
     return params
 
 
@@ -94,6 +129,61 @@ def any_interp():
     return (pyenv or usable)[-1]  # the newest pyenv build
 
 
+@pytest.fixture(scope="session", autouse=True)
+def sid_binds(tmp_path_factory):
+    """Programs run in the sid root see the session's temporary directories at their host paths
+    (in-sid.sh binds them), also when a test runs a wrapper itself (`python -m venv TMP/venv`)."""
+    os.environ["PYPROF_SID_BINDS"] = str(tmp_path_factory.getbasetemp())
+
+
+def _is_sid_wrapper(path):
+    try:
+        with open(path, "rb") as f:
+            return SID_WRAPPER_MARK in f.read(256)
+    except OSError:
+        return False
+
+
+def _sid_venv(exe):
+    """True for a virtual environment's interpreter made by a sid Python: its links lead to the
+    root's /usr/bin/python3.X, so they dangle on the host, and run only in the root."""
+    if not os.path.lexists(exe) or os.path.exists(exe):
+        return False
+    try:
+        with open(os.path.join(os.path.dirname(os.path.dirname(exe)), "pyvenv.cfg")) as f:
+            cfg = {k.strip(): v.strip() for k, v in (line.split("=", 1) for line in f if "=" in line)}
+    except OSError:
+        return False
+    home = cfg.get("home", "")
+    return home.startswith("/") and os.path.isdir(SID_ROOT + home)
+
+
+def sid_argv(argv):
+    """argv as it runs a program of the sid root (in its namespaces), or None if it is not one."""
+    exe = argv[0] if argv else None
+    if not exe or not os.path.isfile(SID_ROOT + "/.pyprof-sid-root"):
+        return None
+    if _is_sid_wrapper(exe):  # a wrapper, or a renamed copy of one
+        return list(argv)
+    if _sid_venv(exe):
+        return [IN_SID, "--root", SID_ROOT, os.path.abspath(exe)] + list(argv[1:])
+    return None
+
+
+def sid_host_ids(pid):
+    """{pid in its pid namespace: host pid} for every thread of the host's process pid."""
+    ids = {}
+    for status in glob.glob("/proc/%d/task/*/status" % pid):
+        try:
+            with open(status) as f:
+                nspid = [line.split()[1:] for line in f if line.startswith("NSpid:")]
+        except OSError:
+            continue
+        if nspid and len(nspid[0]) >= 2:
+            ids[int(nspid[0][-1])] = int(nspid[0][0])
+    return ids
+
+
 @pytest.fixture(scope="session")
 def python27():
     if not PYTHON27:
@@ -106,19 +196,72 @@ def python27():
 
 
 class Process:
-    """A child process, reaped in the background as a supervisor would, killed at teardown."""
+    """A child process, reaped in the background as a supervisor would, killed at teardown.
+
+    A program of the sid root (a sid wrapper, a renamed copy of one, a venv made by a sid
+    Python) runs in its own mount and pid namespaces through tests/pythons/in-sid.sh: then
+    .pid is the interpreter's host pid (in-sid.sh writes it to WORKDIR/NAME.hostpid before the
+    exec), pids and tids in its result files are translated to the host's, and the interpreter
+    is always reaped at once (by the namespace's init: reap=False has no effect)."""
 
     def __init__(self, argv, workdir, env=None, name="proc", reap=True):
         self.workdir = workdir
         self.log_path = os.path.join(workdir, "%s.log" % name)
         self._log = open(self.log_path, "wb")
+        launch = sid_argv(argv)
+        self.sid = launch is not None
+        if self.sid:
+            argv = launch
+            env = dict(os.environ if env is None else env)
+            pidfile = env["PYPROF_SID_PIDFILE"] = os.path.join(workdir, "%s.hostpid" % name)
+            if os.path.exists(pidfile):
+                os.unlink(pidfile)
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        self.pid = self.proc.pid
+        self.pgid = self.pid = self.proc.pid  # a session and process group of its own
         self._reaper = None
         if reap:
             self._reaper = threading.Thread(target=self.proc.wait, daemon=True)
             self._reaper.start()
+        if self.sid:
+            self.pid = self._sid_host_pid(pidfile)
+
+    def _sid_host_pid(self, pidfile, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(pidfile):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                pytest.fail("the sid launcher %s did not start its program (exit %s; no %s):\n%s"
+                            % (self.proc.args[0], self.proc.returncode, pidfile, self.log()))
+            time.sleep(0.01)
+        with open(pidfile) as f:
+            return int(f.read())
+
+    def _sid_translate(self, obj):
+        """The workload's own pid and thread ids (its namespace's) as the host's: "pid", "tid",
+        "*_tid" and the values of "tids" (a name -> tid map or a list)."""
+        if not isinstance(obj, dict):
+            return obj
+        ids = sid_host_ids(self.pid)
+
+        def host(v):
+            if not isinstance(v, int) or isinstance(v, bool):
+                return v
+            if v not in ids:
+                pytest.fail("pid %d: thread %d of its pid namespace not found among its threads "
+                            "%r (the sid launcher cannot translate it)" % (self.pid, v, ids))
+            return ids[v]
+
+        out = dict(obj)
+        for key, v in obj.items():
+            if key in ("pid", "tid") or key.endswith("_tid"):
+                out[key] = host(v)
+            elif key == "tids" and isinstance(v, dict):
+                out[key] = {k: host(t) for k, t in v.items()}
+            elif key == "tids" and isinstance(v, list):
+                out[key] = [host(t) for t in v]
+        out["ns_ids"] = obj
+        return out
 
     def log(self):
         with open(self.log_path, "rb") as f:
@@ -153,7 +296,8 @@ class Process:
                             % (self.pid, name, timeout, self.log()))
             time.sleep(0.02)
         with open(path) as f:
-            return json.load(f)
+            obj = json.load(f)
+        return self._sid_translate(obj) if self.sid else obj
 
     def wait_ready(self, timeout=20.0):
         self.ready = self.wait_file("ready.json", timeout)
@@ -168,9 +312,9 @@ class Process:
             return None
 
     def kill(self):
-        if self.alive():
+        if self.alive() or self.proc.poll() is None:
             try:
-                os.killpg(self.pid, signal.SIGKILL)
+                os.killpg(self.pgid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         if self._reaper is not None:
@@ -217,6 +361,9 @@ _LINE = re.compile(r"^(.+) (\d+)$")
 _ROOT = re.compile(r"^(.*) \((\d+)\)$")
 _THREAD = re.compile(r"^thread (\d+) \((.*)\)$")
 _PYFRAME = re.compile(r"^(.+) \((.+):(\d+)\)$")
+# Where a process in a container or its own pid namespace (the sid interpreters) runs: frames the
+# agent puts under the root and the thread frame (README, "Kubernetes" section).
+_WHERE = re.compile(r"^\[(container [0-9a-f]+|pod [^\]]+|ns pid (\d+))\]$")
 TRUNCATED = "[truncated]"
 
 
@@ -243,6 +390,13 @@ class Sample:
             m = _THREAD.match(rest[0])
             assert m, "frame %r after the root is not 'thread TID (name)'" % rest[0]
             self.tid, self.thread_name = int(m.group(1)), m.group(2)
+            rest = rest[1:]
+        self.where, self.ns_pid = [], None  # [container ID], [pod UID], [ns pid N]
+        while rest and _WHERE.match(rest[0]):
+            m = _WHERE.match(rest[0])
+            self.where.append(rest[0])
+            if m.group(2):
+                self.ns_pid = int(m.group(2))
             rest = rest[1:]
         self.truncated = bool(rest) and rest[0] == TRUNCATED
         if self.truncated:

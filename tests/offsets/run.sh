@@ -1,6 +1,7 @@
 #!/bin/sh
 # Checks agent/pyoffsets.c against every CPython 3.x installed under $PYENV_ROOT/versions (and
-# the system's, if its headers are installed): the built-in table against offsetof() in that
+# the system's, if its headers are installed, and Debian sid's 3.14 and 3.15 in BUILD_DIR/sid-root,
+# see tests/pythons/sid-root.sh): the built-in table against offsetof() in that
 # version's own headers (probe.c), and for 3.13+ the _Py_DebugOffsets parser against the bytes
 # of _PyRuntime in its libpython.
 # Usage: tests/offsets/run.sh BUILD_DIR
@@ -10,6 +11,8 @@ BUILD=${1:?usage: $0 BUILD_DIR}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 VERSIONS=${PYENV_ROOT:-/root/.pyenv}/versions
 SYSTEM_INCLUDE=${SYSTEM_INCLUDE:-/usr/include}
+SID_ROOT=${SID_ROOT:-$BUILD/sid-root}
+SID_MINORS="14 15" # the sid root's interpreters (tests/pythons/sid-root.sh)
 CC=${CC:-gcc}
 OUT=$BUILD/offsets
 TABLE_MINORS="6 7 8 9 10 11 12 13" # versions pyoffsets__table() knows
@@ -49,6 +52,8 @@ extract_runtime() {
 }
 
 found_minors=" "
+# Extra compiler options for the installation being checked (another root's include directory).
+INC_FLAGS=
 
 # first_file FILE...: the first argument that is an existing file.
 first_file() {
@@ -81,7 +86,8 @@ check_install() {
 	shift 2
 	minor=$(sed -n 's/^#define PY_MINOR_VERSION[ \t]*\([0-9]*\).*/\1/p' "$inc/patchlevel.h")
 	# The tables describe default builds: no free-threading, no Py_DEBUG (other layouts).
-	if echo '#include <Python.h>' | $CC -E -dM -I"$inc" - 2>/dev/null |
+	# shellcheck disable=SC2086 # INC_FLAGS: options
+	if echo '#include <Python.h>' | $CC -E -dM $INC_FLAGS -I"$inc" - 2>/dev/null |
 		grep -qE '^#define (Py_GIL_DISABLED|Py_DEBUG|Py_TRACE_REFS) '; then
 		skip "$name: free-threaded or debug build"
 		return
@@ -94,7 +100,8 @@ check_install() {
 	fi
 
 	probe=$OUT/probe-$name
-	if ! $CC -DPy_BUILD_CORE -I"$inc" "$ROOT/tests/offsets/probe.c" -o "$probe" \
+	# shellcheck disable=SC2086 # INC_FLAGS: options
+	if ! $CC -DPy_BUILD_CORE $INC_FLAGS -I"$inc" "$ROOT/tests/offsets/probe.c" -o "$probe" \
 		2> "$probe.log"; then
 		fail "$name: probe.c does not compile against $inc (see $probe.log)"
 		return
@@ -142,6 +149,28 @@ for inc in "$SYSTEM_INCLUDE"/python3.*; do
 	minor=$(sed -n 's/^#define PY_MINOR_VERSION[ \t]*\([0-9]*\).*/\1/p' "$inc/patchlevel.h")
 	check_install "system-$ver" "$inc" /usr/lib/*/libpython3."$minor".so.1.0 \
 		/usr/bin/python3."$minor"
+done
+
+# Debian sid's interpreters, in the root the e2e tests run them in. The host's compiler and libc
+# headers build the probe; the root's include directory comes after the host's (-idirafter), for
+# what only it has: the multiarch pyconfig.h its python3.X/pyconfig.h includes.
+for minor in $SID_MINORS; do
+	inc=$SID_ROOT/usr/include/python3.$minor
+	if [ ! -f "$SID_ROOT/.pyprof-sid-root" ]; then
+		why="run tests/pythons/sid-root.sh $BUILD"
+		[ -f "$BUILD/sid-root.failed" ] && why="its build failed: $(cat "$BUILD/sid-root.failed")"
+		skip "sid-3.$minor: no Debian sid root at $SID_ROOT ($why)"
+		continue
+	fi
+	if [ ! -f "$inc/patchlevel.h" ] || [ ! -d "$inc/internal" ]; then
+		skip "sid-3.$minor: no internal headers at $inc (libpython3.$minor-dev)"
+		continue
+	fi
+	ver=$(sed -n 's/^#define PY_VERSION[ \t]*"\(.*\)".*/\1/p' "$inc/patchlevel.h")
+	INC_FLAGS="-idirafter $SID_ROOT/usr/include"
+	check_install "sid-$ver" "$inc" "$SID_ROOT"/usr/lib/*/libpython3."$minor".so.1.0 \
+		"$SID_ROOT/usr/bin/python3.$minor"
+	INC_FLAGS=
 done
 
 for minor in $TABLE_MINORS; do
