@@ -225,6 +225,25 @@ fuzz: $(FUZZ_BINS)
 fuzz-replay: $(FUZZ_BINS)
 	@tests/fuzz/run.sh replay $(FUZZ_DIR) $(FUZZ_TARGETS)
 
+# ---- The walker replayed without a kernel (tests/replay/) -------------------------------------
+# build/pyprof-replay: bpf/pystack.bpf.h compiled for userspace over recorded memory (pages, thread
+# registers and the stacks CPython reported) of every CPython, tests/fixtures/replay/*.rec.gz.
+# `make replay` (a `make test` tier, no root) checks every recording; `make record-fixtures`
+# records them again from the interpreters on this machine (root).
+REPLAY_SRCS := $(wildcard tests/replay/*.c)
+.PHONY: replay record-fixtures
+
+$(BUILD)/pyprof-replay: $(REPLAY_SRCS) $(wildcard tests/replay/*.h) $(wildcard bpf/*.bpf.h) \
+		$(wildcard include/*.h) $(LIB_OBJS)
+	$(CC) $(CFLAGS) -Ibpf -Itests/replay -Wno-unused-function $(REPLAY_SRCS) $(LIB_OBJS) \
+		$(LDLIBS) -o $@
+
+replay: $(BUILD)/pyprof-replay
+	@$(BUILD)/pyprof-replay check tests/fixtures/replay/*.rec.gz
+
+record-fixtures: $(BUILD)/pyprof-replay
+	@tests/replay/record.sh $(BUILD)/pyprof-replay
+
 clean:
 	rm -rf $(BUILD)
 

@@ -50,6 +50,8 @@ tier offsets tests/offsets/run.sh "$BUILD"
 # every file of tests/fuzz/corpus/ through its libFuzzer harness (each builds what it needs)
 tier sanitize ${MAKE:-make} --no-print-directory BUILD="$BUILD" sanitize
 tier fuzz-replay ${MAKE:-make} --no-print-directory BUILD="$BUILD" fuzz-replay
+# the BPF walker compiled for userspace, replayed on recorded memory of every CPython
+tier replay ${MAKE:-make} --no-print-directory BUILD="$BUILD" replay
 tier e2e env AGENTCTL="$BUILD/agentctl" "$PYTHON" -m pytest -ra tests/e2e
 
 rm -rf "$logdir"
