@@ -101,7 +101,8 @@ static void usage(FILE *f)
 	    "Exit status:\n"
 	    "  snapshot, status: 0 written, 1 failure (status: no daemon listens), 2 usage,\n"
 	    "    3 no such process, 4 not a CPython process, 5 unsupported CPython version (named\n"
-	    "    in the message), 6 missing privilege\n"
+	    "    in the message), 6 missing privilege, 7 the kernel refused every way of what\n"
+	    "    --mode needs (no way of the off-CPU tracer loads: the message says why)\n"
 	    "  convert, diff, merge: 0 done, 1 failure (unreadable or malformed input, or for\n"
 	    "    diff --fail-above a total share grown past PERCENT), 2 usage\n");
 }
