@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Bytecode offset to source line, for the line tables of CPython 3.6 to 3.13, decoded exactly as
+/* Bytecode offset to source line, for the line tables of CPython 3.6 and newer, decoded exactly as
  * the interpreter's own PyCode_Addr2Line() does. The table is read from another process: it is
  * untrusted, every read is bounded by its length. */
 #ifndef PYPROF_LINETABLE_H
@@ -14,7 +14,7 @@
 /*
  * Line of the instruction at byte offset addrq of a code object, as PyCode_Addr2Line() computes it.
  *
- * version:     (major << 8) | minor, 0x0306 to 0x030d.
+ * version:     (major << 8) | minor, 0x0306 or newer (3.11 onwards share one format).
  * table, len:  co_lnotab (3.6 to 3.9), co_linetable (3.10, 3.11 and later: different formats).
  * firstlineno: co_firstlineno.
  * addrq:       byte offset of the instruction in the bytecode; the caller converts:
@@ -30,7 +30,7 @@
  *                the last line, as CPython does.
  *   -EINVAL      malformed table (odd-length lnotab, truncated entry or varint, varint too
  *                long, line out of int range), len > LINETABLE_MAX_LEN, NULL arguments.
- *   -EOPNOTSUPP  unknown version.
+ *   -EOPNOTSUPP  unknown version (before 3.6, or not 3.x).
  * The line may be 0: 3.11+ give module code a RESUME on line 0, and CPython reports 0 there.
  */
 int linetable__addr2line(unsigned int version, const uint8_t *table, size_t len, int firstlineno,

@@ -7,7 +7,7 @@
 
 #define CODE_READ_MAX 512
 
-/* PyASCIIObject.state bit fields, the same from 3.3 to 3.14 */
+/* PyASCIIObject.state bit fields, the same from 3.3 to 3.15 */
 #define STATE_KIND(s)	 (((s) >> 2) & 7)
 #define STATE_COMPACT(s) (((s) >> 5) & 1)
 #define STATE_ASCII(s)	 (((s) >> 6) & 1)

@@ -125,9 +125,12 @@ const struct py_offsets *pyoffsets__table(unsigned major, unsigned minor)
 }
 
 /* The _Py_DebugOffsets layouts, transcribed from CPython: 3.13 from
- * Include/internal/pycore_runtime.h (v3.13.0), 3.14 from Include/internal/pycore_debug_offsets.h
- * (v3.14.0: 760 bytes). One definition; V14() holds what only 3.14 has. */
-#define DEBUG_OFFSETS(tag, V14)                                                                    \
+ * Include/internal/pycore_runtime.h (v3.13.0), 3.14 and 3.15 from
+ * Include/internal/pycore_debug_offsets.h (v3.14.0 and v3.14.10: 760 bytes; v3.15.2: 888 bytes).
+ * One definition; V14() holds what 3.14 added, V15() what 3.15 added (fields inserted inside
+ * thread_state, type_object, unicode_object and gc, and the err_stackitem and heap_type_object
+ * sections). */
+#define DEBUG_OFFSETS(tag, V14, V15)                                                               \
 	struct tag {                                                                               \
 		char cookie[8];                                                                    \
 		__u64 version, free_threaded;                                                      \
@@ -143,9 +146,12 @@ const struct py_offsets *pyoffsets__table(unsigned major, unsigned minor)
 			V14(__u64 code_object_generation, tlbc_generation;)                        \
 		} interpreter_state;                                                               \
 		struct {                                                                           \
-			__u64 size, prev, next, interp, current_frame, thread_id;                  \
-			__u64 native_thread_id, datastack_chunk, status;                           \
+			__u64 size, prev, next, interp, current_frame;                             \
+			V15(__u64 base_frame, last_profiled_frame, last_profiled_frame_seq;)       \
+			__u64 thread_id, native_thread_id, datastack_chunk, status;                \
+			V15(__u64 holds_gil, gil_requested, current_exception, exc_state;)         \
 		} thread_state;                                                                    \
+		V15(struct { __u64 exc_value; } err_stackitem;)                                    \
 		struct {                                                                           \
 			__u64 size, previous, executable, instr_ptr, localsplus, owner;            \
 			V14(__u64 stackpointer, tlbc_index;)                                       \
@@ -160,7 +166,9 @@ const struct py_offsets *pyoffsets__table(unsigned major, unsigned minor)
 		} pyobject;                                                                        \
 		struct {                                                                           \
 			__u64 size, tp_name, tp_repr, tp_flags;                                    \
+			V15(__u64 tp_basicsize, tp_dictoffset;)                                    \
 		} type_object;                                                                     \
+		V15(struct { __u64 size, ht_cached_keys; } heap_type_object;)                      \
 		struct {                                                                           \
 			__u64 size, ob_item, ob_size;                                              \
 		} tuple_object, list_object;                                                       \
@@ -179,9 +187,11 @@ const struct py_offsets *pyoffsets__table(unsigned major, unsigned minor)
 		} bytes_object;                                                                    \
 		struct {                                                                           \
 			__u64 size, state, length, asciiobject_size;                               \
+			V15(__u64 compactunicodeobject_size;)                                      \
 		} unicode_object;                                                                  \
 		struct {                                                                           \
 			__u64 size, collecting;                                                    \
+			V15(__u64 frame, generation_stats_size, generation_stats;)                 \
 		} gc;                                                                              \
 		V14(                                                                               \
 		    struct { __u64 size, gi_name, gi_iframe, gi_frame_state; } gen_object;         \
@@ -193,11 +203,14 @@ const struct py_offsets *pyoffsets__table(unsigned major, unsigned minor)
 	}
 #define KEEP(...) __VA_ARGS__
 #define DROP(...)
-DEBUG_OFFSETS(debug_offsets_313, DROP);
-DEBUG_OFFSETS(debug_offsets_314, KEEP);
+DEBUG_OFFSETS(debug_offsets_313, DROP, DROP);
+DEBUG_OFFSETS(debug_offsets_314, KEEP, DROP);
+DEBUG_OFFSETS(debug_offsets_315, KEEP, KEEP);
 _Static_assert(sizeof(struct debug_offsets_313) == 584, "3.13 _Py_DebugOffsets is 584 bytes");
-_Static_assert(sizeof(struct debug_offsets_314) == PYOFFSETS_DEBUG_READ_SIZE,
-	       "3.14 _Py_DebugOffsets is the largest layout");
+_Static_assert(sizeof(struct debug_offsets_314) == 760, "3.14 _Py_DebugOffsets is 760 bytes");
+_Static_assert(sizeof(struct debug_offsets_315) == 888, "3.15 _Py_DebugOffsets is 888 bytes");
+_Static_assert(sizeof(struct debug_offsets_315) == PYOFFSETS_DEBUG_READ_SIZE,
+	       "3.15 _Py_DebugOffsets is the largest layout");
 
 /* The debug offsets values this parser uses. */
 enum dbg_src {
@@ -290,16 +303,25 @@ struct dbg_layout {
 	__u32 owner_cstack; /* owner of the entry (shim) frame _PyEval_EvalFrameDefault pushes */
 	__u64 code_mask;
 	unsigned short at[S__COUNT];
+	unsigned short compact_at; /* unicode_object.compactunicodeobject_size; 0: not carried */
 };
 
 static const struct dbg_layout dbg_layouts[] = {
     /* 3.13: the entry frame is FRAME_OWNED_BY_CSTACK (3); f_executable is a PyObject *. */
-    {13, 0x030d00f0, sizeof(struct debug_offsets_313), 3, ~0ULL, DBG_AT(struct debug_offsets_313)},
+    {13, 0x030d00f0, sizeof(struct debug_offsets_313), 3, ~0ULL, DBG_AT(struct debug_offsets_313),
+     0},
     /* 3.14: FRAME_OWNED_BY_INTERPRETER (3) was inserted before FRAME_OWNED_BY_CSTACK (now 4)
      * and the entry frame moved to it, so 3 still marks it (4 is assigned nowhere; a walker
      * that skips owner >= frame_owner_cstack covers both). f_executable is a _PyStackRef:
      * bit 0 is Py_TAG_REFCNT, tagged ints use 0b11; objects are 16-byte aligned. */
-    {14, 0x030e00f0, sizeof(struct debug_offsets_314), 3, ~3ULL, DBG_AT(struct debug_offsets_314)},
+    {14, 0x030e00f0, sizeof(struct debug_offsets_314), 3, ~3ULL, DBG_AT(struct debug_offsets_314),
+     0},
+    /* 3.15: FRAME_OWNED_BY_CSTACK is gone; FRAME_OWNED_BY_INTERPRETER (3) is the last owner,
+     * held by entry frames and by the base frame every thread state embeds at the bottom of
+     * its chain (previous NULL), so owner >= 3 skips both. One tag scheme for both builds
+     * (Py_TAG_BITS 3, Py_TAG_REFCNT 1 in pycore_stackref.h): f_executable & ~3. */
+    {15, 0x030f00f0, sizeof(struct debug_offsets_315), 3, ~3ULL, DBG_AT(struct debug_offsets_315),
+     offsetof(struct debug_offsets_315, unicode_object.compactunicodeobject_size)},
 };
 
 /* How a py_offsets field comes from a value: the value is an offset into a structure whose
@@ -355,27 +377,28 @@ static __u64 get_u64(const unsigned char *p)
 	return v;
 }
 
-int pyoffsets__from_debug_offsets(const void *buf, size_t len, struct py_offsets *ret)
+int pyoffsets__debug_header(const void *buf, size_t len, __u64 *ret_version, int *ret_free_threaded)
 {
 	const unsigned char *p = buf;
-	const struct dbg_layout *layout = NULL;
-	struct py_offsets o = {0};
-	__u64 v[S__COUNT], version;
 
-	if (!buf || !ret || len < DBG_HEADER_SIZE || memcmp(p, DBG_COOKIE, 8) != 0)
+	if (!buf || len < DBG_HEADER_SIZE || memcmp(p, DBG_COOKIE, 8) != 0)
 		return -EINVAL;
+	if (ret_version)
+		*ret_version = get_u64(p + 8);
+	if (ret_free_threaded)
+		*ret_free_threaded = get_u64(p + 16) != 0;
+	return 0;
+}
 
-	version = get_u64(p + 8);
-	for (size_t i = 0; i < sizeof(dbg_layouts) / sizeof(dbg_layouts[0]); i++)
-		if (version >> 16 == (0x0300u | dbg_layouts[i].minor))
-			layout = &dbg_layouts[i];
-	if (!layout || version < layout->first_release)
-		return -ENOTSUP;
-	if (get_u64(p + 16) != 0) /* free-threaded: other object headers, no GIL */
-		return -ENOTSUP;
+/* Fills *ret from buf read with layout, for a target of the given minor version. */
+static int parse_layout(const unsigned char *p, size_t len, const struct dbg_layout *layout,
+			unsigned minor, struct py_offsets *ret)
+{
+	struct py_offsets o = {0};
+	__u64 v[S__COUNT];
+
 	if (len < layout->size)
 		return -EINVAL;
-
 	for (int i = 0; i < S__COUNT; i++)
 		v[i] = get_u64(p + layout->at[i]);
 
@@ -397,16 +420,24 @@ int pyoffsets__from_debug_offsets(const void *buf, size_t len, struct py_offsets
 	o.gil_locked -= (__u32)v[S_GIL_STATE];
 	o.gil_holder -= (__u32)v[S_GIL_STATE];
 	o.gil_kind = PY_GIL_INTERP_PTR;
-	/* not in _Py_DebugOffsets: the struct is the same 208 bytes in 3.13 and 3.14 */
+	/* not in _Py_DebugOffsets: the struct is the same 208 bytes in 3.13 to 3.15 */
 	o.gil_size = GIL_STATE_SIZE;
 
 	/* 3.12+ PyCompactUnicodeObject is PyASCIIObject plus utf8_length and utf8 (PEP 623), and
-	 * PyUnicodeObject adds the data pointer after it. */
-	o.unicode_compact_size = o.unicode_ascii_size + 16;
+	 * PyUnicodeObject adds the data pointer after it. 3.15 says so itself. */
+	if (layout->compact_at) {
+		__u64 compact = get_u64(p + layout->compact_at);
+
+		if (compact > v[S_UNICODE_SIZE] || compact < o.unicode_ascii_size)
+			return -EINVAL;
+		o.unicode_compact_size = (__u32)compact;
+	} else {
+		o.unicode_compact_size = o.unicode_ascii_size + 16;
+	}
 	if (o.unicode_compact_size + 8 > v[S_UNICODE_SIZE])
 		return -EINVAL;
 
-	o.version = 0x0300 | layout->minor;
+	o.version = 0x0300 | minor;
 	o.frame_kind = PY_FRAME_DIRECT;
 	o.cframe_current_frame = NONE;
 	o.frame_owner_cstack = layout->owner_cstack;
@@ -416,4 +447,82 @@ int pyoffsets__from_debug_offsets(const void *buf, size_t len, struct py_offsets
 				o.code_linetable);
 	*ret = o;
 	return 0;
+}
+
+int pyoffsets__from_debug_offsets(const void *buf, size_t len, struct py_offsets *ret)
+{
+	const struct dbg_layout *layout = NULL;
+	__u64 version;
+	int free_threaded;
+
+	if (!ret || pyoffsets__debug_header(buf, len, &version, &free_threaded))
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(dbg_layouts) / sizeof(dbg_layouts[0]); i++)
+		if (version >> 16 == (0x0300u | dbg_layouts[i].minor))
+			layout = &dbg_layouts[i];
+	/* a layout is fixed at its x.y.0 final and kept by every patch release of x.y */
+	if (!layout || version < layout->first_release)
+		return -ENOTSUP;
+	if (free_threaded) /* other object headers, thread-local bytecode, no GIL */
+		return -ENOTSUP;
+	return parse_layout(buf, len, layout, layout->minor, ret);
+}
+
+/* Sizes a guessed layout must give, on x86_64 default builds of every version so far: a
+ * misaligned guess reads another section's numbers here. */
+struct dbg_range {
+	unsigned char src;
+	__u32 min, max;
+};
+static const struct dbg_range guess_ranges[] = {
+    {S_RUNTIME_SIZE, 4096, 16u << 20},
+    {S_INTERP_SIZE, 4096, 16u << 20},
+    {S_TSTATE_SIZE, 128, 65536},
+    {S_FRAME_SIZE, 48, 256}, /* the walker reads at most 256 bytes of a frame */
+    {S_CODE_SIZE, 96, 512},
+    {S_OBJECT_SIZE, 16, 16}, /* PyObject: ob_refcnt, ob_type */
+    {S_OB_TYPE, 8, 8},
+    {S_TYPE_SIZE, 256, 4096},
+    {S_TP_NAME, 24, 24},
+    {S_BYTES_SIZE, 33, 64},
+    {S_OB_SIZE, 16, 16},
+    {S_OB_SVAL, 32, 32},
+    {S_UNICODE_SIZE, 48, 128},
+    {S_LENGTH, 16, 16},
+    {S_ASCII_SIZE, 32, 64},
+};
+
+int pyoffsets__guess_from_debug_offsets(const void *buf, size_t len, struct py_offsets *ret,
+					unsigned *ret_layout_minor)
+{
+	const struct dbg_layout *newest =
+	    &dbg_layouts[sizeof(dbg_layouts) / sizeof(dbg_layouts[0]) - 1];
+	const unsigned char *p = buf;
+	__u64 version;
+	unsigned minor;
+	int free_threaded, err;
+
+	if (!ret || pyoffsets__debug_header(buf, len, &version, &free_threaded))
+		return -EINVAL;
+	minor = (version >> 16) & 0xff;
+	/* known minors have their own layout, or are refused (pre-releases) */
+	if (version >> 24 != 3 || minor <= newest->minor || free_threaded)
+		return -ENOTSUP;
+	if (len < newest->size)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(guess_ranges) / sizeof(guess_ranges[0]); i++) {
+		__u64 v = get_u64(p + newest->at[guess_ranges[i].src]);
+
+		if (v < guess_ranges[i].min || v > guess_ranges[i].max)
+			return -EINVAL;
+	}
+	err = parse_layout(p, len, newest, minor, ret);
+	if (!err && ret_layout_minor)
+		*ret_layout_minor = newest->minor;
+	return err;
+}
+
+unsigned pyoffsets__newest_debug_minor(void)
+{
+	return dbg_layouts[sizeof(dbg_layouts) / sizeof(dbg_layouts[0]) - 1].minor;
 }

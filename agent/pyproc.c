@@ -13,6 +13,7 @@
 #include "hashmap.h"
 #include "memread.h"
 #include "procfs.h"
+#include "pyobj.h"
 #include "pyoffsets.h"
 #include "pyproc.h"
 
@@ -145,25 +146,201 @@ static int detect_version(struct elf_file *ef, const struct procmaps_entry *map,
 	return elffile__find_version_string(ef, ret_major, ret_minor);
 }
 
+/* "3.15.2", "3.15.0b4", "3.14.0rc1t"-style name of a PY_VERSION_HEX, for messages. */
+static void version_name(uint64_t hex, int free_threaded, char *buf, size_t len)
+{
+	static const char *const levels[16] = {[0xa] = "a", [0xb] = "b", [0xc] = "rc"};
+	unsigned level = (hex >> 4) & 0xf, serial = hex & 0xf;
+
+	if (level != 0xf && levels[level])
+		snprintf(buf, len, "%u.%u.%u%s%u%s", (unsigned)(hex >> 24) & 0xff,
+			 (unsigned)(hex >> 16) & 0xff, (unsigned)(hex >> 8) & 0xff, levels[level],
+			 serial, free_threaded ? "t" : "");
+	else
+		snprintf(buf, len, "%u.%u.%u%s", (unsigned)(hex >> 24) & 0xff,
+			 (unsigned)(hex >> 16) & 0xff, (unsigned)(hex >> 8) & 0xff,
+			 free_threaded ? "t" : "");
+}
+
+/* Bounds of the live check of a guessed layout. */
+#define CHECK_MAX_INTERPS 8
+#define CHECK_MAX_THREADS 256
+#define CHECK_MAX_FRAMES  64
+#define CHECK_FRAME_MAX	  256
+#define TID_MAX		  (1 << 22) /* PID_MAX_LIMIT */
+
+/* Whether a frame of the thread state at tstate holds a code object that reads as one: type
+ * PyCode_Type, name and file name strings. */
+static int check_thread_frames(const struct mem_reader *r, const struct pyproc *p,
+			       const struct py_offsets *o, uint64_t tstate)
+{
+	uint64_t frame = 0;
+
+	if (mem_read(r, tstate + o->tstate_frame, &frame, sizeof(frame)))
+		return 0;
+	for (int i = 0; i < CHECK_MAX_FRAMES && frame; i++) {
+		uint8_t buf[CHECK_FRAME_MAX];
+		uint64_t code, prev;
+		struct py_code c;
+		enum pyobj_error reason;
+
+		if (o->frame_size > sizeof(buf) || mem_read(r, frame, buf, o->frame_size))
+			return 0;
+		memcpy(&prev, buf + o->frame_previous, sizeof(prev));
+		memcpy(&code, buf + o->frame_code, sizeof(code));
+		code &= o->frame_code_mask;
+		if (prev == frame)
+			return 0;
+		frame = prev;
+		if (o->frame_owner_cstack != PYOFF_NONE &&
+		    buf[o->frame_owner] >= o->frame_owner_cstack)
+			continue;
+		if (!code || pyobj__read_code(r, o, p->code_type_addr, code, &c, &reason))
+			continue;
+		pyobj__code_free(&c);
+		return 1;
+	}
+	return 0;
+}
+
+/* Checks offsets guessed for a newer version against the live process: the interpreter list
+ * reaches a thread state that names a thread, and some thread's frame holds a code object
+ * whose type, name and file name read as they should. Returns 0, or -EPROTO with the reason
+ * that failed first in why. */
+static int check_layout_live(const struct pyproc *p, const struct py_offsets *o, char *why,
+			     size_t whylen)
+{
+	struct mem_reader r = memread__for_pid(p->pid);
+	uint64_t interp = 0;
+	int threads = 0;
+
+	if (!p->code_type_addr) {
+		snprintf(why, whylen, "PyCode_Type not found");
+		return -EPROTO;
+	}
+	if (mem_read(&r, p->runtime_addr + o->runtime_interpreters_head, &interp, sizeof(interp)) ||
+	    !interp) {
+		snprintf(why, whylen, "no interpreter in _PyRuntime");
+		return -EPROTO;
+	}
+	for (int i = 0; i < CHECK_MAX_INTERPS && interp; i++) {
+		uint64_t ts = 0;
+
+		if (mem_read(&r, interp + o->interp_threads_head, &ts, sizeof(ts)))
+			break;
+		for (int j = 0; j < CHECK_MAX_THREADS && ts; j++) {
+			uint64_t thread_id = 0, native = 0, next = 0;
+
+			if (mem_read(&r, ts + o->tstate_thread_id, &thread_id, sizeof(thread_id)) ||
+			    mem_read(&r, ts + o->tstate_native_thread_id, &native,
+				     sizeof(native)) ||
+			    mem_read(&r, ts + o->tstate_next, &next, sizeof(next)))
+				break;
+			/* a thread state names its pthread (an address) and its kernel tid */
+			if (thread_id && native && native < TID_MAX) {
+				threads++;
+				if (check_thread_frames(&r, p, o, ts))
+					return 0;
+			}
+			if (next == ts)
+				break;
+			ts = next;
+		}
+		if (mem_read(&r, interp + o->interp_next, &interp, sizeof(interp)))
+			break;
+	}
+	snprintf(why, whylen,
+		 threads ? "no frame of its %d threads holds a code object"
+			 : "its thread list reaches no thread",
+		 threads);
+	return -EPROTO;
+}
+
+/* For a minor version newer than every known layout: the newest layout, if the debug offsets
+ * fit it and it checks out against the process (flagged in p, for the caller to say). */
+static int guess_layout(struct pyproc *p, const unsigned char *buf, __u64 version, char *errbuf,
+			size_t errlen)
+{
+	struct py_offsets guess;
+	char name[32], why[128];
+	unsigned from = 0;
+	int err;
+
+	version_name(version, 0, name, sizeof(name));
+	err = pyoffsets__guess_from_debug_offsets(buf, DEBUG_OFFSETS_READ, &guess, &from);
+	if (err)
+		snprintf(why, sizeof(why), "its _Py_DebugOffsets do not fit that layout");
+	else
+		err = check_layout_live(p, &guess, why, sizeof(why));
+	if (err) {
+		errbuf__set(
+		    errbuf, errlen,
+		    "CPython %s is not supported: no layout is known for 3.%u, and the newest "
+		    "known (3.%u) does not fit the process (%s)",
+		    name, (unsigned)(version >> 16) & 0xff, pyoffsets__newest_debug_minor(), why);
+		return -EPROTONOSUPPORT;
+	}
+	p->offsets = guess;
+	p->layout_from_debug_offsets = 1;
+	p->layout_guessed_from = from;
+	return 0;
+}
+
+/* The layout from the _Py_DebugOffsets at the start of _PyRuntime (3.13+). Returns 0, an
+ * error with a sentence in errbuf when the version is refused, or -ENOENT when the debug
+ * offsets could not be used and the built-in table, if any, is to be tried. */
+static int load_debug_offsets(struct pyproc *p, int have_table, char *errbuf, size_t errlen)
+{
+	struct mem_reader r = memread__for_pid(p->pid);
+	unsigned char *buf = malloc(DEBUG_OFFSETS_READ);
+	__u64 version = 0;
+	int free_threaded = 0, err;
+	char name[32];
+
+	if (!buf)
+		return -ENOMEM;
+	if (mem_read(&r, p->runtime_addr, buf, DEBUG_OFFSETS_READ) ||
+	    pyoffsets__debug_header(buf, DEBUG_OFFSETS_READ, &version, &free_threaded)) {
+		free(buf);
+		return -ENOENT;
+	}
+	if (free_threaded) {
+		/* other object headers, thread-local bytecode and no GIL: the 3.13 table would
+		 * misread it */
+		version_name(version, 1, name, sizeof(name));
+		errbuf__set(errbuf, errlen,
+			    "CPython %s is a free-threaded build, which is not supported (only "
+			    "default builds are)",
+			    name);
+		err = -EPROTONOSUPPORT;
+	} else if (!(err = pyoffsets__from_debug_offsets(buf, DEBUG_OFFSETS_READ, &p->offsets))) {
+		p->layout_from_debug_offsets = 1;
+	} else if (((version >> 16) & 0xff) > pyoffsets__newest_debug_minor()) {
+		err = guess_layout(p, buf, version, errbuf, errlen);
+	} else if (err == -ENOTSUP && !have_table) {
+		version_name(version, 0, name, sizeof(name));
+		errbuf__set(
+		    errbuf, errlen,
+		    "CPython %s is not supported (a pre-release: its _Py_DebugOffsets layout "
+		    "is not the final one of 3.%u)",
+		    name, (unsigned)(version >> 16) & 0xff);
+		err = -EPROTONOSUPPORT;
+	} else {
+		err = -ENOENT;
+	}
+	free(buf);
+	return err;
+}
+
 static int load_layout(struct pyproc *p, char *errbuf, size_t errlen)
 {
 	const struct py_offsets *table = pyoffsets__table(p->major, p->minor);
-	int err = -ENOENT;
+	int err;
 
 	if (p->runtime_addr && (p->major > 3 || (p->major == 3 && p->minor >= 13))) {
-		struct mem_reader r = memread__for_pid(p->pid);
-		unsigned char *buf = malloc(DEBUG_OFFSETS_READ);
-
-		if (!buf)
-			return -ENOMEM;
-		err = mem_read(&r, p->runtime_addr, buf, DEBUG_OFFSETS_READ);
-		if (!err)
-			err = pyoffsets__from_debug_offsets(buf, DEBUG_OFFSETS_READ, &p->offsets);
-		free(buf);
-		if (!err) {
-			p->layout_from_debug_offsets = 1;
-			return 0;
-		}
+		err = load_debug_offsets(p, table != NULL, errbuf, errlen);
+		if (err != -ENOENT)
+			return err;
 	}
 	if (table) {
 		p->offsets = *table;

@@ -19,6 +19,8 @@ struct pyproc {
 	uint64_t interp_head_addr;     /* address of the pointer to the first interpreter */
 	uint64_t code_type_addr;       /* &PyCode_Type, 0 if unknown */
 	int layout_from_debug_offsets; /* 1 if read from the interpreter's _Py_DebugOffsets */
+	unsigned layout_guessed_from;  /* a version newer than known, read with the layout of
+					* 3.<this> after checking it on the process; 0 if exact */
 	struct py_offsets offsets;
 };
 

@@ -155,6 +155,10 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 	log_info("pid %d (%s): CPython %u.%u in %s, layout from %s", opts->pid, comm, proc->major,
 		 proc->minor, proc->elf_path,
 		 proc->layout_from_debug_offsets ? "its _Py_DebugOffsets" : "the built-in table");
+	if (proc->layout_guessed_from)
+		log_warn("CPython %u.%u is newer than this agent knows: read with the 3.%u layout, "
+			 "which checked out against the process",
+			 proc->major, proc->minor, proc->layout_guessed_from);
 	if (so.kernel_stacks) {
 		err = kallsyms__load(&ksyms);
 		if (err)

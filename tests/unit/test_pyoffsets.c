@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* pyoffsets__table() for 3.6-3.13 and pyoffsets__from_debug_offsets() on the real 3.13
- * _Py_DebugOffsets of libpython3.13.so.1.0, on a 3.14 layout and on hostile input. */
+/* pyoffsets__table() for 3.6-3.13 and pyoffsets__from_debug_offsets() on the real 3.13, 3.14
+ * and 3.15 _Py_DebugOffsets (libpython3.13.so.1.0; Debian's python3.14 3.14.10 and python3.15
+ * 3.15.2), on a synthetic 3.14 layout and on hostile input; the guess for newer versions. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,8 +15,11 @@
 #include "pyoffsets.h"
 
 #define FIXTURE_313 FIXTURES "/debug_offsets/3.13.bin"
+#define FIXTURE_314 FIXTURES "/debug_offsets/3.14.bin"
+#define FIXTURE_315 FIXTURES "/debug_offsets/3.15.bin"
 #define SIZE_313    584 /* 73 uint64_t */
 #define SIZE_314    760 /* 95 uint64_t */
+#define SIZE_315    888 /* 111 uint64_t */
 
 /* Slots (uint64_t indices) of the 3.13 _Py_DebugOffsets, from pycore_runtime.h, v3.13.0. */
 enum {
@@ -32,19 +36,35 @@ enum {
 	I_UNICODE_STATE = 68,
 };
 
-static unsigned char fixture[SIZE_313];
+/* Slots of the 3.15 _Py_DebugOffsets (pycore_debug_offsets.h, v3.15.2). */
+enum {
+	I15_TSTATE_THREAD_ID = 30,
+	I15_OBJECT_SIZE = 58,
+	I15_UNICODE_COMPACT_SIZE = 93,
+};
 
-static int load_fixture(void **state)
+static unsigned char fixture[SIZE_313], fixture_314[SIZE_314], fixture_315[SIZE_315];
+
+static int load_one(const char *path, unsigned char *buf, size_t len)
 {
-	FILE *f = fopen(FIXTURE_313, "rb");
+	FILE *f = fopen(path, "rb");
 
 	if (!f)
 		return -1;
-	if (fread(fixture, 1, sizeof(fixture), f) != sizeof(fixture) || fgetc(f) != EOF) {
+	if (fread(buf, 1, len, f) != len || fgetc(f) != EOF) {
 		fclose(f);
 		return -1;
 	}
 	fclose(f);
+	return 0;
+}
+
+static int load_fixture(void **state)
+{
+	if (load_one(FIXTURE_313, fixture, sizeof(fixture)) ||
+	    load_one(FIXTURE_314, fixture_314, sizeof(fixture_314)) ||
+	    load_one(FIXTURE_315, fixture_315, sizeof(fixture_315)))
+		return -1;
 	return 0;
 }
 
@@ -221,7 +241,7 @@ static void debug_offsets_rejects_free_threaded_builds(void **state)
 	assert_int_equal(pyoffsets__from_debug_offsets(buf, sizeof(buf), &got), -ENOTSUP);
 }
 
-static void debug_offsets_accepts_only_final_3_13_and_3_14(void **state)
+static void debug_offsets_accepts_only_final_releases(void **state)
 {
 	static const struct {
 		uint64_t version;
@@ -231,7 +251,7 @@ static void debug_offsets_accepts_only_final_3_13_and_3_14(void **state)
 	    {0x030d00c1, -ENOTSUP}, /* 3.13.0rc1: pre-releases had other layouts */
 	    {0x030d00a1, -ENOTSUP}, /* 3.13.0a1 */
 	    {0x030c01f0, -ENOTSUP}, /* 3.12.1 has no debug offsets */
-	    {0x030f00f0, -ENOTSUP}, /* 3.15: another layout */
+	    {0x031000f0, -ENOTSUP}, /* 3.16: no layout (pyoffsets__guess_from_debug_offsets) */
 	    {0x040d00f0, -ENOTSUP}, {0x1030d00f0ULL, -ENOTSUP},
 	};
 	unsigned char buf[SIZE_313];
@@ -283,6 +303,194 @@ static void debug_offsets_parses_the_3_14_layout(void **state)
 	assert_int_equal(pyoffsets__from_debug_offsets(buf, sizeof(buf), &got), -ENOTSUP);
 }
 
+/* The 3.14 values on top of the 3.13 table, as offsetof() gives them in the 3.14.10 headers
+ * (tests/offsets/probe.c compiled against Debian's libpython3.14-dev). */
+static struct py_offsets want_314(void)
+{
+	struct py_offsets w = *pyoffsets__table(3, 13);
+
+	w.version = 0x030e;
+	w.runtime_interpreters_head = 808;
+	w.interp_next = 7272;
+	w.interp_threads_head = 7344;
+	w.frame_owner = 74; /* after stackpointer; f_executable is first since 3.13 */
+	w.frame_size = 75;
+	w.frame_owner_cstack = 3;   /* FRAME_OWNED_BY_INTERPRETER */
+	w.code_code_adaptive = 208; /* co_tlbc, in every build */
+	w.frame_code_mask = ~3ULL;
+	return w;
+}
+
+/* The same for the 3.15.2 headers: thread states grew (base_frame, last_profiled_frame, ...),
+ * the rest of what the sampler reads did not move. */
+static struct py_offsets want_315(void)
+{
+	struct py_offsets w = want_314();
+
+	w.version = 0x030f;
+	w.runtime_interpreters_head = 936;
+	w.interp_next = 7264;
+	w.interp_threads_head = 7336;
+	w.tstate_thread_id = 176;
+	w.tstate_native_thread_id = 184;
+	return w;
+}
+
+static void debug_offsets_of_real_3_14_and_3_15_equal_their_headers(void **state)
+{
+	struct py_offsets got, want;
+
+	assert_int_equal(pyoffsets__from_debug_offsets(fixture_314, SIZE_314, &got), 0);
+	want = want_314();
+	assert_offsets_equal(&got, &want);
+	assert_int_equal(pyoffsets__from_debug_offsets(fixture_315, SIZE_315, &got), 0);
+	want = want_315();
+	assert_offsets_equal(&got, &want);
+	/* what a reader of the target gets (pyproc reads a page) parses the same */
+	{
+		unsigned char page[4096] = {0};
+
+		memcpy(page, fixture_315, SIZE_315);
+		assert_int_equal(pyoffsets__from_debug_offsets(page, sizeof(page), &got), 0);
+		assert_offsets_equal(&got, &want);
+	}
+}
+
+/* Every patch release of a known minor keeps its x.y.0 layout; pre-releases do not. */
+static void debug_offsets_never_key_on_the_patch_release(void **state)
+{
+	static const struct {
+		uint64_t version;
+		int err;
+	} cases[] = {
+	    {0x030f00f0, 0},	    /* 3.15.0 */
+	    {0x030f02f0, 0},	    /* 3.15.2, the fixture */
+	    {0x030f0af0, 0},	    /* 3.15.10 */
+	    {0x030ffff0, 0},	    /* 3.15.255 */
+	    {0x030f00b4, -ENOTSUP}, /* 3.15.0b4: another layout */
+	    {0x030f00c1, -ENOTSUP}, /* 3.15.0rc1 */
+	};
+	unsigned char buf[SIZE_315];
+	struct py_offsets got, want = want_315();
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memcpy(buf, fixture_315, sizeof(buf));
+		set_slot(buf, I_VERSION, cases[i].version);
+		if (pyoffsets__from_debug_offsets(buf, sizeof(buf), &got) != cases[i].err)
+			fail_msg("version %#llx", (unsigned long long)cases[i].version);
+		if (!cases[i].err)
+			assert_offsets_equal(&got, &want);
+	}
+	for (uint64_t micro = 0; micro < 256; micro++) {
+		memcpy(buf, fixture_314, SIZE_314);
+		set_slot(buf, I_VERSION, 0x030e00f0 | micro << 8);
+		assert_int_equal(pyoffsets__from_debug_offsets(buf, SIZE_314, &got), 0);
+	}
+}
+
+static void debug_offsets_3_15_rejects_hostile_values(void **state)
+{
+	unsigned char buf[SIZE_315];
+	struct py_offsets got;
+
+	for (size_t len = 0; len < SIZE_315; len++)
+		assert_int_equal(pyoffsets__from_debug_offsets(fixture_315, len, &got), -EINVAL);
+	/* compact str data before the ASCII header's end, or past the str object */
+	memcpy(buf, fixture_315, sizeof(buf));
+	set_slot(buf, I15_UNICODE_COMPACT_SIZE, 8);
+	assert_int_equal(pyoffsets__from_debug_offsets(buf, sizeof(buf), &got), -EINVAL);
+	set_slot(buf, I15_UNICODE_COMPACT_SIZE, 4096);
+	assert_int_equal(pyoffsets__from_debug_offsets(buf, sizeof(buf), &got), -EINVAL);
+	/* thread_id beyond the thread state */
+	memcpy(buf, fixture_315, sizeof(buf));
+	set_slot(buf, I15_TSTATE_THREAD_ID, 1u << 20);
+	assert_int_equal(pyoffsets__from_debug_offsets(buf, sizeof(buf), &got), -EINVAL);
+}
+
+static void debug_header_names_version_and_build(void **state)
+{
+	unsigned char buf[SIZE_315];
+	__u64 version = 0;
+	int ft = -1;
+
+	assert_int_equal(pyoffsets__debug_header(fixture_315, SIZE_315, &version, &ft), 0);
+	assert_int_equal(version, 0x030f02f0);
+	assert_int_equal(ft, 0);
+	memcpy(buf, fixture_315, sizeof(buf));
+	set_slot(buf, I_FREE_THREADED, 1);
+	assert_int_equal(pyoffsets__debug_header(buf, sizeof(buf), NULL, &ft), 0);
+	assert_int_equal(ft, 1);
+	/* a free-threaded 3.15t is refused by both parsers */
+	{
+		struct py_offsets got;
+
+		assert_int_equal(pyoffsets__from_debug_offsets(buf, sizeof(buf), &got), -ENOTSUP);
+		set_slot(buf, I_VERSION, 0x031000f0);
+		assert_int_equal(pyoffsets__guess_from_debug_offsets(buf, sizeof(buf), &got, NULL),
+				 -ENOTSUP);
+	}
+	assert_int_equal(pyoffsets__debug_header(fixture_315, 23, &version, &ft), -EINVAL);
+	buf[0] = 'X';
+	assert_int_equal(pyoffsets__debug_header(buf, sizeof(buf), &version, &ft), -EINVAL);
+}
+
+/* 3.16+: the newest layout (3.15's) is tried; the result carries the target's version. */
+static void guess_reads_a_newer_minor_with_the_newest_layout(void **state)
+{
+	unsigned char buf[SIZE_315];
+	struct py_offsets got, want = want_315();
+	unsigned from = 0;
+
+	assert_int_equal(pyoffsets__newest_debug_minor(), 15);
+	memcpy(buf, fixture_315, sizeof(buf));
+	set_slot(buf, I_VERSION, 0x031000a1); /* 3.16.0a1 */
+	assert_int_equal(pyoffsets__from_debug_offsets(buf, sizeof(buf), &got), -ENOTSUP);
+	assert_int_equal(pyoffsets__guess_from_debug_offsets(buf, sizeof(buf), &got, &from), 0);
+	assert_int_equal(from, 15);
+	want.version = 0x0310;
+	assert_offsets_equal(&got, &want);
+	set_slot(buf, I_VERSION, 0x031402f0); /* 3.20.2 */
+	assert_int_equal(pyoffsets__guess_from_debug_offsets(buf, sizeof(buf), &got, NULL), 0);
+	assert_int_equal(got.version, 0x0314);
+
+	/* known minors are never guessed: they are exact or refused */
+	assert_int_equal(pyoffsets__guess_from_debug_offsets(fixture_315, SIZE_315, &got, NULL),
+			 -ENOTSUP);
+	assert_int_equal(pyoffsets__guess_from_debug_offsets(fixture, SIZE_313, &got, NULL),
+			 -ENOTSUP);
+	set_slot(buf, I_VERSION, 0x041000f0); /* 4.16 */
+	assert_int_equal(pyoffsets__guess_from_debug_offsets(buf, sizeof(buf), &got, NULL),
+			 -ENOTSUP);
+
+	/* truncated */
+	set_slot(buf, I_VERSION, 0x031000f0);
+	for (size_t len = 0; len < SIZE_315; len++)
+		assert_int_equal(pyoffsets__guess_from_debug_offsets(buf, len, &got, NULL),
+				 -EINVAL);
+}
+
+/* A newer version whose layout moved: the sizes read at 3.15's places are not what every
+ * version has had, and the guess is refused before any offset is used. */
+static void guess_refuses_a_layout_that_moved(void **state)
+{
+	unsigned char buf[SIZE_315] = {0};
+	struct py_offsets got;
+
+	/* a 3.14 layout announcing 3.16: sections sit 128 bytes earlier */
+	memcpy(buf, fixture_314, SIZE_314);
+	set_slot(buf, I_VERSION, 0x031000f0);
+	assert_int_equal(pyoffsets__guess_from_debug_offsets(buf, sizeof(buf), &got, NULL),
+			 -EINVAL);
+	/* one 8-byte field inserted before pyobject */
+	memcpy(buf, fixture_315, 8 * I15_OBJECT_SIZE);
+	memcpy(buf + 8 * (I15_OBJECT_SIZE + 1), fixture_315 + 8 * I15_OBJECT_SIZE,
+	       SIZE_315 - 8 * (I15_OBJECT_SIZE + 1));
+	set_slot(buf, I15_OBJECT_SIZE, 8);
+	set_slot(buf, I_VERSION, 0x031000f0);
+	assert_int_equal(pyoffsets__guess_from_debug_offsets(buf, sizeof(buf), &got, NULL),
+			 -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -295,8 +503,14 @@ int main(void)
 	    cmocka_unit_test(debug_offsets_rejects_offsets_above_64k),
 	    cmocka_unit_test(debug_offsets_rejects_fields_outside_their_struct),
 	    cmocka_unit_test(debug_offsets_rejects_free_threaded_builds),
-	    cmocka_unit_test(debug_offsets_accepts_only_final_3_13_and_3_14),
+	    cmocka_unit_test(debug_offsets_accepts_only_final_releases),
 	    cmocka_unit_test(debug_offsets_parses_the_3_14_layout),
+	    cmocka_unit_test(debug_offsets_of_real_3_14_and_3_15_equal_their_headers),
+	    cmocka_unit_test(debug_offsets_never_key_on_the_patch_release),
+	    cmocka_unit_test(debug_offsets_3_15_rejects_hostile_values),
+	    cmocka_unit_test(debug_header_names_version_and_build),
+	    cmocka_unit_test(guess_reads_a_newer_minor_with_the_newest_layout),
+	    cmocka_unit_test(guess_refuses_a_layout_that_moved),
 	};
 
 	return cmocka_run_group_tests(tests, load_fixture, NULL);
