@@ -64,7 +64,7 @@ struct daemon {
 	const char *config_path;
 	int epfd, sigfd, timerfd;
 	struct sampler *smp;
-	struct procwatch *pw; /* NULL where the kernel refused it: rescans find processes */
+	struct procwatch *pw;	      /* NULL where the kernel refused it: rescans find processes */
 	uint64_t guessed_minors_said; /* CPython minors read with a guessed layout, logged once */
 	char pw_unavailable[512];
 	struct discovery *disc;
@@ -287,9 +287,10 @@ static int on_target(void *ctx, struct pyproc *p)
 		 describe_container(pid, where, sizeof(where)));
 	if (p->layout_guessed_from && !(d->guessed_minors_said & (1ull << (p->minor & 63)))) {
 		d->guessed_minors_said |= 1ull << (p->minor & 63);
-		log_warn("CPython %u.%u is newer than this agent knows: its processes are read with "
-			 "the 3.%u layout, which checked out against pid %d",
-			 p->major, p->minor, p->layout_guessed_from, pid);
+		log_warn(
+		    "CPython %u.%u is newer than this agent knows: its processes are read with "
+		    "the 3.%u layout, which checked out against pid %d",
+		    p->major, p->minor, p->layout_guessed_from, pid);
 	}
 	err = collector__add_process(d->coll, p);
 	if (err) {
