@@ -83,9 +83,11 @@ $(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) $(wildcard include/*.h) $(
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/agent/%.o: agent/%.c $(wildcard agent/*.h) $(wildcard include/*.h) $(BPF_SKELS) | $(DEPS_STAMP)
+# Header dependencies come from the compiler (-MMD -MP, *.d next to each object); the skeletons
+# are built before any object, since the first build has no .d files yet.
+$(BUILD)/agent/%.o: agent/%.c $(BUILD)/agent/%.d | $(BPF_SKELS) $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)/proto
@@ -151,10 +153,10 @@ ASAN_OBJS  := $(patsubst agent/%.c,$(ASAN_DIR)/agent/%.o,$(LIB_SRCS)) \
 	      $(ASAN_DIR)/proto/profile.pb-c.o
 ASAN_UNIT_BINS := $(patsubst tests/unit/%.c,$(ASAN_DIR)/tests/%,$(UNIT_SRCS))
 
-$(ASAN_DIR)/agent/%.o: agent/%.c $(wildcard agent/*.h) $(wildcard include/*.h) $(BPF_SKELS) | $(DEPS_STAMP)
+$(ASAN_DIR)/agent/%.o: agent/%.c $(ASAN_DIR)/agent/%.d | $(BPF_SKELS) $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC [asan] $<"
-	@$(CC) $(CFLAGS) $(ASAN_FLAGS) -c $< -o $@
+	@$(CC) $(CFLAGS) $(ASAN_FLAGS) -MMD -MP -c $< -o $@
 
 $(ASAN_DIR)/agent/pprof.o: $(BUILD)/proto/profile.pb-c.h
 
@@ -198,10 +200,10 @@ FUZZ_OBJS    := $(patsubst agent/%.c,$(FUZZ_DIR)/agent/%.o,$(FUZZ_SRCS)) \
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
 
-$(FUZZ_DIR)/agent/%.o: agent/%.c $(wildcard agent/*.h) $(wildcard include/*.h) | $(DEPS_STAMP)
+$(FUZZ_DIR)/agent/%.o: agent/%.c $(FUZZ_DIR)/agent/%.d | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC [fuzz] $<"
-	@$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	@$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
 $(FUZZ_DIR)/agent/pprof.o: $(BUILD)/proto/profile.pb-c.h
 
@@ -297,4 +299,15 @@ format:
 lint:
 	clang-format --dry-run -Werror agent/*.c agent/*.h bpf/*.c bpf/*.h include/*.h tests/unit/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning -Iinclude -Iagent agent
-.SECONDARY:
+# Generated files made through chains of rules are kept (not deleted as intermediates).
+.SECONDARY: $(BPF_OBJS) $(BPF_SKELS) $(BUILD)/proto/profile.pb-c.c $(BUILD)/proto/profile.pb-c.h
+# A recipe that fails leaves no half-written target behind to look up to date.
+.DELETE_ON_ERROR:
+
+# An object without its .d (built before it, or the .d lost) is built again: the .d files are
+# named targets without a recipe, so make neither treats them as intermediate nor fails on them.
+DEP_FILES := $(patsubst agent/%.c,$(BUILD)/agent/%.d,$(wildcard agent/*.c)) \
+	     $(patsubst agent/%.c,$(ASAN_DIR)/agent/%.d,$(wildcard agent/*.c)) \
+	     $(patsubst agent/%.c,$(FUZZ_DIR)/agent/%.d,$(FUZZ_SRCS))
+$(DEP_FILES):
+-include $(wildcard $(DEP_FILES))

@@ -20,29 +20,9 @@
 #include "sampler.h"
 
 const char *const pyprof_metric_names[METRIC_MAX] = {
-    [METRIC_NONE] = "none",
-    [METRIC_SAMPLES] = "samples",
-    [METRIC_EVENTS_SENT] = "events_sent",
-    [METRIC_RINGBUF_FULL] = "ringbuf_full",
-    [METRIC_TARGET_INVALID] = "target_invalid",
-    [METRIC_INTERP_READ_FAILED] = "interp_read_failed",
-    [METRIC_TSTATE_NOT_FOUND] = "tstate_not_found",
-    [METRIC_TSTATE_READ_FAILED] = "tstate_read_failed",
-    [METRIC_TSTATE_CACHE_STALE] = "tstate_cache_stale",
-    [METRIC_FRAME_READ_FAILED] = "frame_read_failed",
-    [METRIC_FRAME_CYCLE] = "frame_cycle",
-    [METRIC_STACK_TRUNCATED] = "stack_truncated",
-    [METRIC_KSTACK_FAILED] = "kernel_stack_failed",
-    [METRIC_SHIM_FRAMES_SKIPPED] = "shim_frames_skipped",
-    [METRIC_EMPTY_STACK] = "empty_stack",
-    [METRIC_OFFCPU_SWITCHES] = "offcpu_switches",
-    [METRIC_OFFCPU_SHORT_BLOCKS] = "offcpu_short_blocks",
-    [METRIC_OFFCPU_SHORT_NS] = "offcpu_short_ns",
-    [METRIC_OFFCPU_EVENTS_SENT] = "offcpu_events_sent",
-    [METRIC_OFFCPU_PENDING_FULL] = "offcpu_pending_full",
-    [METRIC_OFFCPU_NO_RSEQ] = "offcpu_no_rseq",
-    [METRIC_OFFCPU_GIL_WAITS] = "offcpu_gil_waits",
-    [METRIC_OFFCPU_UNRECORDED] = "offcpu_unrecorded",
+#define PYPROF_METRIC_NAME(id, name, meaning) [METRIC_##id] = name,
+    PYPROF_METRICS(PYPROF_METRIC_NAME)
+#undef PYPROF_METRIC_NAME
 };
 
 struct sampler {

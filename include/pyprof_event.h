@@ -111,32 +111,41 @@ struct pyprof_proc_event {
 	__u64 time_ns;
 };
 
-/* Counters kept by the BPF programs in a per-CPU array, named in agent/metrics.c. */
+/* Counters kept by the BPF programs in a per-CPU array: one list, X(ID, name, meaning), for
+ * the enum BPF indexes and the names userspace shows (status, metrics, the counters: line). */
+#define PYPROF_METRICS(X)                                                                          \
+	X(NONE, "none", "")                                                                        \
+	X(SAMPLES, "samples", "samples of target threads")                                         \
+	X(EVENTS_SENT, "events_sent", "samples written to the ring buffer")                        \
+	X(RINGBUF_FULL, "ringbuf_full", "samples lost: ring buffer full")                          \
+	X(TARGET_INVALID, "target_invalid", "target map entry without a usable layout")            \
+	X(INTERP_READ_FAILED, "interp_read_failed", "interpreter list unreadable")                 \
+	X(TSTATE_NOT_FOUND, "tstate_not_found", "thread not in the interpreter's thread list")     \
+	X(TSTATE_READ_FAILED, "tstate_read_failed", "a thread state could not be read")            \
+	X(TSTATE_CACHE_STALE, "tstate_cache_stale",                                                \
+	  "cached thread state no longer matched the thread")                                      \
+	X(FRAME_READ_FAILED, "frame_read_failed", "a frame could not be read: stack cut there")    \
+	X(FRAME_CYCLE, "frame_cycle", "the frame chain loops")                                     \
+	X(STACK_TRUNCATED, "stack_truncated", "deeper than PYPROF_MAX_FRAMES")                     \
+	X(KSTACK_FAILED, "kernel_stack_failed", "bpf_get_stack failed")                            \
+	X(SHIM_FRAMES_SKIPPED, "shim_frames_skipped", "C-stack shim frames skipped (not errors)")  \
+	X(EMPTY_STACK, "empty_stack", "thread state with no Python frame (idle thread)")           \
+	X(OFFCPU_SWITCHES, "offcpu_switches", "target threads switched out")                       \
+	X(OFFCPU_SHORT_BLOCKS, "offcpu_short_blocks",                                              \
+	  "blocks shorter than min_block_us: counted, not recorded")                               \
+	X(OFFCPU_SHORT_NS, "offcpu_short_ns", "their summed nanoseconds")                          \
+	X(OFFCPU_EVENTS_SENT, "offcpu_events_sent", "off-CPU records written to the ring buffer")  \
+	X(OFFCPU_PENDING_FULL, "offcpu_pending_full", "blocks lost: the pending map was full")     \
+	X(OFFCPU_NO_RSEQ, "offcpu_no_rseq", "switch-outs of threads without rseq: walked at once") \
+	X(OFFCPU_GIL_WAITS, "offcpu_gil_waits", "blocks waiting for the GIL")                      \
+	X(OFFCPU_UNRECORDED, "offcpu_unrecorded",                                                  \
+	  "blocks lost: no record kept, or no task work scheduled")
+
 enum pyprof_metric {
-	METRIC_NONE = 0,
-	METRIC_SAMPLES,		    /* samples of target threads */
-	METRIC_EVENTS_SENT,	    /* samples written to the ring buffer */
-	METRIC_RINGBUF_FULL,	    /* samples lost: ring buffer full */
-	METRIC_TARGET_INVALID,	    /* target map entry without a usable layout */
-	METRIC_INTERP_READ_FAILED,  /* interpreter list unreadable */
-	METRIC_TSTATE_NOT_FOUND,    /* thread not in the interpreter's thread list */
-	METRIC_TSTATE_READ_FAILED,  /* a thread state could not be read */
-	METRIC_TSTATE_CACHE_STALE,  /* cached thread state no longer matched the thread */
-	METRIC_FRAME_READ_FAILED,   /* a frame could not be read: stack cut there */
-	METRIC_FRAME_CYCLE,	    /* the frame chain loops */
-	METRIC_STACK_TRUNCATED,	    /* deeper than PYPROF_MAX_FRAMES */
-	METRIC_KSTACK_FAILED,	    /* bpf_get_stack failed */
-	METRIC_SHIM_FRAMES_SKIPPED, /* C-stack shim frames skipped (not errors) */
-	METRIC_EMPTY_STACK,	    /* thread state with no Python frame (idle thread) */
-	METRIC_OFFCPU_SWITCHES,	    /* target threads switched out */
-	METRIC_OFFCPU_SHORT_BLOCKS, /* blocks shorter than min_block_us: counted, not recorded */
-	METRIC_OFFCPU_SHORT_NS,	    /* their summed nanoseconds */
-	METRIC_OFFCPU_EVENTS_SENT,  /* off-CPU records written to the ring buffer */
-	METRIC_OFFCPU_PENDING_FULL, /* blocks lost: the pending map was full */
-	METRIC_OFFCPU_NO_RSEQ,	    /* switch-outs of threads without rseq: walked at once */
-	METRIC_OFFCPU_GIL_WAITS,    /* blocks waiting for the GIL */
-	METRIC_OFFCPU_UNRECORDED,   /* blocks lost: no record kept, or no task work scheduled */
-	METRIC_MAX,
+#define PYPROF_METRIC_ID(id, name, meaning) METRIC_##id,
+	PYPROF_METRICS(PYPROF_METRIC_ID)
+#undef PYPROF_METRIC_ID
+	    METRIC_MAX,
 };
 
 #endif /* PYPROF_EVENT_H */

@@ -28,24 +28,82 @@ def throughput(rate, depth=1):
     return float(out.strip())
 
 
+# The interpreters of the per-version rows: pyenv's shared builds, Debian sid's 3.14 and 3.15
+# through their wrappers (tests/pythons/: run in their own root and namespaces).
+SID_BIN = os.path.join(REPO, "build", "sid-bin")
+VERSIONS = [("3.12", "/root/.pyenv/versions/3.12.1/bin/python3.12"),
+            ("3.13", "/root/.pyenv/versions/3.13.0/bin/python3.13"),
+            ("3.14 (sid)", os.path.join(SID_BIN, "python3.14")),
+            ("3.15 (sid)", os.path.join(SID_BIN, "python3.15"))]
+
+
+def start_workload(python, depth, seconds):
+    """cpu_workload.py under python; returns (process, its interpreter's host pid): a sid
+    wrapper hands that back through PYPROF_SID_PIDFILE."""
+    pidfile = "/tmp/pyprof-bench-%d.pid" % os.getpid()
+    if os.path.exists(pidfile):
+        os.unlink(pidfile)
+    env = dict(os.environ, PYPROF_SID_PIDFILE=pidfile, PYPROF_SID_BINDS=HERE)
+    wl = subprocess.Popen([python, WORKLOAD, str(seconds), str(depth)], stdout=subprocess.DEVNULL,
+                          env=env)
+    if not python.startswith(SID_BIN):
+        return wl, wl.pid
+    for _ in range(200):
+        if os.path.exists(pidfile):
+            with open(pidfile) as f:
+                pid = int(f.read())
+            os.unlink(pidfile)
+            return wl, pid
+        if wl.poll() is not None:
+            break
+        time.sleep(0.05)
+    return wl, wl.pid
+
+
+def bpf_time(python, depth, env=None):
+    """(BPF runs, target samples, ns per run, ns per target sample) of a 5 s snapshot at 999 Hz
+    of cpu_workload.py at depth under python, or None."""
+    wl, pid = start_workload(python, depth, 9)
+    time.sleep(0.5)
+    agent = subprocess.Popen([AGENTCTL, "snapshot", "--pid", str(pid), "--duration", "6",
+                              "--rate", "999", "--output", os.devnull], stderr=subprocess.PIPE,
+                             text=True, env=dict(os.environ, **(env or {})))
+    time.sleep(5)
+    stats = prog_stats(agent.pid, "pyprof_oncpu")
+    _, err = agent.communicate()
+    wl.kill()
+    wl.wait()
+    samples = next((int(t.split("=")[1]) for t in err.split() if t.startswith("samples=")), 0)
+    if not stats or not samples:
+        return None
+    run_ns, cnt = stats
+    return cnt, samples, run_ns / cnt, run_ns / samples
+
+
 def bpf_time_by_depth(depths=(1, 10, 50, 200, 1000)):
     bpf_stats(1)
     rows = []
     for depth in depths:
-        wl = subprocess.Popen([PYTHON, WORKLOAD, "9", str(depth)], stdout=subprocess.DEVNULL)
-        time.sleep(0.5)
-        agent = subprocess.Popen([AGENTCTL, "snapshot", "--pid", str(wl.pid), "--duration",
-                                  "6", "--rate", "999", "--output", os.devnull],
-                                 stderr=subprocess.PIPE, text=True)
-        time.sleep(5)
-        stats = prog_stats(agent.pid, "pyprof_oncpu")
-        _, err = agent.communicate()
-        wl.kill()
-        wl.wait()
-        samples = next((int(t.split("=")[1]) for t in err.split() if t.startswith("samples=")), 0)
-        if stats and samples:
-            run_ns, cnt = stats
-            rows.append((depth, cnt, samples, run_ns / cnt, run_ns / samples))
+        r = bpf_time(PYTHON, depth)
+        if r:
+            rows.append((depth,) + r)
+    bpf_stats(0)
+    return rows
+
+
+def bpf_time_by_version(depth=50):
+    """Rows per interpreter at depth, and one for the bounded-loop build (kernels before 5.17)
+    on the first; a version that cannot be had is named, with why."""
+    bpf_stats(1)
+    rows = []
+    builds = [(name, exe, None) for name, exe in VERSIONS]
+    builds.append(("3.12, bounded-loop build", VERSIONS[0][1], {"PYPROF_FORCE_LEGACY": "1"}))
+    for name, exe, env in builds:
+        if not os.access(exe, os.X_OK):
+            rows.append((name, None, "not installed (%s)" % exe))
+            continue
+        r = bpf_time(exe, depth, env)
+        rows.append((name, r, None if r else "no samples"))
     bpf_stats(0)
     return rows
 
@@ -84,6 +142,21 @@ def main():
     print("|---|---|---|---|---|")
     for depth, cnt, samples, per_run, per_sample in bpf_time_by_depth():
         print("| %d | %d | %d | %.0f | %.0f |" % (depth, cnt, samples, per_run, per_sample))
+    print("\nThe same at a 50-frame stack, per CPython version (3.14 and 3.15: Debian sid's, in "
+          "their own root and namespaces), and for the sampler's bounded-loop build.\n")
+    print("| CPython | BPF runs | target samples | ns per run | ns per target sample "
+          "(upper bound) | vs 3.12 |")
+    print("|---|---|---|---|---|---|")
+    base = None
+    for name, r, why in bpf_time_by_version():
+        if not r:
+            print("| %s | | | | %s | |" % (name, why))
+            continue
+        cnt, samples, per_run, per_sample = r
+        base = base or per_sample
+        print("| %s | %d | %d | %.0f | %.0f | %+.1f%% |" % (name, cnt, samples, per_run,
+                                                          per_sample,
+                                                          100 * (per_sample / base - 1)))
     cpu, rss = agent_footprint()
     print("\n| agentctl snapshot, 99 Hz, 10 s, 50-frame target | CPU | max RSS |")
     print("|---|---|---|")
