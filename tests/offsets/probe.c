@@ -2,15 +2,16 @@
 /* Prints, for the CPython whose headers it is compiled against, the value every field of
  * struct py_offsets must have, as "field value" lines, computed with offsetof()/sizeof() on the
  * interpreter's own (internal) structures. tests/offsets/run.sh compiles it once per version
- * and check.c compares the output with pyoffsets__table(). Lines starting with "x_" are extra
- * facts the script needs (not table fields). */
+ * and check.c compares the output with pyoffsets__table() (3.6-3.13) and with what
+ * pyoffsets__from_debug_offsets() makes of the interpreter's _Py_DebugOffsets (3.13+). Lines
+ * starting with "x_" are extra facts the script needs (not table fields). */
 #include <Python.h>
 #include <frameobject.h>
 #include <stddef.h>
 #include <stdio.h>
 
-#if PY_VERSION_HEX < 0x03060000 || PY_VERSION_HEX >= 0x030e0000
-#error "probe.c knows CPython 3.6 to 3.13"
+#if PY_VERSION_HEX < 0x03060000 || PY_VERSION_HEX >= 0x03100000
+#error "probe.c knows CPython 3.6 to 3.15"
 #endif
 
 #if PY_VERSION_HEX >= 0x03070000 && PY_VERSION_HEX < 0x03080000
@@ -24,6 +25,9 @@
 #if PY_VERSION_HEX >= 0x030b0000
 #include "internal/pycore_frame.h"
 #include "internal/pycore_gil.h"
+#endif
+#if PY_VERSION_HEX >= 0x030e0000
+#include "internal/pycore_stackref.h" /* Py_TAG_BITS: f_executable is a _PyStackRef */
 #endif
 
 #define NONE	       0xffffffffu
@@ -88,7 +92,20 @@ int main(void)
 	P(frame_code, offsetof(F, FCODE));
 	P(frame_instr, offsetof(F, FINSTR));
 	P(frame_owner, offsetof(F, owner));
-#if PY_VERSION_HEX >= 0x030c0000
+#if PY_VERSION_HEX >= 0x030e0000
+	/* 3.14 inserted FRAME_OWNED_BY_INTERPRETER (3) before FRAME_OWNED_BY_CSTACK (4), 3.15
+	 * removed CSTACK: frames owned by the interpreter or above are the ones not to walk, as
+	 * _PyFrame_IsIncomplete() has it. Every owner of a Python frame must stay below. */
+	_Static_assert(FRAME_OWNED_BY_THREAD < FRAME_OWNED_BY_INTERPRETER &&
+			   FRAME_OWNED_BY_GENERATOR < FRAME_OWNED_BY_INTERPRETER &&
+			   FRAME_OWNED_BY_FRAME_OBJECT < FRAME_OWNED_BY_INTERPRETER,
+		       "a Python frame's owner is at or above FRAME_OWNED_BY_INTERPRETER");
+#if PY_VERSION_HEX < 0x030f0000
+	_Static_assert(FRAME_OWNED_BY_CSTACK > FRAME_OWNED_BY_INTERPRETER,
+		       "FRAME_OWNED_BY_CSTACK is below FRAME_OWNED_BY_INTERPRETER");
+#endif
+	P(frame_owner_cstack, FRAME_OWNED_BY_INTERPRETER);
+#elif PY_VERSION_HEX >= 0x030c0000
 	P(frame_owner_cstack, FRAME_OWNED_BY_CSTACK);
 #else
 	PNONE(frame_owner_cstack); /* 3.11 marks entry frames with is_entry, not an owner */
@@ -96,7 +113,13 @@ int main(void)
 	P(frame_size,
 	  MAX2(MAX2(END(F, previous), END(F, FCODE)), MAX2(END(F, FINSTR), END(F, owner))));
 #endif
+#if PY_VERSION_HEX >= 0x030e0000
+	/* the low bits of a _PyStackRef are its tag */
+	_Static_assert(sizeof(((F *)0)->FCODE) == 8, "f_executable is not 8 bytes");
+	P(frame_code_mask, ~(unsigned long long)Py_TAG_BITS);
+#else
 	P(frame_code_mask, ~0ULL);
+#endif
 
 	/* code */
 	P(code_filename, offsetof(PyCodeObject, co_filename));
