@@ -38,11 +38,22 @@
 #include "version.h"
 
 #define TICK_NS (100ULL * 1000 * 1000)
+/* With nothing to sample and no snapshot asked for, the loop turns once a second: a host with
+ * nothing to profile pays for little more than the rare rescan. A process that starts is then
+ * found within that second (its exec event waits in the ring until the next tick). */
+#define IDLE_TICK_NS (1000ULL * 1000 * 1000)
+/* How long after the last record drained the loop stays at TICK_NS. A burst that starts while
+ * it turns slowly waits at most IDLE_TICK_NS in the ring (sampling.ring_buffer_mb holds far
+ * more than a second of samples). */
+#define BUSY_AFTER_RECORDS_NS (3000ULL * 1000 * 1000)
 /* Of a tick, at most this long goes to draining the ring buffer: the control socket, discovery
  * and window writes keep their turn under a flood of events. */
 #define DRAIN_BUDGET_NS	 (50ULL * 1000 * 1000)
 #define SYMBOL_PERIOD_NS (1000ULL * 1000 * 1000)
-#define RESCAN_PERIOD_NS (5000ULL * 1000 * 1000)
+/* The /proc rescan is a safety net behind the exec and exit tracepoints: rare while they run,
+ * the only way to find new processes where the kernel refused them. */
+#define RESCAN_PERIOD_NS	   (60000ULL * 1000 * 1000)
+#define RESCAN_PERIOD_NO_EVENTS_NS (5000ULL * 1000 * 1000)
 /* Samples taken before a window's end may still be in the ring this long after it. */
 #define WINDOW_SLACK_NS (250ULL * 1000 * 1000)
 #define MAX_SNAPSHOTS	8
@@ -63,6 +74,8 @@ struct daemon {
 	struct agent_config *cfg;
 	const char *config_path;
 	int epfd, sigfd, timerfd;
+	uint64_t tick_ns;	  /* the timer's period now: TICK_NS, or IDLE_TICK_NS */
+	uint64_t last_records_ns; /* when a drain last found records */
 	struct sampler *smp;
 	struct procwatch *pw;	      /* NULL where the kernel refused it: rescans find processes */
 	uint64_t guessed_minors_said; /* CPython minors read with a guessed layout, logged once */
@@ -268,6 +281,32 @@ static const char *describe_container(pid_t pid, char *buf, size_t len)
 	return buf;
 }
 
+/* Whether there is anything to drain or serve: samples came in lately (a target that sleeps
+ * sends none), or snapshots are asked for. */
+static int busy(const struct daemon *d, uint64_t now)
+{
+	if (d->last_records_ns && now - d->last_records_ns < BUSY_AFTER_RECORDS_NS)
+		return 1;
+	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
+		if (d->snaps[i].active)
+			return 1;
+	}
+	return 0;
+}
+
+/* Sets the loop's period (a no-op when it is already that). */
+static void set_tick(struct daemon *d, uint64_t period_ns)
+{
+	struct itimerspec its = {
+	    .it_interval = {period_ns / NS_PER_S, period_ns % NS_PER_S},
+	    .it_value = {period_ns / NS_PER_S, period_ns % NS_PER_S},
+	};
+
+	if (d->tick_ns == period_ns || timerfd_settime(d->timerfd, 0, &its, NULL))
+		return;
+	d->tick_ns = period_ns;
+}
+
 static int on_target(void *ctx, struct pyproc *p)
 {
 	struct daemon *d = ctx;
@@ -298,6 +337,8 @@ static int on_target(void *ctx, struct pyproc *p)
 		pyproc__free(p);
 		return err;
 	}
+	d->last_records_ns = mono_ns(); /* samples to drain from now on */
+	set_tick(d, TICK_NS);
 	return 0;
 }
 
@@ -566,6 +607,7 @@ static void snapshot_start(struct daemon *d, uint64_t conn, const struct control
 		return;
 	}
 	r->active = 1;
+	set_tick(d, TICK_NS); /* its deadline is kept to the busy loop's precision */
 	r->mode = req->mode;
 	r->conn_id = conn;
 	r->pid = req->pid;
@@ -835,23 +877,29 @@ static void tick(struct daemon *d)
 {
 	uint64_t now = mono_ns();
 
-	sampler__drain(d->smp, DRAIN_BUDGET_NS);
+	if (sampler__drain(d->smp, DRAIN_BUDGET_NS) > 0)
+		d->last_records_ns = now;
 	if (d->pw)
 		procwatch__drain(d->pw);
 	discovery__tick(d->disc, now);
-	if (now - d->last_rescan_ns >= RESCAN_PERIOD_NS) {
+	if (now - d->last_rescan_ns >= (d->pw ? RESCAN_PERIOD_NS : RESCAN_PERIOD_NO_EVENTS_NS)) {
 		discovery__scan(d->disc, now);
 		d->last_rescan_ns = now;
 	}
 	if (now - d->last_symbol_tick_ns >= SYMBOL_PERIOD_NS) {
 		uint64_t bpf[METRIC_MAX];
 
+		/* a new epoch of name checks, idle or not: a name cached before a quiet spell is
+		 * checked again at its first use after it */
 		collector__tick(d->coll);
 		for (int i = 0; i < MAX_SNAPSHOTS; i++) {
 			if (d->snaps[i].active)
 				collector__tick(d->snaps[i].coll);
 		}
-		if (!sampler__metrics(d->smp, bpf)) {
+		if (!busy(d, now)) {
+			d->samples_per_s = 0; /* nothing drained lately: no need to ask BPF */
+			d->rate_mark_ns = 0;
+		} else if (!sampler__metrics(d->smp, bpf)) {
 			if (d->rate_mark_ns)
 				d->samples_per_s = (bpf[METRIC_SAMPLES] - d->rate_mark_samples) *
 						   1e9 / (now - d->rate_mark_ns);
@@ -878,6 +926,7 @@ static void tick(struct daemon *d)
 		sdnotify__send("WATCHDOG=1"); /* the loop turns: systemd's WatchdogSec= */
 		d->last_watchdog_ns = now;
 	}
+	set_tick(d, busy(d, now) ? TICK_NS : IDLE_TICK_NS);
 }
 
 static int setup_loop(struct daemon *d)
@@ -900,6 +949,7 @@ static int setup_loop(struct daemon *d)
 		return -errno;
 	if (timerfd_settime(d->timerfd, 0, &its, NULL))
 		return -errno;
+	d->tick_ns = TICK_NS;
 	ev.data.ptr = &sig_marker;
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sigfd, &ev))
 		return -errno;

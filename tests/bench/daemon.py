@@ -1,5 +1,7 @@
-"""make bench, daemon: CPU (percent of one core) and RSS of pyprof-agent over BENCH_DAEMON_S
-(default 300) seconds with 4 busy Python processes at 99 Hz, on-CPU and off-CPU enabled."""
+"""make bench, daemon: CPU (percent of one core, and ms per minute) and RSS of pyprof-agent on an
+idle host (one sleeping Python process, nothing busy) over BENCH_IDLE_S (default 300) seconds,
+then over BENCH_DAEMON_S (default 300) seconds with 4 busy Python processes; 99 Hz, on-CPU and
+off-CPU enabled, as shipped."""
 import os
 import subprocess
 import tempfile
@@ -8,6 +10,7 @@ import time
 from common import AGENT, HERE, PYTHON
 
 SECONDS = int(os.environ.get("BENCH_DAEMON_S", "300"))
+IDLE_SECONDS = int(os.environ.get("BENCH_IDLE_S", "300"))
 WORKLOAD = os.path.join(HERE, "cpu_workload.py")
 
 
@@ -25,6 +28,24 @@ def proc_rss_mib(pid):
     return 0.0
 
 
+def measure(cfg, seconds):
+    """(percent of one core, max RSS MiB, end RSS MiB) of the daemon over seconds, after its
+    start-up (BPF load, first scan), which is not the steady state."""
+    agent = subprocess.Popen([AGENT, "--config", cfg], stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(5)
+        c0, t0 = proc_cpu_s(agent.pid), time.monotonic()
+        rss = []
+        while time.monotonic() - t0 < seconds:
+            time.sleep(5)
+            rss.append(proc_rss_mib(agent.pid))
+        cpu = 100 * (proc_cpu_s(agent.pid) - c0) / (time.monotonic() - t0)
+    finally:
+        agent.terminate()
+        agent.wait()
+    return cpu, max(rss), rss[-1]
+
+
 def main():
     work = tempfile.mkdtemp(prefix="pyprof-bench-")
     cfg = os.path.join(work, "agent.yaml")
@@ -32,27 +53,31 @@ def main():
         f.write("sampling:\n  frequency_hz: 99\n  off_cpu: {enabled: true, min_block_us: 1000}\n"
                 "window:\n  seconds: 60\noutput:\n  directory: %s/profiles\n"
                 "control:\n  socket: %s/agent.sock\n" % (work, work))
+    nprocs = len([p for p in os.listdir("/proc") if p.isdigit()])
+    idle = subprocess.Popen([PYTHON, "-c", "import time; time.sleep(%d)" % (IDLE_SECONDS + 30)])
+    try:
+        idle_cpu, idle_max, idle_end = measure(cfg, IDLE_SECONDS)
+    finally:
+        idle.kill()
+        idle.wait()
     busy = [subprocess.Popen([PYTHON, WORKLOAD, str(SECONDS + 30), str(d)],
                              stdout=subprocess.DEVNULL) for d in (5, 20, 50, 100)]
-    agent = subprocess.Popen([AGENT, "--config", cfg], stderr=subprocess.DEVNULL)
-    time.sleep(5)  # start-up (BPF load, first scan) is not the steady state
-    c0, t0 = proc_cpu_s(agent.pid), time.monotonic()
-    rss = []
-    while time.monotonic() - t0 < SECONDS:
-        time.sleep(5)
-        rss.append(proc_rss_mib(agent.pid))
-    cpu = 100 * (proc_cpu_s(agent.pid) - c0) / (time.monotonic() - t0)
-    agent.terminate()
-    agent.wait()
-    for p in busy:
-        p.kill()
-        p.wait()
+    try:
+        cpu, rss_max, rss_end = measure(cfg, SECONDS)
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
     print("### Daemon\n")
-    print("4 busy processes (%s, stack depths 5 to 100) at 99 Hz, on-CPU and off-CPU, %d s.\n"
-          % (PYTHON, SECONDS))
-    print("| pyprof-agent CPU | RSS (max) | RSS (end) |")
-    print("|---|---|---|")
-    print("| %.2f%% of one core | %.1f MiB | %.1f MiB |\n" % (cpu, max(rss), rss[-1]))
+    print("As shipped (99 Hz, on-CPU and off-CPU). Idle host: %d processes, one of them a "
+          "sleeping %s, %d s. Busy: 4 busy processes (stack depths 5 to 100), %d s.\n"
+          % (nprocs, PYTHON, IDLE_SECONDS, SECONDS))
+    print("| host | pyprof-agent CPU | CPU per minute | RSS (max) | RSS (end) |")
+    print("|---|---|---|---|---|")
+    print("| idle | %.3f%% of one core | %.1f ms | %.1f MiB | %.1f MiB |"
+          % (idle_cpu, idle_cpu * 600, idle_max, idle_end))
+    print("| 4 busy processes | %.2f%% of one core | %.0f ms | %.1f MiB | %.1f MiB |\n"
+          % (cpu, cpu * 600, rss_max, rss_end))
 
 
 if __name__ == "__main__":
