@@ -18,6 +18,7 @@
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
+#include "clock.h"
 #include "collector.h"
 #include "container.h"
 #include "control.h"
@@ -106,22 +107,6 @@ struct daemon {
 };
 
 static int sig_marker, timer_marker;
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
-
-static uint64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
 
 /* ---- windows ---- */
 
@@ -224,11 +209,11 @@ static void window_roll(struct daemon *d, uint64_t sample_mono, uint64_t now_mon
 		return;
 	end_wall = (d->window_slot_s + d->cfg->window.seconds) * NS_PER_S;
 	window_write(d, end_wall);
-	now_wall = wall_ns();
+	now_wall = clock__wall_ns();
 	/* the next window starts at the boundary; after a stall longer than a window, now */
 	window_begin(d,
 		     now_wall - end_wall < d->cfg->window.seconds * NS_PER_S ? end_wall : now_wall,
-		     now_wall, mono_ns());
+		     now_wall, clock__mono_ns());
 }
 
 /* ---- samples, targets ---- */
@@ -237,7 +222,7 @@ static int on_sample(void *ctx, const struct sample_event *ev, size_t size)
 {
 	struct daemon *d = ctx;
 
-	window_roll(d, ev->time_ns, mono_ns());
+	window_roll(d, ev->time_ns, clock__mono_ns());
 	if (collector__has_process(d->coll, ev->pid))
 		collector__on_sample(d->coll, ev, size);
 	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
@@ -337,7 +322,7 @@ static int on_target(void *ctx, struct pyproc *p)
 		pyproc__free(p);
 		return err;
 	}
-	d->last_records_ns = mono_ns(); /* samples to drain from now on */
+	d->last_records_ns = clock__mono_ns(); /* samples to drain from now on */
 	set_tick(d, TICK_NS);
 	return 0;
 }
@@ -367,16 +352,16 @@ static void on_proc_event(void *ctx, const struct pyprof_proc_event *ev)
 
 	d->proc_events++;
 	if (ev->kind == PYPROF_PROC_EXEC)
-		discovery__on_exec(d->disc, (pid_t)ev->pid, mono_ns());
+		discovery__on_exec(d->disc, (pid_t)ev->pid, clock__mono_ns());
 	else if (ev->kind == PYPROF_PROC_EXIT)
-		discovery__on_exit(d->disc, (pid_t)ev->pid, mono_ns());
+		discovery__on_exit(d->disc, (pid_t)ev->pid, clock__mono_ns());
 }
 
 /* ---- status and metrics ---- */
 
 static void gather(struct daemon *d, struct stat_list *l)
 {
-	uint64_t bpf[METRIC_MAX], sym[SYM_STAT_MAX], now = mono_ns();
+	uint64_t bpf[METRIC_MAX], sym[SYM_STAT_MAX], now = clock__mono_ns();
 	const uint64_t *cs = collector__stats(d->coll), *ds = discovery__stats(d->disc);
 	struct rusage ru;
 	char *status = NULL;
@@ -611,7 +596,7 @@ static void snapshot_start(struct daemon *d, uint64_t conn, const struct control
 	r->mode = req->mode;
 	r->conn_id = conn;
 	r->pid = req->pid;
-	r->deadline_ns = mono_ns() + (uint64_t)req->duration_ms * 1000000ULL;
+	r->deadline_ns = clock__mono_ns() + (uint64_t)req->duration_ms * 1000000ULL;
 }
 
 static void snapshot_finish(struct daemon *d, struct snapshot_req *r, int exited)
@@ -860,11 +845,11 @@ static void reload(struct daemon *d)
 		log_error("upload settings not applied: %s; uploads go on with the previous ones",
 			  err_msg);
 	/* the current window is closed early, so each file has one configuration */
-	window_write(d, wall_ns());
+	window_write(d, clock__wall_ns());
 	d->cfg = cfg;
-	window_begin(d, wall_ns(), wall_ns(), mono_ns());
+	window_begin(d, clock__wall_ns(), clock__wall_ns(), clock__mono_ns());
 	discovery__set_config(d->disc, cfg);
-	discovery__scan(d->disc, mono_ns());
+	discovery__scan(d->disc, clock__mono_ns());
 	config__free(old);
 	d->reloads++;
 	log_info("configuration reloaded from %s: %u Hz, %u s windows", d->config_path,
@@ -875,7 +860,7 @@ static void reload(struct daemon *d)
 
 static void tick(struct daemon *d)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = clock__mono_ns();
 
 	if (sampler__drain(d->smp, DRAIN_BUDGET_NS) > 0)
 		d->last_records_ns = now;
@@ -1040,9 +1025,9 @@ static int start(struct daemon *d)
 		log_error("%s", err_msg);
 		return err == -EINVAL ? 2 : 1;
 	}
-	d->start_mono_ns = mono_ns();
-	d->start_wall_s = wall_ns() / NS_PER_S;
-	window_begin(d, wall_ns(), wall_ns(), d->start_mono_ns);
+	d->start_mono_ns = clock__mono_ns();
+	d->start_wall_s = clock__wall_ns() / NS_PER_S;
+	window_begin(d, clock__wall_ns(), clock__wall_ns(), d->start_mono_ns);
 	discovery__scan(d->disc, d->start_mono_ns);
 	d->last_rescan_ns = d->last_symbol_tick_ns = d->start_mono_ns;
 	log_info("pyprof-agent %s: %u Hz, %u s windows to %s, %zu targets, control socket %s",
@@ -1102,16 +1087,17 @@ int daemon__run(struct agent_config *cfg, const char *config_path)
 				if (read(d.timerfd, &expirations, sizeof(expirations)) < 0)
 					continue;
 				tick(&d);
-			} else if (!(d.ctl &&
-				     netserver__handle(d.ctl, p, evs[i].events, mono_ns()))) {
+			} else if (!(d.ctl && netserver__handle(d.ctl, p, evs[i].events,
+								clock__mono_ns()))) {
 				if (d.http)
-					netserver__handle(d.http, p, evs[i].events, mono_ns());
+					netserver__handle(d.http, p, evs[i].events,
+							  clock__mono_ns());
 			}
 		}
 	}
 	if (!code) {
 		sampler__drain(d.smp, 0);
-		window_write(&d, wall_ns());
+		window_write(&d, clock__wall_ns());
 		/* the final window is spooled; it goes now if the store answers in time */
 		uploader__free(d.up, UPLOADER_EXIT_FLUSH_MS);
 		d.up = NULL;

@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include "clock.h"
 #include "netserver.h"
 
 struct conn {
@@ -45,14 +46,6 @@ struct netserver {
 	uint64_t evicted;
 	struct conn conns[NETSERVER_MAX_CONNS];
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 static int server_init(struct netserver **ret, int fd, int epfd, enum netserver_proto proto,
 		       netserver_request_cb cb, void *ctx)
@@ -266,7 +259,7 @@ static void conn_done(struct conn *c)
 	free(c->out);
 	c->out = NULL;
 	c->draining = 1;
-	c->last_ns = mono_ns();
+	c->last_ns = clock__mono_ns();
 	if (shutdown(c->fd, SHUT_WR) || epoll_ctl(c->srv->epfd, EPOLL_CTL_MOD, c->fd, &ev))
 		conn_close(c);
 }
@@ -308,7 +301,7 @@ static void conn_flush(struct conn *c)
 			return;
 		}
 		c->out_off += n;
-		c->last_ns = mono_ns();
+		c->last_ns = clock__mono_ns();
 	}
 	conn_done(c);
 }
@@ -424,7 +417,7 @@ int netserver__respond(struct netserver *s, uint64_t conn_id, const char *data, 
 	memcpy(c->out, data, len);
 	c->out_len = len;
 	c->out_off = 0;
-	c->last_ns = mono_ns();
+	c->last_ns = clock__mono_ns();
 	conn_flush(c);
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include "offcpu.skel.h"
 #include "offcpu_tw.skel.h"
 #include "oncpu.skel.h"
+#include "clock.h"
 #include "privilege.h"
 #include "procfs.h"
 #include "sampler.h"
@@ -55,14 +56,6 @@ struct sampler {
 /* Stops a bounded drain: libbpf consumes the record whose callback fails, then returns. */
 #define DRAIN_BUDGET_SPENT (-EINTR)
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static int ringbuf_cb(void *ctx, void *data, size_t size)
 {
 	struct sampler *s = ctx;
@@ -72,7 +65,7 @@ static int ringbuf_cb(void *ctx, void *data, size_t size)
 		err = s->cb(s->ctx, data, size);
 	s->drained++;
 	if (!err && s->drain_deadline_ns && !(s->drained & 255) &&
-	    mono_ns() >= s->drain_deadline_ns)
+	    clock__mono_ns() >= s->drain_deadline_ns)
 		return DRAIN_BUDGET_SPENT;
 	return err;
 }
@@ -576,7 +569,7 @@ int sampler__drain(struct sampler *s, uint64_t budget_ns)
 	int err;
 
 	s->drained = 0;
-	s->drain_deadline_ns = budget_ns ? mono_ns() + budget_ns : 0;
+	s->drain_deadline_ns = budget_ns ? clock__mono_ns() + budget_ns : 0;
 	err = ring_buffer__consume(s->rb);
 	if (err == DRAIN_BUDGET_SPENT) {
 		s->drains_cut++;

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include "clock.h"
 #include "sdnotify.h"
 
 int sdnotify__send(const char *state)
@@ -66,12 +67,8 @@ int sdnotify__ready(const char *status)
 
 int sdnotify__reloading(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return sdnotify__sendf("RELOADING=1\nMONOTONIC_USEC=%llu",
-			       (unsigned long long)ts.tv_sec * 1000000ULL +
-				   (unsigned long long)ts.tv_nsec / 1000);
+			       (unsigned long long)(clock__mono_ns() / 1000));
 }
 
 int sdnotify__stopping(void)

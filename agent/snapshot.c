@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "clock.h"
 #include "collector.h"
 #include "control.h"
 #include "folded.h"
@@ -18,14 +19,6 @@
 
 #define DRAIN_INTERVAL_NS (100ULL * 1000 * 1000)
 #define TICK_INTERVAL_NS  (1000ULL * 1000 * 1000)
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 static void sleep_ns(uint64_t ns)
 {
@@ -202,18 +195,18 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 
 	clock_gettime(CLOCK_REALTIME, &wall);
 	meta.start_ns = (uint64_t)wall.tv_sec * 1000000000ULL + wall.tv_nsec;
-	start = last_tick = now_ns();
+	start = last_tick = clock__mono_ns();
 	deadline = start + (uint64_t)(opts->duration_s * 1e9);
 	while (!*stop) {
-		uint64_t t = now_ns();
+		uint64_t t = clock__mono_ns();
 
 		if (t >= deadline)
 			break;
 		sleep_ns(deadline - t < DRAIN_INTERVAL_NS ? deadline - t : DRAIN_INTERVAL_NS);
 		sampler__drain(smp, 0);
-		if (now_ns() - last_tick >= TICK_INTERVAL_NS) {
+		if (clock__mono_ns() - last_tick >= TICK_INTERVAL_NS) {
 			collector__tick(coll);
-			last_tick = now_ns();
+			last_tick = clock__mono_ns();
 		}
 		if (!procfs__alive(opts->pid)) {
 			exited = 1;
@@ -222,7 +215,7 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 	}
 	sampler__drain(smp, 0);
 	sampler__remove_target(smp, opts->pid);
-	elapsed = now_ns() - start;
+	elapsed = clock__mono_ns() - start;
 
 	if (opts->output) {
 		out = fopen(opts->output, "w");

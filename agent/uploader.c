@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include "clock.h"
 #include "log.h"
 #include "s3.h"
 #include "spool.h"
@@ -59,14 +60,6 @@ struct uploader {
 	bool failing;
 	uint64_t failed_since_s;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
 
 uint64_t uploader__backoff_ms(unsigned attempt, uint32_t interval_s, uint32_t rnd)
 {
@@ -139,7 +132,7 @@ static bool stopping_now(struct uploader *up)
 	bool r;
 
 	pthread_mutex_lock(&up->lock);
-	r = up->stop && mono_ns() >= up->stop_deadline_ns;
+	r = up->stop && clock__mono_ns() >= up->stop_deadline_ns;
 	pthread_mutex_unlock(&up->lock);
 	return r;
 }
@@ -167,7 +160,7 @@ static const char *windows_stay(uint64_t n)
 static void failed(struct uploader *up, enum s3_status status, const char *what, uint64_t delay_ms)
 {
 	struct spool_stats st;
-	uint64_t now = mono_ns();
+	uint64_t now = clock__mono_ns();
 
 	spool__stats(up->spool, &st);
 	pthread_mutex_lock(&up->lock);
@@ -302,7 +295,7 @@ static enum s3_status upload_one(struct uploader *up, const struct s3_credential
 	snprintf(up->failed_name, sizeof(up->failed_name), "%s", name);
 	if (s3__retry_soon(res.status)) {
 		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-			rnd = (uint32_t)mono_ns();
+			rnd = (uint32_t)clock__mono_ns();
 		*ret_delay_ms = uploader__backoff_ms(up->attempt++, up->set.interval_s, rnd);
 	} else {
 		*ret_delay_ms = (uint64_t)up->set.interval_s * 1000;
@@ -354,7 +347,7 @@ static uint64_t upload_pass(struct uploader *up)
 static void *uploader_main(void *arg)
 {
 	struct uploader *up = arg;
-	uint64_t next = mono_ns(); /* windows left by an earlier run go at once */
+	uint64_t next = clock__mono_ns(); /* windows left by an earlier run go at once */
 	struct spool_stats st;
 	bool flush;
 
@@ -366,7 +359,7 @@ static void *uploader_main(void *arg)
 		 up->set.interval_s, up->set.spool_dir, st.windows);
 	for (;;) {
 		pthread_mutex_lock(&up->lock);
-		while (!up->stop && mono_ns() < next) {
+		while (!up->stop && clock__mono_ns() < next) {
 			struct timespec ts = {.tv_sec = (time_t)(next / NS_PER_S),
 					      .tv_nsec = (long)(next % NS_PER_S)};
 
@@ -376,7 +369,7 @@ static void *uploader_main(void *arg)
 		pthread_mutex_unlock(&up->lock);
 		if (flush)
 			break;
-		next = mono_ns() + upload_pass(up) * NS_PER_MS;
+		next = clock__mono_ns() + upload_pass(up) * NS_PER_MS;
 	}
 	/* stopping: one more pass while the flush time lasts (the daemon's final window) */
 	if (!stopping_now(up))
@@ -414,7 +407,7 @@ static void thread_stop(struct uploader *up, unsigned flush_ms)
 		return;
 	pthread_mutex_lock(&up->lock);
 	up->stop = true;
-	up->stop_deadline_ns = mono_ns() + (uint64_t)flush_ms * NS_PER_MS;
+	up->stop_deadline_ns = clock__mono_ns() + (uint64_t)flush_ms * NS_PER_MS;
 	pthread_cond_signal(&up->cond);
 	pthread_mutex_unlock(&up->lock);
 	pthread_join(up->thread, NULL);

@@ -6,7 +6,7 @@ import resource
 import subprocess
 import time
 
-from common import (AGENTCTL, HERE, PYTHON, ROUNDS, bpf_stats, interleaved, prog_stats,
+from common import (AGENTCTL, HERE, PYTHON, REPO, ROUNDS, bpf_stats, interleaved, prog_stats,
                     slowdown_rows)
 
 WORKLOAD = os.path.join(HERE, "cpu_workload.py")
