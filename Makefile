@@ -43,10 +43,11 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 all: $(BUILD)/agentctl $(BUILD)/pyprof-agent
 
-deps: $(DEPS_STAMP)
-$(DEPS_STAMP): Makefile
+# $(call install_missing,PACKAGES): installs, with apt-get (its package lists updated first),
+# those of the Debian PACKAGES that are not installed yet; then touches the target, a stamp.
+define install_missing
 	@mkdir -p $(BUILD)
-	@missing=""; for p in $(DEB_BUILD) $(DEB_TEST); do \
+	@missing=""; for p in $(1); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" \
 			|| missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -54,21 +55,18 @@ $(DEPS_STAMP): Makefile
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 	@touch $@
+endef
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): Makefile
+	$(call install_missing,$(DEB_BUILD) $(DEB_TEST))
 
 # The kernel matrix's own packages (qemu, the guest's busybox, initramfs tools), installed by
 # `make test-kernels` only.
 DEB_KERNELS := qemu-system-x86 busybox-static cpio kmod zstd xz-utils gpgv
 KERNELS_STAMP := $(BUILD)/.deps-kernels-installed
 $(KERNELS_STAMP): Makefile
-	@mkdir -p $(BUILD)
-	@missing=""; for p in $(DEB_KERNELS); do \
-		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" \
-			|| missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-		echo "deps: installing$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	fi
-	@touch $@
+	$(call install_missing,$(DEB_KERNELS))
 
 # Kernel types come from a vmlinux.h pinned in the tree (bpf/vmlinux/ARCH/, dumped once from a
 # kernel's BTF, see its README), never from the build host: every build makes the same programs,
@@ -293,11 +291,14 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pyprof-agent $(DESTDIR)$(BINDIR)/agentctl \
 		$(DESTDIR)$(UNITDIR)/pyprof-agent.service $(DESTDIR)$(TMPFILESDIR)/pyprof-agent.conf
 
+C_SOURCES := agent/*.c agent/*.h bpf/*.c bpf/*.h include/*.h tests/unit/*.c tests/replay/*.c \
+	     tests/replay/*.h
+
 format:
-	clang-format -i agent/*.c agent/*.h bpf/*.c bpf/*.h include/*.h tests/unit/*.c
+	clang-format -i $(C_SOURCES)
 
 lint:
-	clang-format --dry-run -Werror agent/*.c agent/*.h bpf/*.c bpf/*.h include/*.h tests/unit/*.c
+	clang-format --dry-run -Werror $(C_SOURCES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning -Iinclude -Iagent agent
 # Generated files made through chains of rules are kept (not deleted as intermediates).
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS) $(BUILD)/proto/profile.pb-c.c $(BUILD)/proto/profile.pb-c.h
