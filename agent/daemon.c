@@ -363,6 +363,7 @@ static void gather(struct daemon *d, struct stat_list *l)
 {
 	uint64_t bpf[METRIC_MAX], sym[SYM_STAT_MAX], now = clock__mono_ns();
 	const uint64_t *cs = collector__stats(d->coll), *ds = discovery__stats(d->disc);
+	uint64_t drain_ns = 0, records = 0;
 	struct rusage ru;
 	char *status = NULL;
 	size_t len;
@@ -424,6 +425,16 @@ static void gather(struct daemon *d, struct stat_list *l)
 	statlist__add(l, "ringbuf_drops_total", STAT_COUNTER,
 		      "Samples lost because the ring buffer was full.", NULL, NULL,
 		      bpf[METRIC_RINGBUF_FULL]);
+	sampler__drain_stats(d->smp, &drain_ns, &records);
+	statlist__info(l, "userspace per record",
+		       "%.0f ns over %llu records (drain, naming, counting)",
+		       records ? (double)drain_ns / records : 0.0, (unsigned long long)records);
+	statlist__add(l, "records_drained_total", STAT_COUNTER,
+		      "Sample records drained from the ring buffer by the daemon.", NULL, NULL,
+		      records);
+	statlist__add(l, "drain_seconds_total", STAT_COUNTER,
+		      "Time the daemon spent draining, naming and counting those records.", NULL,
+		      NULL, drain_ns / 1e9);
 	statlist__add(
 	    l, "ringbuf_drains_cut_total", STAT_COUNTER,
 	    "Ticks whose 50 ms for draining the ring buffer ran out, records left for the "

@@ -51,6 +51,8 @@ struct sampler {
 	uint64_t drained;	    /* records of the current drain */
 	uint64_t drain_deadline_ns; /* when the current drain stops, 0: when the ring is empty */
 	uint64_t drains_cut;	    /* drains stopped by their budget, records left for the next */
+	uint64_t drain_ns_total;    /* time spent in drains that found records (the callback's) */
+	uint64_t records_total;	    /* records they handed to the callback */
 };
 
 /* Stops a bounded drain: libbpf consumes the record whose callback fails, then returns. */
@@ -566,16 +568,27 @@ int sampler__remove_target(struct sampler *s, pid_t pid)
 
 int sampler__drain(struct sampler *s, uint64_t budget_ns)
 {
+	uint64_t start = clock__mono_ns();
 	int err;
 
 	s->drained = 0;
-	s->drain_deadline_ns = budget_ns ? clock__mono_ns() + budget_ns : 0;
+	s->drain_deadline_ns = budget_ns ? start + budget_ns : 0;
 	err = ring_buffer__consume(s->rb);
+	if (s->drained) { /* an empty drain costs no clock read more */
+		s->drain_ns_total += clock__mono_ns() - start;
+		s->records_total += s->drained;
+	}
 	if (err == DRAIN_BUDGET_SPENT) {
 		s->drains_cut++;
 		return (int)s->drained;
 	}
 	return err;
+}
+
+void sampler__drain_stats(const struct sampler *s, uint64_t *ret_ns, uint64_t *ret_records)
+{
+	*ret_ns = s->drain_ns_total;
+	*ret_records = s->records_total;
 }
 
 uint64_t sampler__drains_cut(const struct sampler *s)

@@ -53,6 +53,9 @@ const char *sampler__oncpu_kind(const struct sampler *s);
 int sampler__drain(struct sampler *s, uint64_t budget_ns);
 /* Drains stopped by their budget. */
 uint64_t sampler__drains_cut(const struct sampler *s);
+/* The userspace cost of the records: nanoseconds spent draining them (the callback, which names
+ * and counts them, included) and how many there were, since open. */
+void sampler__drain_stats(const struct sampler *s, uint64_t *ret_ns, uint64_t *ret_records);
 /* Sums the per-CPU BPF counters into out[METRIC_MAX]. */
 int sampler__metrics(struct sampler *s, uint64_t *out);
 void sampler__close(struct sampler *s);

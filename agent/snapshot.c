@@ -247,6 +247,14 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 	/* the sampled interval, for comparing with the target's own clock (time.monotonic) */
 	log_info("sampled from %.6f to %.6f s of CLOCK_MONOTONIC", start / 1e9,
 		 (start + elapsed) / 1e9);
+	{
+		uint64_t drain_ns, records;
+
+		sampler__drain_stats(smp, &drain_ns, &records);
+		log_info(
+		    "userspace: %.0f ns per record over %llu records (drain, naming, counting)",
+		    records ? (double)drain_ns / records : 0.0, (unsigned long long)records);
+	}
 	report_counters(smp, coll);
 	code = SNAP_OK;
 out:

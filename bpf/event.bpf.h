@@ -13,11 +13,12 @@ struct {
 
 /* Per object, never shared: programs of different objects may nest on one CPU. Sized rather
  * than typed: clang 14 may leave the record's BTF a forward declaration (it is first met behind
- * a pointer in the walker's state), which libbpf cannot size. */
+ * a pointer in the walker's state), which libbpf cannot size. The key is sized too: a map with
+ * a key type but no value type is refused by the kernel, and created again without BTF. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
-	__type(key, __u32);
+	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(struct sample_event));
 } sample_scratch SEC(".maps");
 

@@ -2,6 +2,8 @@
 medians), the BPF program's run time per sample by Python stack depth (kernel BPF stats), and
 the CPU and RSS of agentctl during a snapshot. Prints Markdown tables."""
 import os
+import random
+import re
 import resource
 import subprocess
 import time
@@ -91,20 +93,30 @@ def bpf_time_by_depth(depths=(1, 10, 50, 200, 1000)):
     return rows
 
 
-def bpf_time_by_version(depth=50):
+def bpf_time_by_version(depth=50, rounds=3):
     """Rows per interpreter at depth, and one for the bounded-loop build (kernels before 5.17)
-    on the first; a version that cannot be had is named, with why."""
-    bpf_stats(1)
-    rows = []
+    on the first: the median of rounds, the builds in a new random order each round; a version
+    that cannot be had is named, with why."""
     builds = [(name, exe, None) for name, exe in VERSIONS]
     builds.append(("3.12, bounded-loop build", VERSIONS[0][1], {"PYPROF_FORCE_LEGACY": "1"}))
-    for name, exe, env in builds:
+    runs = {name: [] for name, _, _ in builds}
+    bpf_stats(1)
+    for _ in range(rounds):
+        for name, exe, env in random.sample(builds, len(builds)):
+            if os.access(exe, os.X_OK):
+                r = bpf_time(exe, depth, env)
+                if r:
+                    runs[name].append(r)
+    bpf_stats(0)
+    rows = []
+    for name, exe, _ in builds:
         if not os.access(exe, os.X_OK):
             rows.append((name, None, "not installed (%s)" % exe))
-            continue
-        r = bpf_time(exe, depth, env)
-        rows.append((name, r, None if r else "no samples"))
-    bpf_stats(0)
+        elif not runs[name]:
+            rows.append((name, None, "no samples"))
+        else:
+            by_sample = sorted(runs[name], key=lambda r: r[3])
+            rows.append((name, by_sample[len(by_sample) // 2], None))
     return rows
 
 
@@ -113,14 +125,16 @@ def agent_footprint(rate=99, seconds=10):
     time.sleep(0.3)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
-    subprocess.run([AGENTCTL, "snapshot", "--pid", str(wl.pid), "--duration", str(seconds),
-                    "--rate", str(rate), "--output", os.devnull], stderr=subprocess.DEVNULL)
+    r = subprocess.run([AGENTCTL, "snapshot", "--pid", str(wl.pid), "--duration", str(seconds),
+                        "--rate", str(rate), "--output", os.devnull], stderr=subprocess.PIPE,
+                       text=True)
     wall = time.monotonic() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     wl.kill()
     wl.wait()
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return 100 * cpu / wall, after.ru_maxrss / 1024
+    m = re.search(r"userspace: (\d+) ns per record", r.stderr)
+    return 100 * cpu / wall, after.ru_maxrss / 1024, int(m.group(1)) if m else None
 
 
 def main():
@@ -143,7 +157,8 @@ def main():
     for depth, cnt, samples, per_run, per_sample in bpf_time_by_depth():
         print("| %d | %d | %d | %.0f | %.0f |" % (depth, cnt, samples, per_run, per_sample))
     print("\nThe same at a 50-frame stack, per CPython version (3.14 and 3.15: Debian sid's, in "
-          "their own root and namespaces), and for the sampler's bounded-loop build.\n")
+          "their own root and namespaces), and for the sampler's bounded-loop build: the median "
+          "of 3 interleaved runs.\n")
     print("| CPython | BPF runs | target samples | ns per run | ns per target sample "
           "(upper bound) | vs 3.12 |")
     print("|---|---|---|---|---|---|")
@@ -157,10 +172,12 @@ def main():
         print("| %s | %d | %d | %.0f | %.0f | %+.1f%% |" % (name, cnt, samples, per_run,
                                                           per_sample,
                                                           100 * (per_sample / base - 1)))
-    cpu, rss = agent_footprint()
-    print("\n| agentctl snapshot, 99 Hz, 10 s, 50-frame target | CPU | max RSS |")
-    print("|---|---|---|")
-    print("| | %.2f%% of one core | %.1f MiB |\n" % (cpu, rss))
+    cpu, rss, per_record = agent_footprint()
+    print("\n| agentctl snapshot, 99 Hz, 10 s, 50-frame target | CPU | max RSS | userspace per "
+          "record (drain, naming, counting) |")
+    print("|---|---|---|---|")
+    print("| | %.2f%% of one core | %.1f MiB | %s |\n"
+          % (cpu, rss, "%d ns" % per_record if per_record is not None else "not reported"))
 
 
 if __name__ == "__main__":

@@ -58,8 +58,9 @@ static void maps_init(void)
 	MAP_REGISTER(legacy_find);
 	MAP_REGISTER(legacy_walk);
 	/* sized rather than typed (event.bpf.h says why) */
-	map_register(&sample_scratch, MAP_UINT(sample_scratch, type), sizeof(*sample_scratch.key),
-		     MAP_UINT(sample_scratch, value_size), MAP_UINT(sample_scratch, max_entries));
+	map_register(&sample_scratch, MAP_UINT(sample_scratch, type),
+		     MAP_UINT(sample_scratch, key_size), MAP_UINT(sample_scratch, value_size),
+		     MAP_UINT(sample_scratch, max_entries));
 }
 
 static void maps_clear(int keep_tstate_cache)
