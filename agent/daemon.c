@@ -78,8 +78,10 @@ struct daemon {
 	uint64_t tick_ns;	  /* the timer's period now: TICK_NS, or IDLE_TICK_NS */
 	uint64_t last_records_ns; /* when a drain last found records */
 	struct sampler *smp;
-	struct procwatch *pw;	      /* NULL where the kernel refused it: rescans find processes */
-	uint64_t guessed_minors_said; /* CPython minors read with a guessed layout, logged once */
+	struct procwatch *pw; /* NULL where the kernel refused it: rescans find processes */
+	/* CPython 3.N minors newer than the known layouts, read with the 3.guessed_from[N] one
+	 * (0: none): logged once, shown in status */
+	unsigned char guessed_from[64];
 	char pw_unavailable[512];
 	struct discovery *disc;
 	struct collector *coll;
@@ -309,8 +311,8 @@ static int on_target(void *ctx, struct pyproc *p)
 	procfs__comm(pid, 0, comm, sizeof(comm));
 	log_info("profiling pid %d (%s): CPython %u.%u%s", pid, comm, p->major, p->minor,
 		 describe_container(pid, where, sizeof(where)));
-	if (p->layout_guessed_from && !(d->guessed_minors_said & (1ull << (p->minor & 63)))) {
-		d->guessed_minors_said |= 1ull << (p->minor & 63);
+	if (p->layout_guessed_from && !d->guessed_from[p->minor & 63]) {
+		d->guessed_from[p->minor & 63] = (unsigned char)p->layout_guessed_from;
 		log_warn(
 		    "CPython %u.%u is newer than this agent knows: its processes are read with "
 		    "the 3.%u layout, which checked out against pid %d",
@@ -392,6 +394,14 @@ static void gather(struct daemon *d, struct stat_list *l)
 	statlist__info(l, "last window written", "%s",
 		       d->last_window[0] ? d->last_window : "none yet");
 	statlist__info(l, "on-CPU", "%s", sampler__oncpu_kind(d->smp));
+	for (unsigned m = 0; m < sizeof(d->guessed_from); m++) {
+		if (d->guessed_from[m])
+			statlist__info(
+			    l, "CPython layout guessed",
+			    "3.%u, newer than this agent knows, read with the 3.%u layout, "
+			    "which checked out against its processes",
+			    m, d->guessed_from[m]);
+	}
 	statlist__info(l, "process events", "%s",
 		       d->pw ? procwatch__attach_kind(d->pw)
 			     : "unavailable (rescans of /proc only)");
