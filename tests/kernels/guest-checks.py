@@ -132,9 +132,9 @@ def run(argv, timeout):
             "timed out after %ds" % (timeout * SLOW)
 
 
-def snapshot(pid, *extra):
+def snapshot(pid, *extra, seconds=SNAP_SECONDS):
     env_sock = os.environ.pop("PYPROF_SOCKET", None)  # no daemon: agentctl loads its own BPF
-    rc, out, err = run([AGENTCTL, "snapshot", "--pid", str(pid), "--duration", SNAP_SECONDS,
+    rc, out, err = run([AGENTCTL, "snapshot", "--pid", str(pid), "--duration", seconds,
                         "--rate", RATE, "--socket", "/nonexistent/agent.sock"] + list(extra), 150)
     if env_sock is not None:
         os.environ["PYPROF_SOCKET"] = env_sock
@@ -231,7 +231,7 @@ def check_ways(python="/usr/bin/python3.11"):
         loads = []
         for way in OFFCPU_WAYS:
             os.environ["PYPROF_OFFCPU_WAY"] = way
-            rc, out, err = snapshot(w.pid, "--mode", "offcpu", "--duration", "1")
+            rc, out, err = snapshot(w.pid, "--mode", "offcpu", seconds="1")
             if rc == 0:
                 loads.append(way)
             elif rc != 7 or len([l for l in err.splitlines() if "error:" in l]) != 1:
@@ -240,7 +240,7 @@ def check_ways(python="/usr/bin/python3.11"):
                               "line: %s" % (way, rc, tail(err)))
         emit("INFO", "ways-loaded", "; ".join(loads) or "none")
         del os.environ["PYPROF_OFFCPU_WAY"]
-        rc, out, err = snapshot(w.pid, "--mode", "offcpu", "--duration", "1")
+        rc, out, err = snapshot(w.pid, "--mode", "offcpu", seconds="1")
         m = re.search(r"off-CPU tracer: ([^\n]*)", err)
         if not loads or rc != 0 or not m or not m.group(1).startswith(loads[0] + ", "):
             save(check, err)
