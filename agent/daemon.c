@@ -885,8 +885,9 @@ static void tick(struct daemon *d)
 
 	if (sampler__drain(d->smp, DRAIN_BUDGET_NS) > 0)
 		d->last_records_ns = now;
-	if (d->pw)
-		procwatch__drain(d->pw);
+	/* execs may be new targets: their first seconds are not left waiting on a slow loop */
+	if (d->pw && procwatch__drain(d->pw) > 0)
+		d->last_records_ns = now;
 	discovery__tick(d->disc, now);
 	if (now - d->last_rescan_ns >= (d->pw ? RESCAN_PERIOD_NS : RESCAN_PERIOD_NO_EVENTS_NS)) {
 		discovery__scan(d->disc, now);
