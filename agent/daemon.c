@@ -40,8 +40,8 @@
 
 #define TICK_NS (100ULL * 1000 * 1000)
 /* With nothing to sample and no snapshot asked for, the loop turns once a second: a host with
- * nothing to profile pays for little more than the rare rescan. A process that starts is then
- * found within that second (its exec event waits in the ring until the next tick). */
+ * nothing to profile pays for little more than the rare rescan. A process that starts is found
+ * at once all the same: its exec wakes the loop (see discover()). */
 #define IDLE_TICK_NS (1000ULL * 1000 * 1000)
 /* How long after the last record drained the loop stays at TICK_NS. A burst that starts while
  * it turns slowly waits at most IDLE_TICK_NS in the ring (sampling.ring_buffer_mb holds far
@@ -75,6 +75,8 @@ struct daemon {
 	struct agent_config *cfg;
 	const char *config_path;
 	int epfd, sigfd, timerfd;
+	int disc_timerfd;	  /* one-shot, at discovery__next_due: new processes examined */
+	uint64_t disc_armed_ns;	  /* what disc_timerfd is set to; 0: disarmed */
 	uint64_t tick_ns;	  /* the timer's period now: TICK_NS, or IDLE_TICK_NS */
 	uint64_t last_records_ns; /* when a drain last found records */
 	struct sampler *smp;
@@ -108,7 +110,7 @@ struct daemon {
 	uint64_t watchdog_ns, last_watchdog_ns; /* systemd's WatchdogSec=, halved; 0: none */
 };
 
-static int sig_marker, timer_marker;
+static int sig_marker, timer_marker, disc_marker, proc_marker;
 
 /* ---- windows ---- */
 
@@ -357,6 +359,23 @@ static void on_proc_event(void *ctx, const struct pyprof_proc_event *ev)
 		discovery__on_exec(d->disc, (pid_t)ev->pid, clock__mono_ns());
 	else if (ev->kind == PYPROF_PROC_EXIT)
 		discovery__on_exit(d->disc, (pid_t)ev->pid, clock__mono_ns());
+}
+
+/* Runs what discovery has due and sets its timer to the next: an exec is examined at once and
+ * retried within milliseconds, not at the loop's next tick. */
+static void discover(struct daemon *d)
+{
+	struct itimerspec its = {0};
+	uint64_t due;
+
+	discovery__tick(d->disc, clock__mono_ns());
+	due = discovery__next_due(d->disc);
+	if (due == d->disc_armed_ns)
+		return;
+	its.it_value.tv_sec = due / NS_PER_S;
+	its.it_value.tv_nsec = due % NS_PER_S;
+	if (!timerfd_settime(d->disc_timerfd, TFD_TIMER_ABSTIME, &its, NULL))
+		d->disc_armed_ns = due;
 }
 
 /* ---- status and metrics ---- */
@@ -885,14 +904,14 @@ static void tick(struct daemon *d)
 
 	if (sampler__drain(d->smp, DRAIN_BUDGET_NS) > 0)
 		d->last_records_ns = now;
-	/* execs may be new targets: their first seconds are not left waiting on a slow loop */
-	if (d->pw && procwatch__drain(d->pw) > 0)
-		d->last_records_ns = now;
-	discovery__tick(d->disc, now);
+	/* exits do not wake the loop (an exec does): they are drained here */
+	if (d->pw)
+		procwatch__drain(d->pw);
 	if (now - d->last_rescan_ns >= (d->pw ? RESCAN_PERIOD_NS : RESCAN_PERIOD_NO_EVENTS_NS)) {
 		discovery__scan(d->disc, now);
 		d->last_rescan_ns = now;
 	}
+	discover(d);
 	if (now - d->last_symbol_tick_ns >= SYMBOL_PERIOD_NS) {
 		uint64_t bpf[METRIC_MAX];
 
@@ -952,7 +971,8 @@ static int setup_loop(struct daemon *d)
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	d->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (d->epfd < 0 || d->sigfd < 0 || d->timerfd < 0)
+	d->disc_timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->epfd < 0 || d->sigfd < 0 || d->timerfd < 0 || d->disc_timerfd < 0)
 		return -errno;
 	if (timerfd_settime(d->timerfd, 0, &its, NULL))
 		return -errno;
@@ -962,6 +982,9 @@ static int setup_loop(struct daemon *d)
 		return -errno;
 	ev.data.ptr = &timer_marker;
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->timerfd, &ev))
+		return -errno;
+	ev.data.ptr = &disc_marker;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->disc_timerfd, &ev))
 		return -errno;
 	return 0;
 }
@@ -1038,7 +1061,15 @@ static int start(struct daemon *d)
 		/* optional: new processes are then found by the /proc rescans */
 		snprintf(d->pw_unavailable, sizeof(d->pw_unavailable), "%s", err_msg);
 		log_warn("%s; new processes are found by rescanning /proc every %u s instead",
-			 err_msg, (unsigned)(RESCAN_PERIOD_NS / NS_PER_S));
+			 err_msg, (unsigned)(RESCAN_PERIOD_NO_EVENTS_NS / NS_PER_S));
+	} else {
+		/* an exec wakes the loop (BPF forces a wakeup for it) */
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &proc_marker};
+
+		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, procwatch__fd(d->pw), &ev)) {
+			log_error("cannot watch the process events: %s", strerror(errno));
+			return 1;
+		}
 	}
 	if (open_servers(d, d->cfg))
 		return 1;
@@ -1074,6 +1105,8 @@ static void teardown(struct daemon *d)
 		close(d->sigfd);
 	if (d->timerfd >= 0)
 		close(d->timerfd);
+	if (d->disc_timerfd >= 0)
+		close(d->disc_timerfd);
 	if (d->epfd >= 0)
 		close(d->epfd);
 	config__free(d->cfg);
@@ -1081,8 +1114,12 @@ static void teardown(struct daemon *d)
 
 int daemon__run(struct agent_config *cfg, const char *config_path)
 {
-	struct daemon d = {
-	    .cfg = cfg, .config_path = config_path, .epfd = -1, .sigfd = -1, .timerfd = -1};
+	struct daemon d = {.cfg = cfg,
+			   .config_path = config_path,
+			   .epfd = -1,
+			   .sigfd = -1,
+			   .timerfd = -1,
+			   .disc_timerfd = -1};
 	int code;
 
 	code = start(&d);
@@ -1109,6 +1146,14 @@ int daemon__run(struct agent_config *cfg, const char *config_path)
 				if (read(d.timerfd, &expirations, sizeof(expirations)) < 0)
 					continue;
 				tick(&d);
+			} else if (p == &disc_marker) {
+				if (read(d.disc_timerfd, &expirations, sizeof(expirations)) < 0)
+					continue;
+				d.disc_armed_ns = 0; /* one-shot: it fired */
+				discover(&d);
+			} else if (p == &proc_marker) {
+				procwatch__drain(d.pw);
+				discover(&d);
 			} else if (!(d.ctl && netserver__handle(d.ctl, p, evs[i].events,
 								clock__mono_ns()))) {
 				if (d.http)

@@ -13,8 +13,12 @@
 #include "hashmap.h"
 #include "procfs.h"
 
-#define EXEC_FIRST_DELAY_NS (20ULL * 1000 * 1000)
-#define EXEC_RETRY_NS	    (100ULL * 1000 * 1000)
+/* A process is examined as soon as its exec event is drained, then again after 2, 4, 8 ... ms
+ * (at most 100 ms apart) until its interpreter library is mapped, for at most 1.5 s: a short-lived
+ * worker is a target within milliseconds of its start, and a program that is not Python costs a
+ * handful of reads of its maps. */
+#define EXEC_RETRY_FIRST_NS (2ULL * 1000 * 1000)
+#define EXEC_RETRY_MAX_NS   (100ULL * 1000 * 1000)
 #define EXEC_GIVE_UP_NS	    (1500ULL * 1000 * 1000)
 
 const char *const discovery_stat_names[DISC_STAT_MAX] = {
@@ -40,7 +44,8 @@ struct proc_rec {
 	enum proc_state state;
 	uint64_t retry_ns;
 	uint64_t give_up_ns;
-	uint32_t seen_scan; /* last scan that saw it alive */
+	uint64_t retry_gap_ns; /* PS_PENDING: the next retry's delay, doubled at each try */
+	uint32_t seen_scan;    /* last scan that saw it alive */
 };
 
 struct discovery {
@@ -50,6 +55,7 @@ struct discovery {
 	struct hashmap procs; /* pid -> proc_rec */
 	uint32_t scan_gen;
 	size_t ntargets;
+	uint64_t next_due_ns; /* earliest retry_ns of a pending or exiting process; 0: none */
 	uint64_t stats[DISC_STAT_MAX];
 };
 
@@ -129,6 +135,13 @@ static int selected(const struct agent_config *cfg, pid_t pid)
 	return hit;
 }
 
+/* Notes that something is due at when_ns (see discovery__next_due). */
+static void due(struct discovery *d, uint64_t when_ns)
+{
+	if (!d->next_due_ns || when_ns < d->next_due_ns)
+		d->next_due_ns = when_ns;
+}
+
 /* Examines pid; updates its record. Returns 1 if it became a target. */
 static int examine(struct discovery *d, pid_t pid, struct proc_rec *r, uint64_t now_ns)
 {
@@ -139,7 +152,11 @@ static int examine(struct discovery *d, pid_t pid, struct proc_rec *r, uint64_t 
 	d->stats[DISC_STAT_EXAMINED]++;
 	err = pyproc__open(pid, d->cache, &p, err_msg, sizeof(err_msg));
 	if (err == -ENOEXEC && r->state == PS_PENDING && now_ns < r->give_up_ns) {
-		r->retry_ns = now_ns + EXEC_RETRY_NS; /* libpython may not be mapped yet */
+		/* libpython may not be mapped yet */
+		r->retry_ns = now_ns + r->retry_gap_ns;
+		r->retry_gap_ns = r->retry_gap_ns * 2 < EXEC_RETRY_MAX_NS ? r->retry_gap_ns * 2
+									  : EXEC_RETRY_MAX_NS;
+		due(d, r->retry_ns);
 		return 0;
 	}
 	if (err) {
@@ -232,6 +249,7 @@ void discovery__scan(struct discovery *d, uint64_t now_ns)
 		if (r->state == PS_TARGET) {
 			r->state = PS_EXITING;
 			r->retry_ns = now_ns + DISCOVERY_GRACE_NS;
+			due(d, r->retry_ns);
 			continue;
 		}
 		hashmap__del(&d->procs, k);
@@ -256,9 +274,11 @@ void discovery__on_exec(struct discovery *d, pid_t pid, uint64_t now_ns)
 	if (!r)
 		return;
 	r->state = PS_PENDING;
-	r->retry_ns = now_ns + EXEC_FIRST_DELAY_NS;
+	r->retry_ns = now_ns;
+	r->retry_gap_ns = EXEC_RETRY_FIRST_NS;
 	r->give_up_ns = now_ns + EXEC_GIVE_UP_NS;
 	r->seen_scan = d->scan_gen;
+	due(d, r->retry_ns);
 }
 
 void discovery__on_exit(struct discovery *d, pid_t pid, uint64_t now_ns)
@@ -270,6 +290,7 @@ void discovery__on_exit(struct discovery *d, pid_t pid, uint64_t now_ns)
 	if (r->state == PS_TARGET) {
 		r->state = PS_EXITING;
 		r->retry_ns = now_ns + DISCOVERY_GRACE_NS;
+		due(d, r->retry_ns);
 		return;
 	}
 	if (r->state != PS_EXITING) {
@@ -284,6 +305,9 @@ void discovery__tick(struct discovery *d, uint64_t now_ns)
 	struct hkey k;
 	size_t it = 0;
 
+	if (!d->next_due_ns || now_ns < d->next_due_ns)
+		return;
+	d->next_due_ns = 0; /* found again below; examine() may add to it */
 	while (hashmap__next(&d->procs, &it, &k, (void **)&r)) {
 		pid_t pid = (pid_t)k.a;
 
@@ -301,8 +325,15 @@ void discovery__tick(struct discovery *d, uint64_t now_ns)
 			hashmap__del(&d->procs, k);
 			free(r);
 			it = 0;
+		} else if (r->state == PS_PENDING || r->state == PS_EXITING) {
+			due(d, r->retry_ns);
 		}
 	}
+}
+
+uint64_t discovery__next_due(const struct discovery *d)
+{
+	return d->next_due_ns;
 }
 
 void discovery__set_config(struct discovery *d, const struct agent_config *cfg)

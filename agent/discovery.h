@@ -45,14 +45,17 @@ struct discovery *discovery__new(const struct agent_config *cfg, const struct di
 void discovery__set_config(struct discovery *d, const struct agent_config *cfg);
 /* Examines every process in /proc not examined yet. */
 void discovery__scan(struct discovery *d, uint64_t now_ns);
-/* A process executed a program: examine it soon, and retry for a second (its interpreter
- * library may not be mapped yet). */
+/* A process executed a program: it is due for examination now, and again for a while (its
+ * interpreter library may not be mapped yet). */
 void discovery__on_exec(struct discovery *d, pid_t pid, uint64_t now_ns);
 /* A process ended: it is reported gone after the grace period, so samples still in flight
  * are named. */
 void discovery__on_exit(struct discovery *d, pid_t pid, uint64_t now_ns);
-/* Runs pending examinations and due removals. */
+/* Runs the examinations and removals due by now_ns; returns at once when none is. */
 void discovery__tick(struct discovery *d, uint64_t now_ns);
+/* When discovery__tick next has something to do (CLOCK_MONOTONIC ns), 0 when nothing is
+ * pending: the caller's timer, so that a new process is examined within milliseconds. */
+uint64_t discovery__next_due(const struct discovery *d);
 size_t discovery__ntargets(const struct discovery *d);
 /* Calls fn for every current target pid. */
 void discovery__each_target(const struct discovery *d, void (*fn)(void *ctx, pid_t pid), void *ctx);

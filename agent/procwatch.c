@@ -90,6 +90,11 @@ fail:
 	return err;
 }
 
+int procwatch__fd(const struct procwatch *w)
+{
+	return ring_buffer__epoll_fd(w->rb);
+}
+
 int procwatch__drain(struct procwatch *w)
 {
 	return ring_buffer__consume(w->rb);

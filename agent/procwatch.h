@@ -12,6 +12,8 @@ struct procwatch;
 
 int procwatch__open(procwatch_cb cb, void *ctx, struct procwatch **ret, char *errbuf,
 		    size_t errlen);
+/* A descriptor that polls readable when an exec event is queued (exits wake nobody). */
+int procwatch__fd(const struct procwatch *w);
 /* Delivers the events queued so far; returns how many, or -errno. */
 int procwatch__drain(struct procwatch *w);
 /* Events lost because the ring buffer was full. */

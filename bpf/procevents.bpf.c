@@ -22,12 +22,15 @@ struct {
 	__type(value, __u64);
 } proc_events_lost SEC(".maps");
 
-static __always_inline void emit(__u32 kind, __u32 pid)
+/* An exec wakes the daemon, for a new process to be examined within milliseconds; an exit waits
+ * for its next tick. The wakeup is forced: the kernel's own choice (flags 0) wakes only when
+ * the consumer has read everything before the record, which an unread exit prevents. */
+static __always_inline void emit(__u32 kind, __u32 pid, __u64 wakeup)
 {
 	struct pyprof_proc_event ev = {.kind = kind, .pid = pid, .time_ns = bpf_ktime_get_ns()};
 	__u32 zero = 0;
 
-	if (bpf_ringbuf_output(&proc_events, &ev, sizeof(ev), BPF_RB_NO_WAKEUP)) {
+	if (bpf_ringbuf_output(&proc_events, &ev, sizeof(ev), wakeup)) {
 		__u64 *lost = bpf_map_lookup_elem(&proc_events_lost, &zero);
 
 		if (lost)
@@ -37,14 +40,14 @@ static __always_inline void emit(__u32 kind, __u32 pid)
 
 static __always_inline void on_exec(struct task_struct *p)
 {
-	emit(PYPROF_PROC_EXEC, BPF_CORE_READ(p, tgid));
+	emit(PYPROF_PROC_EXEC, BPF_CORE_READ(p, tgid), BPF_RB_FORCE_WAKEUP);
 }
 
 static __always_inline void on_exit(struct task_struct *p)
 {
 	/* do_exit decrements signal->live before the tracepoint: 0 means the last thread */
 	if (BPF_CORE_READ(p, signal, live.counter) == 0)
-		emit(PYPROF_PROC_EXIT, BPF_CORE_READ(p, tgid));
+		emit(PYPROF_PROC_EXIT, BPF_CORE_READ(p, tgid), BPF_RB_NO_WAKEUP);
 }
 
 SEC("tp_btf/sched_process_exec")

@@ -768,13 +768,13 @@ def test_churn_leaks_no_fds_targets_or_memory_and_writes_every_window(churn):
     churned = set()
     for path in glob.glob(os.path.join(r["out"], "*_offcpu.folded")):
         churned |= {x.pid for x in read_profile(path).samples if x.pid != r["ref"]}
-    # each child sleeps 1 s after its start: most of them are seen
-    # a child is in a window only if it was discovered and sampled on CPU before it exited:
-    # how many are depends on the machine's load (37-43% seen here), so this only checks that
-    # discovery keeps up at all; the leak checks above are the property under test
+    # each child spins 5 ms and sleeps 1 s: its sleep is in a window only if it was a target
+    # before the sleep began. An exec wakes the daemon, which examines the process at once and
+    # again every few ms until its libpython is mapped, so nearly all are (1498 of 1500 here;
+    # before, with exec events drained on the loop's tick, 1.5% to 43% depending on load)
     print("churned processes seen in windows: %d of %d" % (len(churned),
                                                            r["summary"]["spawned"]))
-    assert len(churned) >= 0.05 * r["summary"]["spawned"], (len(churned), r["summary"])
+    assert len(churned) >= 0.8 * r["summary"]["spawned"], (len(churned), r["summary"])
 
 
 # Not strict: a leaked entry needs a thread to sleep inside exit_group, which about one exiting
