@@ -136,7 +136,7 @@ static int cmd_status(int argc, char **argv)
 	};
 	struct control_request req = {.cmd = CONTROL_STATUS};
 	const char *sock = default_socket();
-	char err_msg[512] = "";
+	struct control_answer ans;
 	int c, err;
 
 	while ((c = getopt_long(argc, argv, "S:h", longopts, NULL)) != -1) {
@@ -152,15 +152,16 @@ static int cmd_status(int argc, char **argv)
 			return 2;
 		}
 	}
-	err = control__call(sock, &req, 10, stdout, err_msg, sizeof(err_msg));
+	err = control__call(sock, &req, 10, stdout, &ans);
 	if (err == -ENOENT || err == -ECONNREFUSED) {
 		fprintf(stderr, "agentctl: no pyprof-agent is running (nothing listens on %s)\n",
 			sock);
 		return 1;
 	}
-	if (err) {
-		fprintf(stderr, "agentctl: %s\n", err == -EPROTO ? err_msg : strerror(-err));
-		return err == -EACCES ? 6 : 1;
+	if (err || ans.status != CONTROL_OK) {
+		fprintf(stderr, "agentctl: %s\n",
+			err && err != -EPROTO ? strerror(-err) : ans.message);
+		return err == -EACCES || (!err && ans.status == CONTROL_DENIED) ? 6 : 1;
 	}
 	return 0;
 }

@@ -29,6 +29,43 @@ static int parse_u32(const char *s, size_t len, uint32_t max, uint32_t *ret)
 	return 0;
 }
 
+/* The request's v= (its words are separated by spaces): the number, 0 when there is none, or
+ * UINT32_MAX when it is malformed or repeated. */
+static uint32_t request_version(const char *line, size_t len)
+{
+	uint32_t version = 0;
+
+	for (size_t pos = 0; pos < len;) {
+		size_t start, end;
+		uint32_t v;
+
+		while (pos < len && line[pos] == ' ')
+			pos++;
+		start = pos;
+		while (pos < len && line[pos] != ' ')
+			pos++;
+		end = pos;
+		if (end - start < 2 || line[start] != 'v' || line[start + 1] != '=')
+			continue;
+		if (version || parse_u32(line + start + 2, end - start - 2, 0xffff, &v) || !v)
+			return UINT32_MAX;
+		version = v;
+	}
+	return version;
+}
+
+static const char *version_error(uint32_t version)
+{
+	if (!version)
+		return "this agent speaks control protocol " CONTROL_PROTOCOL_STR
+		       " and the request names none (an agentctl older than the agent): use the "
+		       "agentctl of the agent's release";
+	if (version == UINT32_MAX)
+		return "v: expected the protocol version, once";
+	return "this agent speaks control protocol " CONTROL_PROTOCOL_STR
+	       ", the request another: use the agentctl of the agent's release";
+}
+
 int control__parse(const char *line, size_t len, struct control_request *ret, const char **ret_err)
 {
 	struct control_request r = {0};
@@ -68,11 +105,13 @@ int control__parse(const char *line, size_t len, struct control_request *ret, co
 				*ret_err = "unknown command (expected status, snapshot or ping)";
 				return -EINVAL;
 			}
+			/* before the other words: another version may have other words */
+			r.version = request_version(line, len);
+			if (r.version != CONTROL_PROTOCOL) {
+				*ret_err = version_error(r.version);
+				return -EPROTO;
+			}
 			continue;
-		}
-		if (r.cmd != CONTROL_SNAPSHOT) {
-			*ret_err = "this command takes no arguments";
-			return -EINVAL;
 		}
 		for (eq = start; eq < end && line[eq] != '='; eq++)
 			;
@@ -81,6 +120,12 @@ int control__parse(const char *line, size_t len, struct control_request *ret, co
 			return -EINVAL;
 		}
 #define KEY_IS(k) (eq - start == sizeof(k) - 1 && !memcmp(line + start, k, sizeof(k) - 1))
+		if (KEY_IS("v"))
+			continue; /* read by request_version() */
+		if (r.cmd != CONTROL_SNAPSHOT) {
+			*ret_err = "this command takes no arguments but v=";
+			return -EINVAL;
+		}
 		if (KEY_IS("pid")) {
 			if ((seen & 1) || parse_u32(line + eq + 1, end - eq - 1, 0x3fffffff, &v) ||
 			    !v) {
@@ -143,24 +188,93 @@ int control__parse(const char *line, size_t len, struct control_request *ret, co
 	return 0;
 }
 
+#define STATUS_NAME(id, name) [id] = name,
+const char *const control_status_names[CONTROL_STATUS_MAX] = {CONTROL_STATUSES(STATUS_NAME)};
+#undef STATUS_NAME
+
+enum control_status control__status_of(int err)
+{
+	switch (err) {
+	case 0:
+		return CONTROL_OK;
+	case -ESRCH:
+		return CONTROL_NO_PROCESS;
+	case -ENOEXEC:
+		return CONTROL_NOT_PYTHON;
+	case -EPROTONOSUPPORT:
+		return CONTROL_UNSUPPORTED;
+	case -EPERM:
+	case -EACCES:
+		return CONTROL_NO_PRIVILEGE;
+	default:
+		return CONTROL_FAILED;
+	}
+}
+
+int control__answer_line(char *buf, size_t len, enum control_status status, int exited,
+			 const char *message)
+{
+	int n;
+
+	if ((unsigned)status >= CONTROL_STATUS_MAX)
+		status = CONTROL_FAILED;
+	if (status == CONTROL_OK)
+		n = snprintf(buf, len, "ok%s\n", exited ? " exited" : "");
+	else
+		n = snprintf(buf, len, "error %s: %s\n", control_status_names[status],
+			     message && message[0] ? message : "(no detail)");
+	return n < 0 || (size_t)n >= len ? -ENOSPC : n;
+}
+
+/* Reads an answer's first line (without its '\n') into ans. */
+static int parse_answer_line(char *head, struct control_answer *ans)
+{
+	char *p, *save = NULL;
+
+	if (!strncmp(head, "ok", 2) && (head[2] == '\0' || head[2] == ' ')) {
+		ans->status = CONTROL_OK;
+		for (p = strtok_r(head + 2, " ", &save); p; p = strtok_r(NULL, " ", &save))
+			ans->exited |=
+			    !strcmp(p, "exited"); /* words it does not know: later fields */
+		return 0;
+	}
+	if (!strncmp(head, "error ", 6) && (p = strstr(head + 6, ": "))) {
+		*p = '\0';
+		snprintf(ans->message, sizeof(ans->message), "%s", p + 2);
+		ans->status = CONTROL_FAILED; /* a code this agentctl does not know */
+		for (int i = CONTROL_OK + 1; i < CONTROL_STATUS_MAX; i++) {
+			if (!strcmp(head + 6, control_status_names[i]))
+				ans->status = (enum control_status)i;
+		}
+		return 0;
+	}
+	/* "error: text", or anything else: an agent of protocol 1 or none at all */
+	snprintf(ans->message, sizeof(ans->message),
+		 "the agent speaks an older control protocol than this agentctl (%s); use the "
+		 "agentctl of its release, or upgrade the agent (it answered: \"%.200s\")",
+		 CONTROL_PROTOCOL_STR, head);
+	return -EPROTO;
+}
+
 int control__format(const struct control_request *req, char *buf, size_t len)
 {
 	int n;
 
 	switch (req->cmd) {
 	case CONTROL_STATUS:
-		n = snprintf(buf, len, "status\n");
+		n = snprintf(buf, len, "status v=%d\n", CONTROL_PROTOCOL);
 		break;
 	case CONTROL_PING:
-		n = snprintf(buf, len, "ping\n");
+		n = snprintf(buf, len, "ping v=%d\n", CONTROL_PROTOCOL);
 		break;
 	case CONTROL_SNAPSHOT:
 		if (req->mode < 0 || req->mode > 2)
 			return -EINVAL;
 		n = snprintf(buf, len,
-			     "snapshot pid=%d duration_ms=%u threads=%d kernel=%d gil=%d mode=%s\n",
-			     req->pid, req->duration_ms, req->threads ? 1 : 0, req->kernel ? 1 : 0,
-			     req->gil_only ? 1 : 0,
+			     "snapshot v=%d pid=%d duration_ms=%u threads=%d kernel=%d gil=%d "
+			     "mode=%s\n",
+			     CONTROL_PROTOCOL, req->pid, req->duration_ms, req->threads ? 1 : 0,
+			     req->kernel ? 1 : 0, req->gil_only ? 1 : 0,
 			     (const char *[]){"cpu", "offcpu", "wall"}[req->mode]);
 		break;
 	default:
@@ -180,13 +294,14 @@ static int wait_fd(int fd, short events, int timeout_ms)
 }
 
 int control__call(const char *socket_path, const struct control_request *req, int timeout_s,
-		  FILE *out, char *errbuf, size_t errlen)
+		  FILE *out, struct control_answer *ans)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	char line[256], head[512];
 	size_t head_len = 0;
 	int fd, err, header_done = 0;
 
+	memset(ans, 0, sizeof(*ans));
 	if (strlen(socket_path) >= sizeof(addr.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(addr.sun_path, socket_path);
@@ -240,15 +355,15 @@ int control__call(const char *socket_path, const struct control_request *req, in
 		}
 	}
 	head[head_len] = '\0';
+	head[strcspn(head, "\n")] = '\0';
 	if (!header_done) {
-		snprintf(errbuf, errlen, "the agent closed the connection without an answer");
-		err = -EPROTO;
-	} else if (strncmp(head, "ok", 2)) {
-		head[strcspn(head, "\n")] = '\0';
-		snprintf(errbuf, errlen, "%s", strncmp(head, "error: ", 7) ? head : head + 7);
+		snprintf(ans->message, sizeof(ans->message),
+			 "the agent closed the connection without an answer");
 		err = -EPROTO;
 	} else {
-		err = fflush(out) ? -errno : 0;
+		err = parse_answer_line(head, ans);
+		if (!err && fflush(out))
+			err = -errno;
 	}
 out:
 	close(fd);

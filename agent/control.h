@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The control protocol between agentctl and the daemon: one request line per connection,
- * answered by "ok\n" and a body, or "error: MESSAGE\n", then the daemon closes. */
+ * naming the protocol's version ("status v=2"), answered by a line and a body, then the daemon
+ * closes. The line is "ok" and the answer's fields ("ok exited": the process of a snapshot
+ * exited before its end), or "error CODE: MESSAGE" with CODE one of control_status_names: a
+ * client acts on the code, and shows the message. A request without v=2 is answered
+ * "error version: ..."; protocol 1 answered "error: MESSAGE", which a client of protocol 2
+ * reports as an older agent. */
 #ifndef PYPROF_CONTROL_H
 #define PYPROF_CONTROL_H
 
@@ -11,6 +16,37 @@
 
 /* In the systemd unit's RuntimeDirectory; the daemon creates the directory when run otherwise. */
 #define CONTROL_DEFAULT_SOCKET "/run/pyprof-agent/agent.sock"
+
+#define CONTROL_PROTOCOL     2
+#define CONTROL_PROTOCOL_STR "2"
+
+/* What an answer says: its id, and its word on the wire. */
+#define CONTROL_STATUSES(X)                                                                        \
+	X(CONTROL_OK, "ok")                                                                        \
+	X(CONTROL_BAD_REQUEST, "bad-request")	      /* malformed, or too long */                 \
+	X(CONTROL_VERSION, "version")		      /* another protocol version */               \
+	X(CONTROL_DENIED, "denied")		      /* the peer is not root */                   \
+	X(CONTROL_BUSY, "busy")			      /* too many snapshots at once */             \
+	X(CONTROL_NO_PROCESS, "no-process")	      /* no such pid */                            \
+	X(CONTROL_NOT_PYTHON, "not-python")	      /* no CPython in the process (yet) */        \
+	X(CONTROL_UNSUPPORTED, "unsupported")	      /* a CPython without a layout */             \
+	X(CONTROL_NO_PRIVILEGE, "no-privilege")	      /* the agent may not read the process */     \
+	X(CONTROL_OFFCPU_DISABLED, "offcpu-disabled") /* sampling.off_cpu is off */                \
+	X(CONTROL_OFFCPU_UNAVAILABLE, "offcpu-unavailable") /* the kernel refused every way */     \
+	X(CONTROL_FAILED, "failed")
+
+#define CONTROL_STATUS_ID(id, name) id,
+enum control_status { CONTROL_STATUSES(CONTROL_STATUS_ID) CONTROL_STATUS_MAX };
+#undef CONTROL_STATUS_ID
+
+extern const char *const control_status_names[CONTROL_STATUS_MAX];
+
+/* An answer as the client read it. */
+struct control_answer {
+	enum control_status status;
+	int exited;	   /* "ok exited" */
+	char message[512]; /* an error's words */
+};
 
 enum control_cmd {
 	CONTROL_STATUS = 1,   /* "status" */
@@ -26,19 +62,29 @@ struct control_request {
 	int threads;
 	int kernel;
 	int gil_only;
-	int mode; /* enum profile_kind: 0 cpu, 1 offcpu, 2 wall */
+	int mode;	  /* enum profile_kind: 0 cpu, 1 offcpu, 2 wall */
+	unsigned version; /* v=: CONTROL_PROTOCOL, or the request is refused */
 };
 
 /* Parses one request (the line, with or without its '\n'). Strict: unknown words, repeated or
- * out-of-range values are -EINVAL; *ret_err names the problem. */
+ * out-of-range values are -EINVAL, a version other than CONTROL_PROTOCOL (or none) -EPROTO;
+ * *ret_err names the problem. */
 int control__parse(const char *line, size_t len, struct control_request *ret, const char **ret_err);
-/* Formats a request line (with '\n') into buf. */
+/* Formats a request line (with v= and '\n') into buf. */
 int control__format(const struct control_request *req, char *buf, size_t len);
 
-/* Client: connects to the daemon's socket, sends the request and copies the body of an "ok"
- * answer to out. Returns 0, -ENOENT/-ECONNREFUSED when no daemon listens, -EPROTO with the
- * daemon's message in errbuf for an "error:" answer, or another -errno. */
+/* Daemon: formats an answer's line (with '\n'): "ok[ exited]" for CONTROL_OK, else "error CODE:
+ * message". Returns its length, or -ENOSPC. */
+int control__answer_line(char *buf, size_t len, enum control_status status, int exited,
+			 const char *message);
+/* The status for an error of pyproc__open or the sampler (-ESRCH, -ENOEXEC, ...). */
+enum control_status control__status_of(int err);
+
+/* Client: connects to the daemon's socket, sends the request, reads the answer's line into ans
+ * and copies the body of an "ok" answer to out. Returns 0 when the daemon answered (ans->status
+ * says how), -ENOENT/-ECONNREFUSED when no daemon listens, -EPROTO when the answer is not of
+ * this protocol (ans->message says so), or another -errno. */
 int control__call(const char *socket_path, const struct control_request *req, int timeout_s,
-		  FILE *out, char *errbuf, size_t errlen);
+		  FILE *out, struct control_answer *ans);
 
 #endif

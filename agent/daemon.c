@@ -568,6 +568,24 @@ static void body_metrics(struct daemon *d, FILE *f)
 
 /* ---- control requests ---- */
 
+/* Answers conn with "error CODE: message" (control.h). */
+static void answer_error(struct netserver *s, uint64_t conn, enum control_status status,
+			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void answer_error(struct netserver *s, uint64_t conn, enum control_status status,
+			 const char *fmt, ...)
+{
+	char message[400], line[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	n = control__answer_line(line, sizeof(line), status, 0, message);
+	if (n > 0)
+		netserver__respond(s, conn, line, (size_t)n);
+}
+
 static void snapshot_start(struct daemon *d, uint64_t conn, const struct control_request *req)
 {
 	struct collector_opts co = {
@@ -579,7 +597,7 @@ static void snapshot_start(struct daemon *d, uint64_t conn, const struct control
 	};
 	struct snapshot_req *r = NULL;
 	struct pyproc *p = NULL;
-	char msg[300], err_msg[256];
+	char err_msg[256];
 	int err;
 
 	for (int i = 0; i < MAX_SNAPSHOTS && !r; i++) {
@@ -587,39 +605,37 @@ static void snapshot_start(struct daemon *d, uint64_t conn, const struct control
 			r = &d->snaps[i];
 	}
 	if (!r) {
-		netserver__respond(d->ctl, conn, "error: too many snapshots at once\n", 34);
+		answer_error(d->ctl, conn, CONTROL_BUSY, "too many snapshots at once");
 		return;
 	}
 	if (req->mode != PROFILE_CPU && sampler__offcpu_unavailable(d->smp)) {
-		snprintf(msg, sizeof(msg), "error: off-CPU tracing is unavailable: %s\n",
-			 sampler__offcpu_unavailable(d->smp));
-		netserver__respond(d->ctl, conn, msg, strlen(msg));
+		answer_error(d->ctl, conn, CONTROL_OFFCPU_UNAVAILABLE,
+			     "off-CPU tracing is unavailable: %s",
+			     sampler__offcpu_unavailable(d->smp));
 		return;
 	}
 	if (req->mode != PROFILE_CPU && !sampler__offcpu_attach_kind(d->smp)) {
-		static const char off[] = "error: off-CPU tracing is disabled in this agent\n";
-
-		netserver__respond(d->ctl, conn, off, sizeof(off) - 1);
+		answer_error(d->ctl, conn, CONTROL_OFFCPU_DISABLED,
+			     "off-CPU tracing is disabled in this agent");
 		return;
 	}
 	err = pyproc__open(req->pid, NULL, &p, err_msg, sizeof(err_msg));
 	if (err) {
-		snprintf(msg, sizeof(msg), "error: %s\n", err_msg);
-		netserver__respond(d->ctl, conn, msg, strlen(msg));
+		answer_error(d->ctl, conn, control__status_of(err), "%s", err_msg);
 		return;
 	}
 	memset(r, 0, sizeof(*r));
 	r->coll = collector__new(&co, d->have_ksyms ? &d->ksyms : NULL);
 	if (!r->coll) {
+		answer_error(d->ctl, conn, CONTROL_FAILED, "out of memory");
 		pyproc__free(p);
 		return;
 	}
 	if (!collector__has_process(d->coll, req->pid) && !snapshot_uses(d, req->pid)) {
 		err = sampler__add_target(d->smp, p);
 		if (err) {
-			snprintf(msg, sizeof(msg), "error: cannot sample pid %d: %s\n", req->pid,
-				 strerror(-err));
-			netserver__respond(d->ctl, conn, msg, strlen(msg));
+			answer_error(d->ctl, conn, CONTROL_FAILED, "cannot sample pid %d: %s",
+				     req->pid, strerror(-err));
 			collector__free(r->coll);
 			pyproc__free(p);
 			return;
@@ -627,6 +643,9 @@ static void snapshot_start(struct daemon *d, uint64_t conn, const struct control
 		r->own_target = 1;
 	}
 	if (collector__add_process(r->coll, p)) {
+		answer_error(d->ctl, conn, CONTROL_FAILED, "out of memory");
+		if (r->own_target)
+			sampler__remove_target(d->smp, req->pid);
 		pyproc__free(p);
 		collector__free(r->coll);
 		return;
@@ -648,7 +667,10 @@ static void snapshot_finish(struct daemon *d, struct snapshot_req *r, int exited
 
 	r->active = 0;
 	if (f) {
-		fprintf(f, "ok%s\n", exited ? " exited" : "");
+		char line[64];
+
+		if (control__answer_line(line, sizeof(line), CONTROL_OK, exited, NULL) > 0)
+			fputs(line, f);
 		profile__write_folded(prof, f);
 		fclose(f);
 		netserver__respond(d->ctl, r->conn_id, buf, len);
@@ -667,16 +689,19 @@ static void on_control(void *ctx, struct netserver *s, uint64_t conn, const char
 	struct daemon *d = ctx;
 	struct control_request r;
 	const char *why;
-	char msg[256];
+	int err;
 
 	if (uid != 0) {
 		/* the socket is 0600 already; this also refuses a peer that got the fd */
-		netserver__respond(s, conn, "error: permission denied (root only)\n", 37);
+		answer_error(s, conn, CONTROL_DENIED, "permission denied (root only)");
 		return;
 	}
-	if (control__parse(req, len, &r, &why)) {
-		snprintf(msg, sizeof(msg), "error: bad request: %s\n", why);
-		netserver__respond(s, conn, msg, strlen(msg));
+	err = control__parse(req, len, &r, &why);
+	if (err) {
+		if (err == -EPROTO)
+			answer_error(s, conn, CONTROL_VERSION, "%s", why);
+		else
+			answer_error(s, conn, CONTROL_BAD_REQUEST, "bad request: %s", why);
 		return;
 	}
 	switch (r.cmd) {

@@ -313,15 +313,16 @@ static void conn_read(struct conn *c, uint64_t now_ns)
 		size_t end;
 
 		if (c->in_len >= NETSERVER_MAX_REQUEST) {
-#define TOO_LONG "error: request too long (over 4 KiB)\n"
-			static const char too_long[] = TOO_LONG;
+#define TOO_LONG "request too long (over 4 KiB)\n"
+			/* the line protocol's answer is the control protocol's bad-request */
+			static const char too_long[] = "error bad-request: " TOO_LONG;
 			static const char too_long_http[] =
 			    "HTTP/1.1 431 Request Header Fields Too Large\r\n"
-			    "Content-Type: text/plain\r\nContent-Length: 37\r\n"
+			    "Content-Type: text/plain\r\nContent-Length: 30\r\n"
 			    "Connection: close\r\n\r\n" TOO_LONG;
 			int http = c->srv->proto == NETSERVER_HTTP;
 
-			_Static_assert(sizeof(TOO_LONG) - 1 == 37, "Content-Length above");
+			_Static_assert(sizeof(TOO_LONG) - 1 == 30, "Content-Length above");
 #undef TOO_LONG
 
 			c->responded = 1;

@@ -34,21 +34,26 @@ static void log_fallback(void *ctx, const char *line)
 	log_info("%s", line);
 }
 
+/* The exit code for each answer of the daemon, and (through control__status_of) for each error
+ * of the local path: one cause, one code. */
+static const unsigned char exit_code_of_answer[CONTROL_STATUS_MAX] = {
+    [CONTROL_OK] = SNAP_OK,
+    [CONTROL_BAD_REQUEST] = SNAP_FAILED,
+    [CONTROL_VERSION] = SNAP_FAILED,
+    [CONTROL_DENIED] = SNAP_NO_PRIVILEGE,
+    [CONTROL_BUSY] = SNAP_FAILED,
+    [CONTROL_NO_PROCESS] = SNAP_NO_PROCESS,
+    [CONTROL_NOT_PYTHON] = SNAP_NOT_PYTHON,
+    [CONTROL_UNSUPPORTED] = SNAP_UNSUPPORTED,
+    [CONTROL_NO_PRIVILEGE] = SNAP_NO_PRIVILEGE,
+    [CONTROL_OFFCPU_DISABLED] = SNAP_FAILED,		   /* served locally instead */
+    [CONTROL_OFFCPU_UNAVAILABLE] = SNAP_NO_KERNEL_SUPPORT, /* loading here would be refused too */
+    [CONTROL_FAILED] = SNAP_FAILED,
+};
+
 static int exit_code_for(int err)
 {
-	switch (err) {
-	case -ESRCH:
-		return SNAP_NO_PROCESS;
-	case -ENOEXEC:
-		return SNAP_NOT_PYTHON;
-	case -EPROTONOSUPPORT:
-		return SNAP_UNSUPPORTED;
-	case -EPERM:
-	case -EACCES:
-		return SNAP_NO_PRIVILEGE;
-	default:
-		return SNAP_FAILED;
-	}
+	return exit_code_of_answer[control__status_of(err)];
 }
 
 static void report_counters(struct sampler *s, struct collector *c)
@@ -277,6 +282,7 @@ int snapshot__via_agent(const struct snapshot_opts *opts, const char *socket_pat
 	    .mode = (int)opts->mode,
 	};
 	struct profile_meta meta = {.kind = opts->mode};
+	struct control_answer ans;
 	struct folded_parser fp;
 	struct profile prof;
 	char err_msg[512] = "", *body = NULL;
@@ -292,40 +298,28 @@ int snapshot__via_agent(const struct snapshot_opts *opts, const char *socket_pat
 		mem = open_memstream(&body, &body_len);
 		if (!mem)
 			return SNAP_FAILED;
-		err = control__call(socket_path, &req, (int)opts->duration_s + 30, mem, err_msg,
-				    sizeof(err_msg));
+		err = control__call(socket_path, &req, (int)opts->duration_s + 30, mem, &ans);
 		fclose(mem);
 		age = procfs__age_ms(opts->pid);
-		if (err != -EPROTO || !strstr(err_msg, "not a CPython") || age < 0 ||
-		    age >= PROCESS_SETTLE_MS)
+		if (err || ans.status != CONTROL_NOT_PYTHON || age < 0 || age >= PROCESS_SETTLE_MS)
 			break;
 		free(body); /* just started: ask again once its interpreter is mapped */
 		body = NULL;
 		sleep_ns(50ULL * 1000 * 1000);
 	}
 	if (err == -ENOENT || err == -ECONNREFUSED ||
-	    (err == -EPROTO && strstr(err_msg, "off-CPU tracing is disabled"))) {
+	    (!err && ans.status == CONTROL_OFFCPU_DISABLED)) {
 		free(body); /* no daemon, or one that cannot serve this mode: do it here */
 		return -1;
 	}
-	if (err) {
+	if (err || ans.status != CONTROL_OK) {
 		/* the daemon's own words, e.g. "no process with pid 42" */
-		log_error("%s", err == -EPROTO ? err_msg : strerror(-err));
+		log_error("%s", err && err != -EPROTO ? strerror(-err) : ans.message);
 		free(body);
-		if (strstr(err_msg, "no process"))
-			return SNAP_NO_PROCESS;
-		if (strstr(err_msg, "not a CPython"))
-			return SNAP_NOT_PYTHON;
-		if (strstr(err_msg, "not supported"))
-			return SNAP_UNSUPPORTED;
-		if (strstr(err_msg, "not allowed to read"))
-			return SNAP_NO_PRIVILEGE; /* as the local path's EPERM/EACCES */
-		if (strstr(err_msg, "off-CPU tracing is unavailable"))
-			return SNAP_NO_KERNEL_SUPPORT; /* loading here would be refused too */
-		return SNAP_FAILED;
+		return err ? SNAP_FAILED : exit_code_of_answer[ans.status];
 	}
 	log_info("snapshot of pid %d taken through the agent on %s", opts->pid, socket_path);
-	if (!strcmp(err_msg, "exited"))
+	if (ans.exited)
 		log_warn(
 		    "pid %d exited during the snapshot; wrote the samples collected until then",
 		    opts->pid);

@@ -378,7 +378,7 @@ def test_control_socket_refuses_non_root_peers(daemon, tmp_path):
     assert (os.stat(d.sock).st_mode & 0o777) == 0o600
     # a non-root user cannot even connect to the 0600 socket...
     probe = ("import socket,sys\ns=socket.socket(socket.AF_UNIX)\n"
-             "try:\n s.connect(sys.argv[1]); s.sendall(b'status\\n'); print(s.recv(100))\n"
+             "try:\n s.connect(sys.argv[1]); s.sendall(b'status v=2\\n'); print(s.recv(100))\n"
              "except PermissionError: print('EACCES')\n")
     r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                         "/usr/bin/python3", "-c", probe, d.sock], capture_output=True, text=True,
@@ -389,7 +389,7 @@ def test_control_socket_refuses_non_root_peers(daemon, tmp_path):
     r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                         "/usr/bin/python3", "-c", probe, d.sock], capture_output=True, text=True,
                        timeout=30)
-    assert "permission denied" in r.stdout, (r.stdout, r.stderr)
+    assert "error denied: permission denied" in r.stdout, (r.stdout, r.stderr)
     d.stop()
     shutil.rmtree(sock_dir, ignore_errors=True)
 
@@ -444,4 +444,4 @@ def test_metrics_endpoint_passes_promtool(daemon, busy):
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(req, timeout=10)
     assert e.value.code == 431, e.value
-    assert e.value.read() == b"error: request too long (over 4 KiB)\n"
+    assert e.value.read() == b"request too long (over 4 KiB)\n"

@@ -333,23 +333,29 @@ def test_control_socket_survives_malformed_oversized_half_sent_and_silent_client
         # half-sent: no newline, ever
         half = socket.socket(socket.AF_UNIX)
         half.connect(d.sock)
-        half.sendall(b"snapshot pid=1 durat")
+        half.sendall(b"snapshot v=2 pid=1 durat")
         held.append(half)
         status_ok(d.sock)
         # malformed requests: each answered with an error line, then closed
-        for payload in (b"\x00\xff\xfe garbage\n", b"snapshot pid=abc duration_ms=1\n",
-                        b"status please\n", b"snapshot pid=1\n", b"\n",
-                        b"snapshot pid=99999999999999999999 duration_ms=1\n",
-                        b"snapshot pid=1 duration_ms=100 mode=cpu mode=wall\n"):
+        for payload in (b"\x00\xff\xfe garbage\n", b"snapshot v=2 pid=abc duration_ms=1\n",
+                        b"status v=2 please\n", b"snapshot v=2 pid=1\n", b"\n",
+                        b"snapshot v=2 pid=99999999999999999999 duration_ms=1\n",
+                        b"snapshot v=2 pid=1 duration_ms=100 mode=cpu mode=wall\n"):
             out, reset = raw_request(d.sock, payload)
-            assert out.startswith(b"error: ") and not reset, (payload, out)
+            assert out.startswith(b"error bad-request: ") and not reset, (payload, out)
             status_ok(d.sock)
+        # another protocol version (an agentctl of another release): a version error, whatever
+        # else the request says
+        for payload in (b"status\n", b"ping v=1\n", b"snapshot v=3 pid=1 duration_ms=1\n",
+                        b"snapshot pid=1 duration_ms=100 mode=nonsense\n"):
+            out, reset = raw_request(d.sock, payload)
+            assert out.startswith(b"error version: ") and not reset, (payload, out)
         # oversized: 5 KiB without a newline, and 5 KiB with one. The daemon answers after
         # 4 KiB, shuts its side and discards the rest before closing: the client reads the
         # error and then EOF, not a reset
         for payload in (b"s" * 5000, b"status " + b"x" * 5000 + b"\n"):
             out, reset = raw_request(d.sock, payload)
-            assert out.startswith(b"error: ") and b"too long" in out and not reset, (
+            assert out.startswith(b"error bad-request: ") and b"too long" in out and not reset, (
                 out[:200], reset)
             status_ok(d.sock)
         # beyond what the daemon discards (64 KiB) it closes anyway: a reset is allowed, a hang
@@ -360,11 +366,11 @@ def test_control_socket_survives_malformed_oversized_half_sent_and_silent_client
         # asks for status and never reads the answer; and one that hangs up before it comes
         silent = socket.socket(socket.AF_UNIX)
         silent.connect(d.sock)
-        silent.sendall(b"status\n")
+        silent.sendall(b"status v=2\n")
         held.append(silent)
         gone = socket.socket(socket.AF_UNIX)
         gone.connect(d.sock)
-        gone.sendall(b"status\n")
+        gone.sendall(b"status v=2\n")
         gone.close()
         for _ in range(5):
             status_ok(d.sock)
@@ -392,7 +398,7 @@ def test_control_socket_serves_status_while_64_clients_sit_idle(tmp_path, busy_t
         snap = socket.socket(socket.AF_UNIX)
         snap.connect(d.sock)
         held.append(snap)
-        snap.sendall(b"snapshot pid=%d duration_ms=3000\n" % busy_target.pid)
+        snap.sendall(b"snapshot v=2 pid=%d duration_ms=3000\n" % busy_target.pid)
         time.sleep(0.3)
         idle = []
         for _ in range(63):

@@ -182,14 +182,16 @@ def seed_folded(agentctl):
 
 def seed_control():
     reqs = {
-        "status": "status\n", "ping": "ping\n",
-        "snapshot": "snapshot pid=4242 duration_ms=2000\n",
-        "snapshot-all": "snapshot pid=1 duration_ms=86400000 threads=1 kernel=1 gil=1 mode=wall\n",
-        "snapshot-offcpu": "snapshot  pid=77 duration_ms=5 mode=offcpu\r\n",
-        "repeated": "snapshot pid=1 pid=2 duration_ms=5\n",
-        "unknown": "reload\n", "half-sent": "snapshot pid=12", "nul": "status\x00\n",
-        "overflow": "snapshot pid=99999999999 duration_ms=1\n",
-        "oversized": "status " + "x" * 5000 + "\n",
+        "status": "status v=2\n", "ping": "ping v=2\n",
+        "snapshot": "snapshot v=2 pid=4242 duration_ms=2000\n",
+        "snapshot-all": "snapshot pid=1 duration_ms=86400000 threads=1 kernel=1 gil=1 mode=wall"
+                        " v=2\n",
+        "snapshot-offcpu": "snapshot  pid=77 v=2 duration_ms=5 mode=offcpu\r\n",
+        "repeated": "snapshot v=2 pid=1 pid=2 duration_ms=5\n",
+        "unknown": "reload v=2\n", "half-sent": "snapshot v=2 pid=12", "nul": "status\x00 v=2\n",
+        "overflow": "snapshot v=2 pid=99999999999 duration_ms=1\n",
+        "oversized": "status v=2 " + "x" * 5000 + "\n",
+        "version-1": "status\n", "version-3": "ping v=3\n", "version-twice": "ping v=2 v=2\n",
     }
     for name, text in reqs.items():
         put("control", name, text)
