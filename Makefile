@@ -137,7 +137,7 @@ run: all
 	@tests/demo/run-demo.sh $(BUILD)/pyprof-agent
 
 bench: all
-	@for b in oncpu offcpu daemon churn scale; do \
+	@for b in oncpu offcpu daemon churn scale codechurn; do \
 		AGENTCTL=$(BUILD)/agentctl PYPROF_AGENT=$(BUILD)/pyprof-agent $(PYTHON) tests/bench/$$b.py \
 			|| exit 1; done
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "config.h"
 #include "control.h"
 #include "convert.h"
 #include "log.h"
@@ -56,7 +57,7 @@ static void usage(FILE *f)
 	    "                     flame graph instead of folded stacks\n"
 	    "      --output FILE  write there instead of standard output\n"
 	    "      --socket PATH  when a pyprof-agent listens there (default $PYPROF_SOCKET, else\n"
-	    "                     " CONTROL_DEFAULT_SOCKET "), the daemon's sampler takes the\n"
+	    "                     " CONFIG_DEFAULT_SOCKET "), the daemon's sampler takes the\n"
 	    "                     snapshot at its own rate; without a daemon, or with --rate,\n"
 	    "                     agentctl loads its own BPF programs\n"
 	    "      --verbose      log at debug level\n"
@@ -91,7 +92,7 @@ static void usage(FILE *f)
 	    "  PYPROF_SOCKET  the daemon's control socket when --socket is not given\n"
 	    "\n"
 	    "Files:\n"
-	    "  " CONTROL_DEFAULT_SOCKET "  the daemon's control socket; root only\n"
+	    "  " CONFIG_DEFAULT_SOCKET "  the daemon's control socket; root only\n"
 	    "  /proc/kallsyms  kernel symbols (--kernel, --mode offcpu|wall)\n"
 	    "\n"
 	    "Privileges: snapshot and status need root, or CAP_BPF + CAP_PERFMON +\n"
@@ -124,7 +125,7 @@ static const char *default_socket(void)
 {
 	const char *env = getenv("PYPROF_SOCKET");
 
-	return env && *env ? env : CONTROL_DEFAULT_SOCKET;
+	return env && *env ? env : CONFIG_DEFAULT_SOCKET;
 }
 
 static int cmd_status(int argc, char **argv)
@@ -229,7 +230,7 @@ static int cmd_snapshot(int argc, char **argv)
 			sock = optarg;
 			break;
 		case 'm':
-			if (output__parse_kind(optarg, &o.mode)) {
+			if (profile__parse_kind(optarg, &o.mode)) {
 				fprintf(
 				    stderr,
 				    "agentctl: --mode: expected cpu, offcpu or wall, got '%s'\n",

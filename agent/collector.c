@@ -74,6 +74,7 @@ struct collector {
 	struct hashmap memo; /* hash of the key words -> chain of memo */
 	size_t memo_bytes;
 	uint64_t memo_key[MEMO_KEY_WORDS];
+	struct symcache *symcache; /* the budget of every process's symbolizer */
 };
 
 static void memo_clear(struct collector *c)
@@ -108,6 +109,11 @@ struct collector *collector__new(const struct collector_opts *opts, const struct
 		profile__init(&c->profiles[k]);
 	hashmap__init(&c->procs);
 	hashmap__init(&c->memo);
+	c->symcache = symcache__new(SYMCACHE_CODE_BYTES, SYMCACHE_SOURCE_BYTES);
+	if (!c->symcache) {
+		free(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -158,7 +164,7 @@ int collector__add_process(struct collector *c, struct pyproc *p)
 		return -ENOMEM;
 	hashmap__init(&e->runnable);
 	e->proc = p;
-	e->sym = symbolizer__new(p->pid, &p->offsets, p->code_type_addr);
+	e->sym = symbolizer__new(p->pid, &p->offsets, p->code_type_addr, c->symcache);
 	if (!e->sym) {
 		free(e);
 		return -ENOMEM;
@@ -231,16 +237,12 @@ const uint64_t *collector__stats(const struct collector *c)
 
 void collector__sym_stats(const struct collector *c, uint64_t *out)
 {
-	struct proc_entry *e;
-	size_t it = 0;
+	memcpy(out, symcache__stats(c->symcache), SYM_STAT_MAX * sizeof(*out));
+}
 
-	memset(out, 0, SYM_STAT_MAX * sizeof(*out));
-	while (hashmap__next(&c->procs, &it, NULL, (void **)&e)) {
-		const uint64_t *s = symbolizer__stats(e->sym);
-
-		for (int i = 0; i < SYM_STAT_MAX; i++)
-			out[i] += s[i];
-	}
+const struct symcache *collector__symcache(const struct collector *c)
+{
+	return c->symcache;
 }
 
 void collector__free(struct collector *c)
@@ -253,6 +255,7 @@ void collector__free(struct collector *c)
 	while (hashmap__next(&c->procs, &it, NULL, (void **)&e))
 		proc_entry__free(e);
 	hashmap__free(&c->procs);
+	symcache__free(c->symcache); /* after every symbolizer */
 	memo_clear(c);
 	hashmap__free(&c->memo);
 	for (int k = 0; k < PROFILE_KIND_MAX; k++)

@@ -9,7 +9,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "kallsyms.h"
-#include "output.h"
 #include "profile.h"
 #include "pyproc.h"
 #include "pyprof_event.h"
@@ -58,8 +57,10 @@ struct profile *collector__profile(struct collector *c, enum profile_kind kind);
 /* Moves a profile collected so far to *ret (to free with profile__free) and starts anew. */
 void collector__take_profile(struct collector *c, enum profile_kind kind, struct profile *ret);
 const uint64_t *collector__stats(const struct collector *c);
-/* Sums the symbolizer counters of every process into out[SYM_STAT_MAX]. */
+/* The symbolizer counters of every process, past and present, into out[SYM_STAT_MAX]. */
 void collector__sym_stats(const struct collector *c, uint64_t *out);
+/* The caches of its symbolizers, with their budget and counters. */
+const struct symcache *collector__symcache(const struct collector *c);
 void collector__free(struct collector *c);
 
 #endif

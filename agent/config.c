@@ -15,7 +15,7 @@
 #include <yaml.h>
 
 #include "config.h"
-#include "control.h"
+#include "output.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -1046,15 +1046,18 @@ fail:
 	return rc;
 }
 
-static const char *const format_names[] = {"folded", "pprof", "speedscope", "svg"};
+/* output.formats is a set of enum output_format, one bit each: the names are output's */
+_Static_assert(CONFIG_FORMAT_FOLDED == 1u << OUTPUT_FOLDED &&
+		   CONFIG_FORMAT_PPROF == 1u << OUTPUT_PPROF &&
+		   CONFIG_FORMAT_SPEEDSCOPE == 1u << OUTPUT_SPEEDSCOPE &&
+		   CONFIG_FORMAT_SVG == 1u << OUTPUT_SVG && OUTPUT_FORMAT_MAX == 4,
+	       "config_output_format bits are 1 << enum output_format");
 
 const char *config__format_name(enum config_output_format format)
 {
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(format_names); i++)
+	for (int i = 0; i < OUTPUT_FORMAT_MAX; i++)
 		if (format == 1u << i)
-			return format_names[i];
+			return output__format_name(i);
 	return NULL;
 }
 
@@ -1076,11 +1079,11 @@ static int set_formats(struct walk *w, const struct ynode *n, const struct field
 		const struct ynode *it = n->items[i];
 
 		old = walk__push_index(w, i);
-		for (j = 0; j < ARRAY_SIZE(format_names); j++)
-			if (it->kind == YN_SCALAR && !strcmp(it->str, format_names[j]) &&
+		for (j = 0; j < OUTPUT_FORMAT_MAX; j++)
+			if (it->kind == YN_SCALAR && !strcmp(it->str, output__format_name(j)) &&
 			    strlen(it->str) == it->len)
 				break;
-		if (j == ARRAY_SIZE(format_names))
+		if (j == OUTPUT_FORMAT_MAX)
 			return walk__fail(w, it,
 					  "expected folded, pprof, speedscope or svg, got %s",
 					  describe_node(it, got, sizeof(got)));
@@ -1476,7 +1479,7 @@ struct agent_config *config__defaults(void)
 	cfg->window.seconds = 60;
 	cfg->output.directory = strdup(DEFAULT_OUTPUT_DIR);
 	cfg->output.formats = CONFIG_FORMAT_FOLDED;
-	cfg->control.socket = strdup(CONTROL_DEFAULT_SOCKET);
+	cfg->control.socket = strdup(CONFIG_DEFAULT_SOCKET);
 	cfg->metrics.listen = strdup("");
 	cfg->metrics.listen_host = strdup("");
 	cfg->log.level = LOG_INFO;
@@ -1698,9 +1701,9 @@ int config__describe(const struct agent_config *cfg, FILE *f)
 	fprintf(f, "output:\n  directory: ");
 	put_str(f, cfg->output.directory);
 	fprintf(f, "\n  formats: [");
-	for (i = 0; i < ARRAY_SIZE(format_names); i++) {
+	for (i = 0; i < OUTPUT_FORMAT_MAX; i++) {
 		if (cfg->output.formats & (1u << i)) {
-			fprintf(f, "%s%s", sep, format_names[i]);
+			fprintf(f, "%s%s", sep, output__format_name(i));
 			sep = ", ";
 		}
 	}

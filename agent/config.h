@@ -13,6 +13,10 @@
 
 #include "log.h"
 
+/* control.socket by default: in the systemd unit's RuntimeDirectory; the daemon creates the
+ * directory when run otherwise. */
+#define CONFIG_DEFAULT_SOCKET "/run/pyprof-agent/agent.sock"
+
 /* Bounds on the input, so a hostile or broken file cannot make parsing unbounded. */
 #define CONFIG_MAX_FILE_BYTES (1u << 20) /* whole file */
 #define CONFIG_MAX_DEPTH      16	 /* nested maps and lists */
@@ -80,7 +84,7 @@ struct agent_config {
 
 	struct {
 		char *socket; /* path of the control socket, non-empty; default
-				 CONTROL_DEFAULT_SOCKET */
+				 CONFIG_DEFAULT_SOCKET */
 	} control;
 
 	struct {

@@ -11,6 +11,7 @@
  * processes (crio-conmon-<id>, libpod-conmon-<id>) are not in the container they watch. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,4 +253,36 @@ const char *container__runtime_name(enum container_runtime runtime)
 	default:
 		return "";
 	}
+}
+
+/* Appends to the string in buf, as snprintf would write it. */
+static void append(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t o = strlen(buf);
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (o < len)
+		vsnprintf(buf + o, len - o, fmt, ap);
+	va_end(ap);
+}
+
+const char *container__describe(pid_t pid, char *buf, size_t len)
+{
+	struct container_info ci;
+
+	buf[0] = '\0';
+	if (container__read(pid, &ci))
+		return buf;
+	if (ci.id[0])
+		append(buf, len, " in container %.12s", ci.id);
+	if (ci.id[0] && ci.runtime)
+		append(buf, len, " (%s)", container__runtime_name(ci.runtime));
+	if (ci.pod_uid[0])
+		append(buf, len, " %s pod %s", ci.id[0] ? "of" : "in", ci.pod_uid);
+	if (ci.ns_pid)
+		append(buf, len, "%s ns pid %d", buf[0] ? "," : " with", ci.ns_pid);
+	return buf;
 }

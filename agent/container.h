@@ -46,5 +46,8 @@ int container__id_matches(const char *id, const char *prefix);
 
 /* "docker", "containerd", "cri-o", "podman", or "" when unknown. */
 const char *container__runtime_name(enum container_runtime runtime);
+/* " in container ID (runtime) of pod UID, ns pid N", for logs and status; "" on the host (or
+ * when /proc cannot tell). Returns buf. */
+const char *container__describe(pid_t pid, char *buf, size_t len);
 
 #endif

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "control.h"
+#include "profile.h"
 
 static int parse_u32(const char *s, size_t len, uint32_t max, uint32_t *ret)
 {
@@ -155,13 +156,13 @@ int control__parse(const char *line, size_t len, struct control_request *ret, co
 			*flag = (int)v;
 			seen |= bit;
 		} else if (KEY_IS("mode")) {
-			static const char *const modes[] = {"cpu", "offcpu", "wall"};
 			size_t vlen = end - eq - 1;
 			int m = -1;
 
-			for (int i = 0; i < 3; i++) {
-				if (vlen == strlen(modes[i]) &&
-				    !memcmp(line + eq + 1, modes[i], vlen))
+			for (int i = 0; i < PROFILE_KIND_MAX; i++) {
+				const char *name = profile__kind_name(i);
+
+				if (vlen == strlen(name) && !memcmp(line + eq + 1, name, vlen))
 					m = i;
 			}
 			if ((seen & 32) || m < 0) {
@@ -268,14 +269,14 @@ int control__format(const struct control_request *req, char *buf, size_t len)
 		n = snprintf(buf, len, "ping v=%d\n", CONTROL_PROTOCOL);
 		break;
 	case CONTROL_SNAPSHOT:
-		if (req->mode < 0 || req->mode > 2)
+		if (req->mode < 0 || req->mode >= PROFILE_KIND_MAX)
 			return -EINVAL;
 		n = snprintf(buf, len,
 			     "snapshot v=%d pid=%d duration_ms=%u threads=%d kernel=%d gil=%d "
 			     "mode=%s\n",
 			     CONTROL_PROTOCOL, req->pid, req->duration_ms, req->threads ? 1 : 0,
 			     req->kernel ? 1 : 0, req->gil_only ? 1 : 0,
-			     (const char *[]){"cpu", "offcpu", "wall"}[req->mode]);
+			     profile__kind_name(req->mode));
 		break;
 	default:
 		return -EINVAL;

@@ -14,9 +14,6 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-/* In the systemd unit's RuntimeDirectory; the daemon creates the directory when run otherwise. */
-#define CONTROL_DEFAULT_SOCKET "/run/pyprof-agent/agent.sock"
-
 #define CONTROL_PROTOCOL     2
 #define CONTROL_PROTOCOL_STR "2"
 

@@ -275,7 +275,7 @@ static int parse_cmd_options(int argc, char **argv, const char *cmd, int nopts,
 				return bad_value(cmd, "--from", "auto, folded or pprof", optarg);
 			break;
 		case 'k':
-			if (output__parse_kind(optarg, &o->in.kind))
+			if (profile__parse_kind(optarg, &o->in.kind))
 				return bad_value(cmd, "--kind", "cpu, offcpu or wall", optarg);
 			o->in.kind_set = 1;
 			break;
@@ -392,7 +392,7 @@ int convert__cmd_merge(int argc, char **argv)
 		if (kind_known && m.kind != meta.kind) {
 			log_error(
 			    "agentctl merge: %s: a %s profile cannot be added to a %s profile",
-			    argv[i], output__kind_name(m.kind), output__kind_name(meta.kind));
+			    argv[i], profile__kind_name(m.kind), profile__kind_name(meta.kind));
 			ret = CONVERT_FAILED;
 			goto out;
 		}

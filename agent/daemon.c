@@ -168,7 +168,7 @@ static void window_write(struct daemon *d, uint64_t upto_wall_ns)
 			if (uploader__spool(d->up, &prof, &meta, d->cfg->host.name,
 					    d->cfg->window.seconds, err_msg, sizeof(err_msg)))
 				log_error("%s; this %s window will not be uploaded", err_msg,
-					  output__kind_name(meta.kind));
+					  profile__kind_name(meta.kind));
 		}
 		for (int f = 0; f < OUTPUT_FORMAT_MAX; f++) {
 			int err;
@@ -176,7 +176,7 @@ static void window_write(struct daemon *d, uint64_t upto_wall_ns)
 			if (!(d->cfg->output.formats & (1u << f)))
 				continue;
 			snprintf(path, sizeof(path), "%s/%s_%s_%s%s", d->cfg->output.directory,
-				 d->cfg->host.name, stamp, output__kind_name(meta.kind),
+				 d->cfg->host.name, stamp, profile__kind_name(meta.kind),
 				 output__extension((enum output_format)f));
 			err = output__write_path(&prof, &meta, (enum output_format)f, path);
 			if (err) {
@@ -194,7 +194,7 @@ static void window_write(struct daemon *d, uint64_t upto_wall_ns)
 		if (kind == PROFILE_CPU)
 			d->samples_in_windows += prof.total;
 		log_debug("window %s %s: total %llu, %zu stacks", stamp,
-			  output__kind_name(meta.kind), (unsigned long long)prof.total,
+			  profile__kind_name(meta.kind), (unsigned long long)prof.total,
 			  prof.nstacks);
 		profile__free(&prof);
 	}
@@ -236,38 +236,6 @@ static int on_sample(void *ctx, const struct sample_event *ev, size_t size)
 			collector__on_sample(r->coll, ev, size);
 	}
 	return 0;
-}
-
-static void append(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void append(char *buf, size_t len, const char *fmt, ...)
-{
-	size_t o = strlen(buf);
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (o < len)
-		vsnprintf(buf + o, len - o, fmt, ap);
-	va_end(ap);
-}
-
-/* " in container ID (runtime) of pod UID, ns pid N" for logs and status; "" on the host. */
-static const char *describe_container(pid_t pid, char *buf, size_t len)
-{
-	struct container_info ci;
-
-	buf[0] = '\0';
-	if (container__read(pid, &ci))
-		return buf;
-	if (ci.id[0])
-		append(buf, len, " in container %.12s", ci.id);
-	if (ci.id[0] && ci.runtime)
-		append(buf, len, " (%s)", container__runtime_name(ci.runtime));
-	if (ci.pod_uid[0])
-		append(buf, len, " %s pod %s", ci.id[0] ? "of" : "in", ci.pod_uid);
-	if (ci.ns_pid)
-		append(buf, len, "%s ns pid %d", buf[0] ? "," : " with", ci.ns_pid);
-	return buf;
 }
 
 /* Whether there is anything to drain or serve: samples came in lately (a target that sleeps
@@ -312,7 +280,7 @@ static int on_target(void *ctx, struct pyproc *p)
 	}
 	procfs__comm(pid, 0, comm, sizeof(comm));
 	log_info("profiling pid %d (%s): CPython %u.%u%s", pid, comm, p->major, p->minor,
-		 describe_container(pid, where, sizeof(where)));
+		 container__describe(pid, where, sizeof(where)));
 	if (p->layout_guessed_from && !d->guessed_from[p->minor & 63]) {
 		d->guessed_from[p->minor & 63] = (unsigned char)p->layout_guessed_from;
 		log_warn(
@@ -379,6 +347,55 @@ static void discover(struct daemon *d)
 }
 
 /* ---- status and metrics ---- */
+
+/* The caches of what is read from targets, each with its budget (README, "Memory"). */
+static void gather_caches(struct daemon *d, struct stat_list *l)
+{
+	const struct symcache *sc = collector__symcache(d->coll);
+	const struct {
+		const char *name;
+		const struct lru *lru;
+	} caches[] = {
+	    {"code", symcache__codes(sc)},
+	    {"source", symcache__sources(sc)},
+	    {"elf", discovery__elf_cache(d->disc)},
+	};
+	const size_t n = sizeof(caches) / sizeof(caches[0]);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct lru *c = caches[i].lru;
+
+		char budget[64] = "";
+
+		if (c->max_bytes != SIZE_MAX)
+			snprintf(budget, sizeof(budget), ", %.1f of %.0f MiB", c->bytes / 1048576.0,
+				 c->max_bytes / 1048576.0);
+		statlist__info(l, "cache",
+			       "%s: %zu entries (at most %zu)%s; %llu hits, %llu misses, %llu "
+			       "evictions",
+			       caches[i].name, c->n, c->max_n, budget,
+			       (unsigned long long)c->stats[LRU_HITS],
+			       (unsigned long long)c->stats[LRU_MISSES],
+			       (unsigned long long)c->stats[LRU_EVICTIONS]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		for (int k = 0; k < LRU_STAT_MAX; k++) {
+			statlist__add(
+			    l, "cache_events_total", STAT_COUNTER,
+			    "Lookups in the caches of what is read from targets, and entries "
+			    "evicted for their budget.",
+			    "cache", caches[i].name, caches[i].lru->stats[k]);
+			statlist__label2(l, "event", lru_stat_names[k]);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		statlist__add(l, "cache_entries", STAT_GAUGE, "Entries held by each cache.",
+			      "cache", caches[i].name, caches[i].lru->n);
+	for (size_t i = 0; i < n; i++)
+		statlist__add(l, "cache_bytes", STAT_GAUGE,
+			      "Bytes held by each cache (the elf cache counts entries only).",
+			      "cache", caches[i].name, caches[i].lru->bytes);
+}
 
 static void gather(struct daemon *d, struct stat_list *l)
 {
@@ -484,6 +501,7 @@ static void gather(struct daemon *d, struct stat_list *l)
 		statlist__add(l, "symbolizer_events_total", STAT_COUNTER,
 			      "Frame naming work and failures, by kind.", "kind", sym_stat_names[i],
 			      sym[i]);
+	gather_caches(d, l);
 	for (int i = 0; i < DISC_STAT_MAX; i++)
 		statlist__add(l, "discovery_events_total", STAT_COUNTER,
 			      "Process discovery work and outcomes, by kind.", "kind",
@@ -542,7 +560,7 @@ static void status_target(void *ctx, pid_t pid)
 
 	procfs__comm(pid, 0, comm, sizeof(comm));
 	statlist__info(l, "target", "%d %s%s", pid, comm,
-		       describe_container(pid, where, sizeof(where)));
+		       container__describe(pid, where, sizeof(where)));
 }
 
 static void body_status(struct daemon *d, FILE *f)
@@ -804,12 +822,6 @@ static void close_servers(struct daemon *d)
 	}
 }
 
-/* A way of a BPF part the kernel refused before another loaded: one line each. */
-static void log_fallback(void *ctx, const char *line)
-{
-	log_info("%s", line);
-}
-
 /* Said once when the sampler is (re)opened: which off-CPU way runs, or why none does. */
 static void log_offcpu_state(const struct sampler *smp)
 {
@@ -828,7 +840,7 @@ static struct sampler_opts sampler_opts_for(const struct agent_config *cfg)
 	    .off_cpu = cfg->sampling.off_cpu.enabled,
 	    .min_block_us = cfg->sampling.off_cpu.min_block_us,
 	    .ringbuf_mb = cfg->sampling.ring_buffer_mb,
-	    .note = log_fallback,
+	    .note = log__info_line,
 	};
 }
 

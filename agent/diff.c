@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "diff.h"
-#include "folded.h"
+#include "frame.h"
 
 #define DIFF_EPSILON 0.005 /* percentage points below which a change is not reported */
 
@@ -25,16 +25,16 @@ static int64_t function_of(struct diff_builder *b, const char *frame, uint32_t d
 	char small[1200], *buf = small;
 	size_t need;
 	int64_t id;
-	enum frame_kind k = folded__frame_kind(frame, depth);
+	enum frame_kind k = frame__kind(frame, depth);
 
 	if (k == FRAME_PROCESS || k == FRAME_THREAD || k == FRAME_CONTAINER)
 		return -ENOENT;
-	need = folded__function_name(frame, depth, small, sizeof(small));
+	need = frame__function_name(frame, depth, small, sizeof(small));
 	if (need >= sizeof(small)) {
 		buf = malloc(need + 1);
 		if (!buf)
 			return -ENOMEM;
-		folded__function_name(frame, depth, buf, need + 1);
+		frame__function_name(frame, depth, buf, need + 1);
 	}
 	id = strtab__intern(&b->d->names, buf);
 	if (buf != small)

@@ -378,6 +378,11 @@ const uint64_t *discovery__stats(const struct discovery *d)
 	return d->stats;
 }
 
+const struct lru *discovery__elf_cache(const struct discovery *d)
+{
+	return pyproc__cache_lru(d->cache);
+}
+
 size_t discovery__tracked(const struct discovery *d)
 {
 	return d->procs.n;

@@ -61,6 +61,8 @@ size_t discovery__ntargets(const struct discovery *d);
 void discovery__each_target(const struct discovery *d, void (*fn)(void *ctx, pid_t pid), void *ctx);
 const uint64_t *discovery__stats(const struct discovery *d);
 size_t discovery__tracked(const struct discovery *d);
+/* The cache of ELF facts, with its budget and counters. */
+const struct lru *discovery__elf_cache(const struct discovery *d);
 void discovery__free(struct discovery *d);
 
 /* The grace period between a target's exit and its release. */

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "flamegraph.h"
-#include "folded.h"
+#include "frame.h"
+#include "json.h"
 #include "hashmap.h"
 
 /* Subtrees narrower than 0.1 px of the full width are merged in the file, as flamegraph.pl
@@ -137,7 +138,7 @@ static int tree__add_profile(struct fg_tree *t, const struct profile *p, int is_
 				struct frame_parts fp;
 				int64_t nid, child;
 
-				folded__parse_frame(name, d, &fp);
+				frame__parse(name, d, &fp);
 				if (normalize && fp.kind == FRAME_PROCESS) {
 					snprintf(buf, sizeof(buf), "%.*s", (int)fp.name_len,
 						 fp.name);
@@ -654,7 +655,7 @@ static int write_svg(struct fg_tree *t, const struct profile_meta *meta, FILE *o
 	for (uint32_t i = 0; i < nused; i++) {
 		if (i)
 			putc(',', out);
-		output__json_string(out, strtab__str(&t->names, used[i]));
+		json__string(out, strtab__str(&t->names, used[i]));
 	}
 	fputs("],\nkinds:\"", out);
 	for (uint32_t i = 0; i < nused; i++)

@@ -4,7 +4,6 @@
 #define PYPROF_FLAMEGRAPH_H
 
 #include <stdio.h>
-#include "output.h"
 #include "profile.h"
 
 /* Image width in pixels; frames are laid out in this width minus a 10 px margin each side. */

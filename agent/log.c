@@ -68,3 +68,9 @@ void log__install_libbpf(void)
 {
 	libbpf_set_print(libbpf_print);
 }
+
+void log__info_line(void *ctx, const char *line)
+{
+	(void)ctx;
+	log__msg(LOG_INFO, "%s", line);
+}

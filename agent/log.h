@@ -8,6 +8,9 @@ enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 void log__set_level(enum log_level level);
 int log__parse_level(const char *name, enum log_level *ret_level);
 void log__msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A line to log at LOG_INFO, as a callback (ctx unused): e.g. sampler_opts.note, the ways of a
+ * BPF part the kernel refused before another loaded, one line each. */
+void log__info_line(void *ctx, const char *line);
 /* Routes libbpf's messages through the logger (warnings at LOG_WARN, the rest at LOG_DEBUG). */
 void log__install_libbpf(void);
 

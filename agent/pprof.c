@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
-#include "folded.h"
+#include "frame.h"
 #include "hashmap.h"
 #include "pprof.h"
 #include "proto/profile.pb-c.h"
@@ -240,7 +240,7 @@ int pprof__write(const struct profile *p, const struct profile_meta *meta, FILE 
 		struct frame_parts fp;
 
 		/* depth 2: root and thread frames keep their whole name as function name */
-		folded__parse_frame(strtab__str(&p->strs, f), 2, &fp);
+		frame__parse(strtab__str(&p->strs, f), 2, &fp);
 		is_container[f] = fp.kind == FRAME_CONTAINER;
 		if (fp.kind != FRAME_PYTHON) {
 			fp.name = strtab__str(&p->strs, f);
@@ -306,7 +306,7 @@ int pprof__write(const struct profile *p, const struct profile_meta *meta, FILE 
 
 				if (i > 1 && !is_container[s->ids[i]])
 					continue;
-				folded__parse_frame(name, i, &fp);
+				frame__parse(name, i, &fp);
 				if (fp.kind == FRAME_CONTAINER) {
 					container = builder__strn(&b, fp.name, fp.name_len);
 					continue;

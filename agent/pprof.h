@@ -6,7 +6,6 @@
 
 #include <stddef.h>
 #include <stdio.h>
-#include "output.h"
 #include "profile.h"
 
 /* Sample types: cpu: samples/count and cpu/nanoseconds; offcpu: off_cpu/nanoseconds; wall:

@@ -146,3 +146,25 @@ int profile__write_folded(const struct profile *p, FILE *out)
 	free(sorted);
 	return err;
 }
+
+static const char *const kind_names[PROFILE_KIND_MAX] = {
+    [PROFILE_CPU] = "cpu",
+    [PROFILE_OFFCPU] = "offcpu",
+    [PROFILE_WALL] = "wall",
+};
+
+int profile__parse_kind(const char *name, enum profile_kind *ret_kind)
+{
+	for (int i = 0; i < PROFILE_KIND_MAX; i++) {
+		if (!strcmp(name, kind_names[i])) {
+			*ret_kind = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *profile__kind_name(enum profile_kind kind)
+{
+	return kind < PROFILE_KIND_MAX ? kind_names[kind] : "unknown";
+}

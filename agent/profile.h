@@ -40,4 +40,26 @@ static inline void profile__add_weight(struct profile *p, struct profile_stack *
 /* Writes "root;...;leaf weight" lines, sorted so equal profiles give equal files. */
 int profile__write_folded(const struct profile *p, FILE *out);
 
+/* What a profile's weights mean. */
+enum profile_kind {
+	PROFILE_CPU = 0, /* weights are samples, one every 1/rate_hz s of CPU time */
+	PROFILE_OFFCPU,	 /* weights are microseconds off-CPU */
+	PROFILE_WALL,	 /* weights are microseconds of wall-clock time */
+	PROFILE_KIND_MAX,
+};
+
+/* What a profile's weights mean and when it was taken. */
+struct profile_meta {
+	enum profile_kind kind;
+	unsigned rate_hz;	  /* sampling frequency; 0: unknown */
+	uint64_t start_ns;	  /* wall-clock start, ns since the Unix epoch; 0: unknown */
+	uint64_t duration_ns;	  /* 0: unknown */
+	const char *container_id; /* labels every sample in pprof when set (NULL: none) */
+	const char *title;	  /* flame graph and speedscope title (NULL: from kind) */
+};
+
+/* "cpu", "offcpu", "wall" -> kind; -EINVAL if unknown. */
+int profile__parse_kind(const char *name, enum profile_kind *ret_kind);
+const char *profile__kind_name(enum profile_kind kind);
+
 #endif

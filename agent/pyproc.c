@@ -15,6 +15,7 @@
 #include "procfs.h"
 #include "pyobj.h"
 #include "pyoffsets.h"
+#include "lru.h"
 #include "pyproc.h"
 
 #define MAX_CANDIDATES	   512
@@ -354,7 +355,8 @@ static int load_layout(struct pyproc *p, char *errbuf, size_t errlen)
 }
 
 /* What one ELF file says about CPython, cached per file so that discovery parses each
- * distinct file once, however many processes map it. */
+ * distinct file once, however many processes map it (up to PYPROC_CACHE_FILES files, the least
+ * recently used forgotten: parsed again if seen again). */
 struct elf_facts {
 	int python;	 /* defines the runtime symbols */
 	int version_err; /* the version could not be determined */
@@ -365,16 +367,25 @@ struct elf_facts {
 	struct elf_symbol_query q[SYM_COUNT];
 };
 
+struct facts_entry {
+	struct lru_node node;
+	struct hkey key;
+	struct elf_facts facts;
+};
+
 struct pyproc_cache {
-	struct hashmap files; /* (dev, inode, first mapping offset) -> elf_facts */
+	struct hashmap files; /* (dev, inode, first mapping offset) -> facts_entry */
+	struct lru lru;
 };
 
 struct pyproc_cache *pyproc__cache_new(void)
 {
 	struct pyproc_cache *c = calloc(1, sizeof(*c));
 
-	if (c)
+	if (c) {
 		hashmap__init(&c->files);
+		lru__init(&c->lru, PYPROC_CACHE_FILES, SIZE_MAX);
+	}
 	return c;
 }
 
@@ -394,6 +405,11 @@ void pyproc__cache_free(struct pyproc_cache *c)
 size_t pyproc__cache_size(const struct pyproc_cache *c)
 {
 	return c ? c->files.n : 0;
+}
+
+const struct lru *pyproc__cache_lru(const struct pyproc_cache *c)
+{
+	return &c->lru;
 }
 
 static struct hkey facts_key(const struct procmaps_entry *m)
@@ -433,21 +449,37 @@ static int facts_get(struct pyproc_cache *cache, pid_t pid, const struct procmap
 		     struct elf_facts *ret)
 {
 	struct hkey k = facts_key(m);
-	struct elf_facts *cached = cache ? hashmap__get(&cache->files, k) : NULL;
+	struct facts_entry *cached = cache ? hashmap__get(&cache->files, k) : NULL;
+	struct lru_node *n;
 	int err;
 
 	if (cached) {
-		*ret = *cached;
+		cache->lru.stats[LRU_HITS]++;
+		lru__touch(&cache->lru, &cached->node);
+		*ret = cached->facts;
 		return 0;
 	}
 	err = examine_elf(pid, m, ret);
 	if (err || !cache)
 		return err;
+	cache->lru.stats[LRU_MISSES]++;
 	cached = malloc(sizeof(*cached));
-	if (cached) {
-		*cached = *ret;
-		if (hashmap__put(&cache->files, k, cached, NULL))
-			free(cached);
+	if (!cached)
+		return 0;
+	cached->key = k;
+	cached->facts = *ret;
+	if (hashmap__put(&cache->files, k, cached, NULL)) {
+		free(cached);
+		return 0;
+	}
+	lru__insert(&cache->lru, &cached->node, sizeof(*cached));
+	while ((n = lru__over(&cache->lru, 1))) {
+		struct facts_entry *old = lru__entry(n, struct facts_entry, node);
+
+		hashmap__del(&cache->files, old->key);
+		lru__unlink(&cache->lru, n);
+		lru__evicted(&cache->lru);
+		free(old);
 	}
 	return 0;
 }

@@ -33,8 +33,14 @@ void pyproc__free(struct pyproc *p);
 
 /* What each ELF file (by device, inode and offset) says about CPython, so that discovery
  * parses a file once however many processes map it. NULL caches nothing. */
+/* The ELF files whose facts are kept (a few hundred bytes each). */
+#define PYPROC_CACHE_FILES 1024
+
 struct pyproc_cache *pyproc__cache_new(void);
 size_t pyproc__cache_size(const struct pyproc_cache *c);
+/* Its budget and counters. */
+struct lru;
+const struct lru *pyproc__cache_lru(const struct pyproc_cache *c);
 void pyproc__cache_free(struct pyproc_cache *c);
 
 /* Major and minor version from a PY_VERSION_HEX value. */

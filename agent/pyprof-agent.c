@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "config.h"
-#include "control.h"
 #include "daemon.h"
 #include "log.h"
 #include "version.h"
@@ -47,7 +46,7 @@ static void usage(FILE *f)
 	    "Files:\n"
 	    "  " DEFAULT_CONFIG "  the default configuration\n"
 	    "  control.socket     agentctl's Unix socket, mode 0600, root peers only\n"
-	    "                     (default " CONTROL_DEFAULT_SOCKET ")\n"
+	    "                     (default " CONFIG_DEFAULT_SOCKET ")\n"
 	    "  output.directory   finished windows (systemd unit: /var/lib/pyprof-agent/profiles)\n"
 	    "  upload.spool.directory  windows waiting for upload (/var/lib/pyprof-agent/spool)\n"
 	    "  metrics.listen     HOST:PORT serving Prometheus text at /metrics\n"

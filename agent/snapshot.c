@@ -27,13 +27,6 @@ static void sleep_ns(uint64_t ns)
 	nanosleep(&ts, NULL); /* EINTR (Ctrl-C) simply ends the nap early */
 }
 
-/* A way of a BPF part the kernel refused before another loaded: one line, not its verifier log
- * (which --verbose shows). */
-static void log_fallback(void *ctx, const char *line)
-{
-	log_info("%s", line);
-}
-
 /* The exit code for each answer of the daemon, and (through control__status_of) for each error
  * of the local path: one cause, one code. */
 static const unsigned char exit_code_of_answer[CONTROL_STATUS_MAX] = {
@@ -114,7 +107,7 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 	    .kernel_stacks = opts->kernel || opts->mode != PROFILE_CPU,
 	    .off_cpu = opts->mode != PROFILE_CPU,
 	    .min_block_us = opts->min_block_us,
-	    .note = log_fallback,
+	    .note = log__info_line,
 	};
 	struct collector_opts co = {
 	    .kinds = 1u << opts->mode,
@@ -179,7 +172,7 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 	}
 	log_debug("on-CPU sampler: %s", sampler__oncpu_kind(smp));
 	if (so.off_cpu && !sampler__offcpu_attach_kind(smp)) {
-		log_error("--mode %s needs the off-CPU tracer: %s", output__kind_name(opts->mode),
+		log_error("--mode %s needs the off-CPU tracer: %s", profile__kind_name(opts->mode),
 			  sampler__offcpu_unavailable(smp));
 		code = SNAP_NO_KERNEL_SUPPORT;
 		goto out;

@@ -4,7 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "folded.h"
+#include "frame.h"
+#include "json.h"
 #include "hashmap.h"
 #include "speedscope.h"
 
@@ -43,11 +44,11 @@ static uint32_t group_frames(const struct profile *p, const struct profile_stack
 	struct frame_parts fp;
 
 	*ret_tid = 0;
-	if (!s->n || folded__frame_kind(strtab__str(&p->strs, s->ids[0]), 0) != FRAME_PROCESS)
+	if (!s->n || frame__kind(strtab__str(&p->strs, s->ids[0]), 0) != FRAME_PROCESS)
 		return 0;
 	if (s->n < 2)
 		return 1;
-	folded__parse_frame(strtab__str(&p->strs, s->ids[1]), 1, &fp);
+	frame__parse(strtab__str(&p->strs, s->ids[1]), 1, &fp);
 	if (fp.kind != FRAME_THREAD)
 		return 1;
 	*ret_tid = fp.number;
@@ -60,10 +61,10 @@ static int write_frame(FILE *out, const char *frame)
 	char *name;
 	int err;
 
-	folded__parse_frame(frame, 2, &fp);
+	frame__parse(frame, 2, &fp);
 	if (fp.kind != FRAME_PYTHON) {
 		fputs("{\"name\":", out);
-		err = output__json_string(out, frame);
+		err = json__string(out, frame);
 		putc('}', out);
 		return err;
 	}
@@ -73,11 +74,11 @@ static int write_frame(FILE *out, const char *frame)
 	memcpy(name, fp.name, fp.name_len);
 	name[fp.name_len] = '\0';
 	fputs("{\"name\":", out);
-	output__json_string(out, name);
+	json__string(out, name);
 	memcpy(name, fp.file, fp.file_len);
 	name[fp.file_len] = '\0';
 	fputs(",\"file\":", out);
-	err = output__json_string(out, name);
+	err = json__string(out, name);
 	fprintf(out, ",\"line\":%ld}", fp.number);
 	free(name);
 	return err;
@@ -164,12 +165,12 @@ int speedscope__write(const struct profile *p, const struct profile_meta *meta, 
 	fprintf(out,
 		"{\"$schema\":\"%s\",\"exporter\":\"pyprof-agent\",\"name\":", SPEEDSCOPE_SCHEMA);
 	if (meta->title) {
-		output__json_string(out, meta->title);
+		json__string(out, meta->title);
 	} else {
 		char name[32];
 
-		snprintf(name, sizeof(name), "%s profile", output__kind_name(meta->kind));
-		output__json_string(out, name);
+		snprintf(name, sizeof(name), "%s profile", profile__kind_name(meta->kind));
+		json__string(out, name);
 	}
 	fprintf(out, ",\"activeProfileIndex\":%zu,\n\"shared\":{\"frames\":[", active);
 	for (size_t i = 0; i < ngroups; i++) {
@@ -205,11 +206,10 @@ int speedscope__write(const struct profile *p, const struct profile_meta *meta, 
 				goto out;
 			}
 			sprintf(name, "%s %s", r, t);
-			output__json_string(out, name);
+			json__string(out, name);
 			free(name);
 		} else {
-			output__json_string(out, g->skip ? strtab__str(&p->strs, g->root)
-							 : "all stacks");
+			json__string(out, g->skip ? strtab__str(&p->strs, g->root) : "all stacks");
 		}
 		fprintf(out, ",\"unit\":\"%s\",\"startValue\":0,\"endValue\":%llu,\"samples\":[",
 			meta->kind == PROFILE_CPU ? "none" : "microseconds",

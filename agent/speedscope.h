@@ -4,7 +4,6 @@
 #define PYPROF_SPEEDSCOPE_H
 
 #include <stdio.h>
-#include "output.h"
 #include "profile.h"
 
 /* One "sampled" profile per thread ("COMM (PID) thread TID (name)"), or per process when the

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "errbuf.h"
+#include "atomicfile.h"
 #include "spool.h"
 
 /* A spooled window larger than this is not read back (S3 takes at most 5 GiB in one PUT; a
@@ -508,29 +509,14 @@ void spool__set_max_bytes(struct spool *sp, uint64_t max_bytes)
 	pthread_mutex_unlock(&sp->lock);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int spool__put(struct spool *sp, const struct spool_window *w, const void *data, size_t len,
 	       char *err, size_t errlen)
 {
-	char name[SPOOL_NAME_MAX], tmp[PATH_MAX], path[PATH_MAX];
+	char name[SPOOL_NAME_MAX], tmp_name[SPOOL_NAME_MAX + 16], path[PATH_MAX];
+	struct atomic_file af;
 	void *gz = NULL;
 	size_t gz_len = 0;
-	int fd, rc;
+	int rc;
 
 	rc = spool__name(w->start_s, w->mode, name);
 	if (!rc)
@@ -541,35 +527,26 @@ int spool__put(struct spool *sp, const struct spool_window *w, const void *data,
 		return rc;
 	}
 	snprintf(path, sizeof(path), "%s/%s", sp->dir, name);
-	if (snprintf(tmp, sizeof(tmp), "%s/%s%s.XXXXXX", sp->dir, SPOOL_TMP_PREFIX, name) >=
-	    (int)sizeof(tmp)) {
-		free(gz);
-		errbuf__set(err, errlen, "spool directory path too long: %s", sp->dir);
-		return -ENAMETOOLONG;
-	}
+	/* the prefix tells a reader of the spool (a restart) a window half written */
+	snprintf(tmp_name, sizeof(tmp_name), "%s%s.XXXXXX", SPOOL_TMP_PREFIX, name);
 	mkdir_p(sp->dir); /* deleted under us: made again, as at start */
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		rc = -errno;
+	rc = atomicfile__open(&af, path, tmp_name);
+	if (rc) {
 		free(gz);
-		errbuf__set(err, errlen, "cannot create %s: %s", tmp, strerror(-rc));
+		errbuf__set(err, errlen, "cannot create a file in %s: %s", sp->dir, strerror(-rc));
 		return rc;
 	}
-	rc = write_all(fd, gz, gz_len);
+	if (fwrite(gz, 1, gz_len, af.f) != gz_len) {
+		rc = -EIO;
+		atomicfile__abort(&af);
+	} else {
+		rc = atomicfile__commit(&af, 0600);
+	}
 	free(gz);
-	/* on disk before it has its name: a crash leaves a temporary file or the whole window */
-	if (!rc && fsync(fd))
-		rc = -errno;
-	if (close(fd) && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, path))
-		rc = -errno;
 	if (rc) {
-		unlink(tmp);
 		errbuf__set(err, errlen, "cannot write %s: %s", path, strerror(-rc));
 		return rc;
 	}
-	errbuf__fsync_dir(sp->dir);
 	pthread_mutex_lock(&sp->lock);
 	rc = entry_add(sp, name, gz_len);
 	if (!rc)

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* Names Python frames (qualified name, file, line) of one process, reading its memory, with a
- * cache that is revalidated so a reused code-object address never yields a stale name. */
+ * cache that is revalidated so a reused code-object address never yields a stale name. The
+ * caches of the symbolizers of one collector share a budget (struct symcache): the least
+ * recently used code objects and source files of any process are evicted beyond it, and read
+ * again when next needed. */
 #ifndef PYPROF_SYMBOLIZE_H
 #define PYPROF_SYMBOLIZE_H
 
 #include <stdint.h>
 #include <sys/types.h>
 #include "hashmap.h"
+#include "lru.h"
 #include "memread.h"
 #include "pyprof_event.h"
 #include "py_offsets.h"
@@ -29,21 +33,45 @@ enum sym_stat {
 extern const char *const sym_stat_names[SYM_STAT_MAX];
 
 struct frame_sym {
-	const char *name; /* owned by the symbolizer, valid until symbolizer__free */
+	/* owned by the symbolizer's cache: valid until the next call of a symbolizer of the same
+	 * symcache (its entry may then be evicted) */
+	const char *name;
 	const char *filename;
 	int line;  /* 0 if unknown */
 	int known; /* 0: the frame could not be named */
 };
 
+/* The budget of a collector's symbolizers (README, "Memory"): code objects with their names and
+ * line tables, and the source files that pre-3.11 qualified names are derived from (a file
+ * larger than the budget is kept alone until the next one is read). */
+#define SYMCACHE_CODE_BYTES	(8u << 20)
+#define SYMCACHE_CODE_ENTRIES	65536
+#define SYMCACHE_SOURCE_BYTES	(4u << 20)
+#define SYMCACHE_SOURCE_ENTRIES 256
+
+struct symcache;
+
+struct symcache *symcache__new(size_t code_bytes, size_t source_bytes);
+/* After every symbolizer that uses it. */
+void symcache__free(struct symcache *c);
+/* The sym_stat counters of all its symbolizers, past and present. */
+const uint64_t *symcache__stats(const struct symcache *c);
+const struct lru *symcache__codes(const struct symcache *c);
+const struct lru *symcache__sources(const struct symcache *c);
+
 struct symbolizer;
 
-struct symbolizer *symbolizer__new(pid_t pid, const struct py_offsets *off, uint64_t code_type);
+/* cache: shared with the other symbolizers of a collector; NULL for one of its own with the
+ * default budget. */
+struct symbolizer *symbolizer__new(pid_t pid, const struct py_offsets *off, uint64_t code_type,
+				   struct symcache *cache);
 /* A reader other than process_vm_readv (tests, fuzzing); source files are then not read. */
 struct symbolizer *symbolizer__new_reader(const struct mem_reader *r, const struct py_offsets *off,
-					  uint64_t code_type);
+					  uint64_t code_type, struct symcache *cache);
 int symbolizer__resolve(struct symbolizer *s, const struct py_frame *f, struct frame_sym *ret);
 /* Starts a new validation period: cached code objects are checked again once when next used. */
 void symbolizer__tick(struct symbolizer *s);
+/* Its cache's counters (symcache__stats). */
 const uint64_t *symbolizer__stats(const struct symbolizer *s);
 void symbolizer__free(struct symbolizer *s);
 

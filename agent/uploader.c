@@ -583,7 +583,7 @@ int uploader__spool(struct uploader *up, const struct profile *p, const struct p
 	int rc;
 
 	snprintf(w.host, sizeof(w.host), "%s", host);
-	snprintf(w.mode, sizeof(w.mode), "%s", output__kind_name(meta->kind));
+	snprintf(w.mode, sizeof(w.mode), "%s", profile__kind_name(meta->kind));
 	snprintf(w.agent_version, sizeof(w.agent_version), "%s", PYPROF_VERSION);
 	f = open_memstream(&text, &len);
 	if (!f) {

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "folded.h"
+#include "frame.h"
 #include "profile.h"
 
 struct parsed {
@@ -67,11 +68,11 @@ static void parse(const uint8_t *data, size_t size, const uint8_t *chunks, size_
 			const char *s = strtab__str(&p.strs, id);
 
 			for (uint32_t depth = 0; depth < 3; depth++) {
-				folded__parse_frame(s, depth, &fparts);
+				frame__parse(s, depth, &fparts);
 				if (fparts.kind >= FRAME_KIND_MAX ||
 				    fparts.name + fparts.name_len > s + strlen(s))
 					abort();
-				folded__function_name(s, depth, name, sizeof(name));
+				frame__function_name(s, depth, name, sizeof(name));
 			}
 		}
 		write_back(&p, ret);

@@ -7,7 +7,8 @@
  *   u8 minor      6..13: that version's table; 14, 15: _Py_DebugOffsets read from region 0
  *   u8 nregions   1..8 memory regions
  *   u8 nframes    0..32 frames to name
- *   u8 flags      bit 0: check the code type; bit 1: change memory, then name them again
+ *   u8 flags      bit 0: check the code type; bit 1: change memory, then name them again;
+ *                 bit 2: a cache budget of 1 KiB (evictions)
  *   u64 code_type
  *   nregions x { u64 addr; u32 len }
  *   nframes x { u64 code; u64 instr }  instr: f_lasti (3.6-3.10), else a byte offset from the
@@ -76,6 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mem_image img;
 	struct mem_reader r;
 	struct symbolizer *s;
+	struct symcache *cache = NULL;
 	unsigned minor, nregions, nframes, flags;
 	uint64_t code_type;
 	uint32_t mutate_at;
@@ -144,7 +146,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pyobj__code_free(&code);
 	}
 
-	s = symbolizer__new_reader(&r, &off, code_type);
+	/* a budget of a few entries: eviction and re-reading are fuzzed too (flags bit 2) */
+	cache = (flags & 4) ? symcache__new(1024, 1024) : NULL;
+	s = symbolizer__new_reader(&r, &off, code_type, cache);
 	if (!s)
 		abort();
 	for (int pass = 0; pass < 2; pass++) {
@@ -166,6 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		symbolizer__tick(s);
 	}
 	symbolizer__free(s);
+	symcache__free(cache);
 out:
 	for (unsigned i = 0; i < nregions; i++)
 		free((void *)regions[i].data);

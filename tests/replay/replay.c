@@ -184,7 +184,7 @@ static const char *verify(struct replay *x, const struct sample_event *ev, const
 			 e->gil ? "held" : "released");
 		return why;
 	}
-	s = symbolizer__new_reader(&rd, &x->off, x->r->code_type);
+	s = symbolizer__new_reader(&rd, &x->off, x->r->code_type, NULL);
 	if (!s) {
 		snprintf(why, len, "no memory");
 		return why;

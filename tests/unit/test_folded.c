@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "folded.h"
+#include "frame.h"
 #include "profile_fixture.h"
 
 #define FX FIXTURES "/folded/"
@@ -83,7 +84,7 @@ static void test_frame_kinds_follow_the_naming_conventions(void **state)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		enum frame_kind k = folded__frame_kind(cases[i].frame, cases[i].depth);
+		enum frame_kind k = frame__kind(cases[i].frame, cases[i].depth);
 
 		if (k != cases[i].kind)
 			fail_msg("'%s' at depth %u: %s, expected %s", cases[i].frame,
@@ -96,7 +97,7 @@ static void test_frame_parts_split_at_the_right_places(void **state)
 {
 	struct frame_parts fp;
 
-	folded__parse_frame("outer.<locals>.inner (/a b (c)/x.py:123)", 4, &fp);
+	frame__parse("outer.<locals>.inner (/a b (c)/x.py:123)", 4, &fp);
 	assert_int_equal(fp.kind, FRAME_PYTHON);
 	assert_int_equal(fp.name_len, strlen("outer.<locals>.inner"));
 	assert_memory_equal(fp.name, "outer.<locals>.inner", fp.name_len);
@@ -104,22 +105,22 @@ static void test_frame_parts_split_at_the_right_places(void **state)
 	assert_memory_equal(fp.file, "/a b (c)/x.py", fp.file_len);
 	assert_int_equal(fp.number, 123);
 
-	folded__parse_frame("my (odd) comm (77)", 0, &fp);
+	frame__parse("my (odd) comm (77)", 0, &fp);
 	assert_int_equal(fp.kind, FRAME_PROCESS);
 	assert_int_equal(fp.number, 77);
 	assert_int_equal(fp.name_len, strlen("my (odd) comm"));
 
-	folded__parse_frame("thread 4243 (worker (2))", 1, &fp);
+	frame__parse("thread 4243 (worker (2))", 1, &fp);
 	assert_int_equal(fp.kind, FRAME_THREAD);
 	assert_int_equal(fp.number, 4243);
 	assert_memory_equal(fp.name, "worker (2)", fp.name_len);
 	assert_int_equal(fp.name_len, strlen("worker (2)"));
 
-	folded__parse_frame("[container 3f2a9c]", 1, &fp);
+	frame__parse("[container 3f2a9c]", 1, &fp);
 	assert_int_equal(fp.name_len, 6);
 	assert_memory_equal(fp.name, "3f2a9c", 6);
 
-	folded__parse_frame("tcp_sendmsg_[k]", 9, &fp);
+	frame__parse("tcp_sendmsg_[k]", 9, &fp);
 	assert_int_equal(fp.name_len, strlen("tcp_sendmsg"));
 }
 
@@ -127,12 +128,12 @@ static void test_function_name_drops_only_the_line(void **state)
 {
 	char buf[128];
 
-	folded__function_name("Handler.score (/srv/app.py:17)", 3, buf, sizeof(buf));
+	frame__function_name("Handler.score (/srv/app.py:17)", 3, buf, sizeof(buf));
 	assert_string_equal(buf, "Handler.score (/srv/app.py)");
-	folded__function_name("do_syscall_64_[k]", 3, buf, sizeof(buf));
+	frame__function_name("do_syscall_64_[k]", 3, buf, sizeof(buf));
 	assert_string_equal(buf, "do_syscall_64_[k]");
 	/* the full length is returned when the buffer is short */
-	assert_int_equal(folded__function_name("f (/x.py:1)", 3, buf, 4), strlen("f (/x.py)"));
+	assert_int_equal(frame__function_name("f (/x.py:1)", 3, buf, 4), strlen("f (/x.py)"));
 	assert_string_equal(buf, "f (");
 }
 

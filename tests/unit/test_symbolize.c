@@ -105,7 +105,7 @@ static void env_open(struct env *e, unsigned minor)
 	assert_non_null(e->off);
 	e->mem.img = &e->pm.img;
 	e->reader = (struct mem_reader){.read = tmem_read, .ctx = &e->mem};
-	e->s = symbolizer__new_reader(&e->reader, e->off, e->pm.code_type);
+	e->s = symbolizer__new_reader(&e->reader, e->off, e->pm.code_type, NULL);
 	assert_non_null(e->s);
 }
 
@@ -312,34 +312,79 @@ static void test_reused_address_gives_new_name_every_version(void **state)
 	}
 }
 
-/* Names handed out stay valid until symbolizer__free (symbolize.h), even after the address
- * they came from was found reused and re-read. */
-static void test_names_stay_valid_after_address_reuse(void **state)
+/* Over its budget the cache evicts the least recently used code objects, of any symbolizer that
+ * shares it, and reads them again when they come back: names stay right, never guessed. */
+static void test_budget_evicts_and_rereads_right_names(void **state)
 {
+	for (unsigned minor = 6; minor <= 13; minor++) {
+		struct env e;
+		struct symcache *tiny = symcache__new(1, 1); /* holds one entry: the one in use */
+
+		env_open(&e, minor);
+		symbolizer__free(e.s);
+		e.s = symbolizer__new_reader(&e.reader, e.off, e.pm.code_type, tiny);
+		for (int pass = 0; pass < 2; pass++) {
+			for (size_t i = 0; i < e.pm.nlines; i++) {
+				const struct pm_line *pl = &e.pm.lines[i];
+				const struct pm_code *pc = &e.pm.codes[pl->code];
+				struct py_frame f = frame_at(&e.pm, e.off, pc->addr, pl->offset);
+				struct frame_sym fs = {0};
+
+				assert_int_equal(symbolizer__resolve(e.s, &f, &fs), 0);
+				assert_string_equal(fs.name, display_of(&e.pm, pc));
+				assert_string_equal(fs.filename, pc->filename);
+				assert_int_equal(fs.line, pl->line < 0 ? 0 : pl->line);
+				assert_true(symcache__codes(tiny)->n <= 1);
+			}
+		}
+		/* every change of code object was a miss, and evicted the one before */
+		assert_true(symcache__codes(tiny)->stats[LRU_MISSES] >= 2 * e.pm.ncodes);
+		assert_int_equal(symcache__codes(tiny)->stats[LRU_EVICTIONS],
+				 symcache__codes(tiny)->stats[LRU_MISSES] - 1);
+		assert_int_equal(symcache__stats(tiny)[SYM_STAT_CODE_READS],
+				 symcache__codes(tiny)->stats[LRU_MISSES]);
+		env_close(&e);
+		symcache__free(tiny);
+	}
+}
+
+/* One budget for every symbolizer of a cache: the bytes it counts are those its entries hold,
+ * whichever process they came from, and a symbolizer freed takes its entries out. */
+static void test_budget_is_shared_and_released(void **state)
+{
+	struct symcache *c = symcache__new(SYMCACHE_CODE_BYTES, SYMCACHE_SOURCE_BYTES);
 	struct env e;
-	const struct pm_code *a, *b;
-	struct frame_sym old, fs;
-	struct py_frame f;
-	uint8_t *b_header;
-	char want_name[256], want_file[256];
+	struct symbolizer *other;
+	size_t one;
 
 	env_open(&e, 12);
-	a = pymem_find(&e.pm, "area");
-	b = pymem_find(&e.pm, "plain");
-	f = frame_at(&e.pm, e.off, a->addr, 2);
-	assert_int_equal(symbolizer__resolve(e.s, &f, &old), 0);
-	snprintf(want_name, sizeof(want_name), "%s", old.name);
-	snprintf(want_file, sizeof(want_file), "%s", old.filename);
-	b_header = copy_bytes(&e.pm, b->addr, e.off->code_size);
-	overlay_add(&e.mem, a->addr, b_header, e.off->code_size);
-	symbolizer__tick(e.s);
-	assert_int_equal(symbolizer__resolve(e.s, &f, &fs), 0);
-	assert_string_equal(fs.name, "plain");
-	assert_int_equal(stat(&e, SYM_STAT_REUSED_ADDRESS), 1);
-	assert_string_equal(old.name, want_name);
-	assert_string_equal(old.filename, want_file);
+	symbolizer__free(e.s);
+	e.s = symbolizer__new_reader(&e.reader, e.off, e.pm.code_type, c);
+	other = symbolizer__new_reader(&e.reader, e.off, e.pm.code_type, c);
+	for (size_t i = 0; i < e.pm.ncodes; i++) {
+		struct py_frame f = frame_at(&e.pm, e.off, e.pm.codes[i].addr, 0);
+		struct frame_sym fs;
+
+		assert_int_equal(symbolizer__resolve(e.s, &f, &fs), 0);
+	}
+	one = symcache__codes(c)->bytes;
+	assert_int_equal(symcache__codes(c)->n, e.pm.ncodes);
+	assert_true(one > e.pm.ncodes * 64); /* names, files and line tables are counted */
+	for (size_t i = 0; i < e.pm.ncodes; i++) {
+		struct py_frame f = frame_at(&e.pm, e.off, e.pm.codes[i].addr, 0);
+		struct frame_sym fs;
+
+		assert_int_equal(symbolizer__resolve(other, &f, &fs), 0);
+	}
+	assert_int_equal(symcache__codes(c)->n, 2 * e.pm.ncodes);
+	assert_int_equal(symcache__codes(c)->bytes, 2 * one);
+	symbolizer__free(other);
+	assert_int_equal(symcache__codes(c)->n, e.pm.ncodes);
+	assert_int_equal(symcache__codes(c)->bytes, one);
 	env_close(&e);
-	free(b_header);
+	assert_int_equal(symcache__codes(c)->n, 0);
+	assert_int_equal(symcache__codes(c)->bytes, 0);
+	symcache__free(c);
 }
 
 /* When a cached code object becomes unreadable (freed, or the process exited), the cached name
@@ -487,7 +532,8 @@ int main(void)
 	    cmocka_unit_test(test_second_resolve_served_from_cache),
 	    cmocka_unit_test(test_tick_revalidates_once_per_period),
 	    cmocka_unit_test(test_reused_address_gives_new_name_every_version),
-	    cmocka_unit_test(test_names_stay_valid_after_address_reuse),
+	    cmocka_unit_test(test_budget_evicts_and_rereads_right_names),
+	    cmocka_unit_test(test_budget_is_shared_and_released),
 	    cmocka_unit_test(test_unreadable_after_tick_named_from_cache),
 	    cmocka_unit_test(test_unknown_unreadable_address),
 	    cmocka_unit_test(test_not_code_bad_string_bad_linetable_counted),

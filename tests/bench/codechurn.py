@@ -1,0 +1,93 @@
+"""make bench, code churn: the daemon's memory while a Python process keeps making new code.
+The target compiles and runs chains of 20 freshly made functions, each chain new, for
+BENCH_CODECHURN_S (default 600) seconds: every sample names 20 code objects never seen before,
+about two thousand a second at 99 Hz, over a million in ten minutes. Prints the daemon's RSS
+after the first minute and at the end, the code cache's figures (entries, bytes, evictions)
+from `agentctl status`, and whether the frames of the last window are named right (each chain's
+functions carry the chain's number). Fails if RSS grew 5 MiB or more after the first minute."""
+import os
+import re
+import subprocess
+import tempfile
+import time
+
+from common import AGENT, AGENTCTL, PYTHON
+
+SECONDS = int(os.environ.get("BENCH_CODECHURN_S", "600"))
+
+TARGET = r'''
+import sys, time
+deadline = time.monotonic() + float(sys.argv[1])
+n = 0
+while time.monotonic() < deadline:
+    src = ["def f%d_0():\n    t = time.monotonic()\n    while time.monotonic() - t < 0.01:\n        pass\n" % n]
+    for k in range(1, 20):
+        src.append("def f%d_%d():\n    f%d_%d()\n" % (n, k, n, k - 1))
+    ns = {"time": time}
+    exec(compile("".join(src), "chain%d.py" % n, "exec"), ns)
+    ns["f%d_19" % n]()
+    n += 1
+'''
+
+
+def rss_mib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"VmRSS:\s*(\d+)", f.read()).group(1)) / 1024.0
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="pyprof-bench-")
+    cfg = os.path.join(work, "agent.yaml")
+    sock = os.path.join(work, "agent.sock")
+    out = os.path.join(work, "profiles")
+    with open(cfg, "w") as f:
+        f.write("sampling:\n  frequency_hz: 99\n  off_cpu: {enabled: false}\n"
+                "targets:\n  all_python: false\n  cmdline_regex: ['codechurn-target']\n"
+                "window:\n  seconds: 60\noutput:\n  directory: %s\n"
+                "control:\n  socket: %s\n" % (out, sock))
+    agent = subprocess.Popen([AGENT, "--config", cfg], stderr=subprocess.DEVNULL)
+    target = None
+    try:
+        time.sleep(3)
+        target = subprocess.Popen([PYTHON, "-c", TARGET, str(SECONDS), "codechurn-target"])
+        time.sleep(60)
+        first = rss_mib(agent.pid)
+        peak = first
+        while target.poll() is None:
+            time.sleep(5)
+            peak = max(peak, rss_mib(agent.pid))
+        end = rss_mib(agent.pid)
+        status = subprocess.run([AGENTCTL, "status", "--socket", sock], capture_output=True,
+                                text=True, timeout=30).stdout
+    finally:
+        if target and target.poll() is None:
+            target.kill()
+        agent.terminate()
+        agent.wait()
+    cache = [l.strip() for l in status.splitlines() if l.startswith("cache:")]
+    # names of the last full window: chainN.py frames are fN_k, and no other name
+    wrong = checked = 0
+    windows = sorted(p for p in os.listdir(out) if p.endswith("_cpu.folded"))
+    if len(windows) >= 2:
+        with open(os.path.join(out, windows[-2])) as f:
+            for line in f:
+                for m in re.finditer(r"(\S+) \(chain(\d+)\.py:\d+\)", line):
+                    checked += 1
+                    wrong += not re.fullmatch(r"f%s_\d+" % m.group(2), m.group(1))
+    print("### Code churn\n")
+    print("A process making a new chain of 20 functions every 10 ms, %d s, daemon at 99 Hz.\n"
+          % SECONDS)
+    print("| daemon RSS after 1 min | peak | end | growth after 1 min | frames checked | misnamed |")
+    print("|---|---|---|---|---|---|")
+    print("| %.1f MiB | %.1f MiB | %.1f MiB | %.1f MiB | %d | %d |\n"
+          % (first, peak, end, end - first, checked, wrong))
+    for line in cache:
+        print("    " + line)
+    print()
+    if end - first >= 5 or wrong or not checked:
+        raise SystemExit("code churn: RSS grew %.1f MiB, %d of %d frames misnamed"
+                         % (end - first, wrong, checked))
+
+
+if __name__ == "__main__":
+    main()
