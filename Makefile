@@ -28,9 +28,10 @@ BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
-# Every agent/*.c is a library module except the mains.
-MAINS      := agent/agentctl.c agent/pyprof-agent.c
-LIB_SRCS   := $(filter-out $(MAINS),$(wildcard agent/*.c))
+# Every agent/LAYER/*.c is a library module except the mains (layers: README, "Layout").
+MAINS      := agent/cmd/agentctl.c agent/cmd/pyprof-agent.c
+AGENT_SRCS := $(wildcard agent/*/*.c)
+LIB_SRCS   := $(filter-out $(MAINS),$(AGENT_SRCS))
 LIB_OBJS   := $(patsubst agent/%.c,$(BUILD)/agent/%.o,$(LIB_SRCS))
 # pprof's profile.proto, compiled by protoc-c into build/proto/ (generated, never committed).
 PROTO_OBJS := $(BUILD)/proto/profile.pb-c.o
@@ -94,12 +95,12 @@ $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto | $(DEPS_STAMP)
 $(BUILD)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/agent/pprof.o: $(BUILD)/proto/profile.pb-c.h
+$(BUILD)/agent/format/pprof.o: $(BUILD)/proto/profile.pb-c.h
 
-$(BUILD)/agentctl: $(BUILD)/agent/agentctl.o $(LIB_OBJS)
+$(BUILD)/agentctl: $(BUILD)/agent/cmd/agentctl.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/pyprof-agent: $(BUILD)/agent/pyprof-agent.o $(LIB_OBJS)
+$(BUILD)/pyprof-agent: $(BUILD)/agent/cmd/pyprof-agent.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
@@ -156,18 +157,18 @@ $(ASAN_DIR)/agent/%.o: agent/%.c $(ASAN_DIR)/agent/%.d | $(BPF_SKELS) $(DEPS_STA
 	@echo "  CC [asan] $<"
 	@$(CC) $(CFLAGS) $(ASAN_FLAGS) -MMD -MP -c $< -o $@
 
-$(ASAN_DIR)/agent/pprof.o: $(BUILD)/proto/profile.pb-c.h
+$(ASAN_DIR)/agent/format/pprof.o: $(BUILD)/proto/profile.pb-c.h
 
 $(ASAN_DIR)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h
 	@mkdir -p $(dir $@)
 	@echo "  CC [asan] $<"
 	@$(CC) $(CFLAGS) $(ASAN_FLAGS) -c $< -o $@
 
-$(ASAN_DIR)/agentctl: $(ASAN_DIR)/agent/agentctl.o $(ASAN_OBJS)
+$(ASAN_DIR)/agentctl: $(ASAN_DIR)/agent/cmd/agentctl.o $(ASAN_OBJS)
 	@echo "  LD [asan] $@"
 	@$(CC) $(CFLAGS) $(ASAN_FLAGS) $^ $(LDLIBS) -o $@
 
-$(ASAN_DIR)/pyprof-agent: $(ASAN_DIR)/agent/pyprof-agent.o $(ASAN_OBJS)
+$(ASAN_DIR)/pyprof-agent: $(ASAN_DIR)/agent/cmd/pyprof-agent.o $(ASAN_OBJS)
 	@echo "  LD [asan] $@"
 	@$(CC) $(CFLAGS) $(ASAN_FLAGS) $^ $(LDLIBS) -o $@
 
@@ -191,7 +192,8 @@ FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 		-fno-sanitize-recover=all
 FUZZ_CFLAGS  := $(filter-out -O2,$(CFLAGS)) $(FUZZ_FLAGS)
-FUZZ_SRCS    := $(filter-out agent/sampler.c agent/procwatch.c agent/daemon.c agent/snapshot.c,\
+FUZZ_SRCS    := $(filter-out agent/bpf/sampler.c agent/bpf/procwatch.c agent/daemon/daemon.c \
+		agent/cmd/snapshot.c,\
 		$(LIB_SRCS))
 FUZZ_OBJS    := $(patsubst agent/%.c,$(FUZZ_DIR)/agent/%.o,$(FUZZ_SRCS)) \
 		$(FUZZ_DIR)/proto/profile.pb-c.o
@@ -203,7 +205,7 @@ $(FUZZ_DIR)/agent/%.o: agent/%.c $(FUZZ_DIR)/agent/%.d | $(DEPS_STAMP)
 	@echo "  CC [fuzz] $<"
 	@$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
-$(FUZZ_DIR)/agent/pprof.o: $(BUILD)/proto/profile.pb-c.h
+$(FUZZ_DIR)/agent/format/pprof.o: $(BUILD)/proto/profile.pb-c.h
 
 $(FUZZ_DIR)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h
 	@mkdir -p $(dir $@)
@@ -291,7 +293,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pyprof-agent $(DESTDIR)$(BINDIR)/agentctl \
 		$(DESTDIR)$(UNITDIR)/pyprof-agent.service $(DESTDIR)$(TMPFILESDIR)/pyprof-agent.conf
 
-C_SOURCES := agent/*.c agent/*.h bpf/*.c bpf/*.h include/*.h tests/unit/*.c tests/replay/*.c \
+C_SOURCES := agent/*/*.c agent/*/*.h bpf/*.c bpf/*.h include/*.h tests/unit/*.c tests/replay/*.c \
 	     tests/replay/*.h
 
 format:
@@ -300,6 +302,7 @@ format:
 lint:
 	clang-format --dry-run -Werror $(C_SOURCES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning -Iinclude -Iagent agent
+	$(PYTHON) tests/lint-layers.py
 # Generated files made through chains of rules are kept (not deleted as intermediates).
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS) $(BUILD)/proto/profile.pb-c.c $(BUILD)/proto/profile.pb-c.h
 # A recipe that fails leaves no half-written target behind to look up to date.
@@ -307,8 +310,8 @@ lint:
 
 # An object without its .d (built before it, or the .d lost) is built again: the .d files are
 # named targets without a recipe, so make neither treats them as intermediate nor fails on them.
-DEP_FILES := $(patsubst agent/%.c,$(BUILD)/agent/%.d,$(wildcard agent/*.c)) \
-	     $(patsubst agent/%.c,$(ASAN_DIR)/agent/%.d,$(wildcard agent/*.c)) \
+DEP_FILES := $(patsubst agent/%.c,$(BUILD)/agent/%.d,$(AGENT_SRCS)) \
+	     $(patsubst agent/%.c,$(ASAN_DIR)/agent/%.d,$(AGENT_SRCS)) \
 	     $(patsubst agent/%.c,$(FUZZ_DIR)/agent/%.d,$(FUZZ_SRCS))
 $(DEP_FILES):
 -include $(wildcard $(DEP_FILES))

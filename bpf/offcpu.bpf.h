@@ -27,7 +27,7 @@
  * preempted thread (waiting for a CPU) as runnable.
  *
  * The programs differ by constant flags (OFF_*) that the compiler folds away; userspace loads
- * the first way the kernel accepts (agent/sampler.c). */
+ * the first way the kernel accepts (agent/bpf/sampler.c). */
 #ifndef PYPROF_OFFCPU_BPF_H
 #define PYPROF_OFFCPU_BPF_H
 

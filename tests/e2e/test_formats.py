@@ -49,7 +49,7 @@ def read_folded(path):
 
 
 def frame_kind(frame, depth):
-    """The kind agentctl gives a frame (agent/folded.c), for the checks here."""
+    """The kind agentctl gives a frame (agent/profile/frame.c), for the checks here."""
     if frame.endswith("_[k]"):
         return "kernel"
     if frame.startswith("[") and frame.endswith("]"):

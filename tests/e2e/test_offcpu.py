@@ -32,7 +32,7 @@ def test_sleeping_thread_off_cpu_time_matches_its_own_clock_within_5_percent(int
     check_sleeper(w, snapshot(w.pid, threads=True, mode="offcpu", duration=5))
 
 
-# The ways of the tracer, in the order the agent tries them (agent/sampler.c), each forced with
+# The ways of the tracer, in the order the agent tries them (agent/bpf/sampler.c), each forced with
 # PYPROF_OFFCPU_WAY; whether it takes the kernel stack of the wait (raw_tp has no trusted
 # pointer to the task switching in); whether it times blocks by the run-queue clock where the
 # TSC is the clocksource (legacy builds cannot load through the current task).

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "config.h"
+#include "config/config.h"
 
 static char *describe(const struct agent_config *cfg, size_t *ret_len)
 {

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "control.h"
-#include "netserver.h"
+#include "daemon/control.h"
+#include "daemon/netserver.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

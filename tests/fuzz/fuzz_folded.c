@@ -11,9 +11,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include "folded.h"
-#include "frame.h"
-#include "profile.h"
+#include "format/folded.h"
+#include "profile/frame.h"
+#include "profile/profile.h"
 
 struct parsed {
 	int rc;

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "linetable.h"
+#include "python/linetable.h"
 
 static int32_t get_i32(const uint8_t *p)
 {

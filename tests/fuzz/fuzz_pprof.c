@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "pprof.h"
-#include "profile.h"
+#include "format/pprof.h"
+#include "profile/profile.h"
 
 static char *folded(const struct profile *p, size_t *ret_len)
 {

@@ -21,10 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "memread.h"
-#include "pyobj.h"
-#include "pyoffsets.h"
-#include "symbolize.h"
+#include "os/memread.h"
+#include "python/pyobj.h"
+#include "python/pyoffsets.h"
+#include "python/symbolize.h"
 
 #define MAX_REGIONS 8
 #define MAX_FRAMES  32

@@ -208,7 +208,7 @@ def check_offcpu(python="/usr/bin/python3.11"):
         w.stop()
 
 
-# The off-CPU tracer's ways in the order the agent tries them (agent/sampler.c offcpu_ways).
+# The off-CPU tracer's ways in the order the agent tries them (agent/bpf/sampler.c offcpu_ways).
 OFFCPU_WAYS = [
     "tp_btf, task storage, task work",
     "tp_btf, task storage, rseq_update",

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Compares agent/pyoffsets.c with the truth for one CPython installation: the "field value"
+/* Compares agent/python/pyoffsets.c with the truth for one CPython installation: the "field value"
  * lines probe.c printed from that version's headers, and the _Py_DebugOffsets bytes of its
  * libpython. Driven by tests/offsets/run.sh; prints one FAIL line per wrong field.
  *
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pyoffsets.h"
+#include "python/pyoffsets.h"
 
 #define NAME(name) #name,
 static const char *const field_names[] = {PYOFFSETS_FIELDS(NAME)};

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Checks agent/pyoffsets.c against every CPython 3.x installed under $PYENV_ROOT/versions (and
+# Checks agent/python/pyoffsets.c against every CPython 3.x installed under $PYENV_ROOT/versions (and
 # the system's, if its headers are installed, and Debian sid's 3.14 and 3.15 in BUILD_DIR/sid-root,
 # see tests/pythons/sid-root.sh): the built-in table (3.6-3.13) against offsetof() in that
 # version's own headers (probe.c), and for 3.13+ what the _Py_DebugOffsets parser makes of the
@@ -18,7 +18,7 @@ OUT=$BUILD/offsets
 TABLE_MINORS="6 7 8 9 10 11 12 13" # versions pyoffsets__table() knows
 PROBE_MAX_MINOR=15                   # newest version probe.c knows
 DEBUG_READ_SIZE=$(sed -n 's/^#define PYOFFSETS_DEBUG_READ_SIZE[ \t]*\([0-9]*\).*/\1/p' \
-	"$ROOT/agent/pyoffsets.h")
+	"$ROOT/agent/python/pyoffsets.h")
 
 passed=0 failed=0 skipped=0
 pass() { passed=$((passed + 1)); echo "ok   $1"; }
@@ -27,7 +27,7 @@ skip() { skipped=$((skipped + 1)); echo "skip $1"; }
 
 mkdir -p "$OUT" || exit 1
 if ! $CC -O1 -g -Wall -Wextra -std=gnu11 -I"$ROOT/include" -I"$ROOT/agent" \
-	"$ROOT/tests/offsets/check.c" "$ROOT/agent/pyoffsets.c" -o "$OUT/check"; then
+	"$ROOT/tests/offsets/check.c" "$ROOT/agent/python/pyoffsets.c" -o "$OUT/check"; then
 	echo "offsets: cannot build the checker"
 	echo "offsets: 0 passed, 1 failed, 0 skipped"
 	exit 1

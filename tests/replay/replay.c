@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* pyprof-replay: the BPF CPython walker (bpf/pystack.bpf.h) run without a kernel on recorded
- * memory, its stacks named by agent/symbolize.c and checked against what CPython itself reported
- * when the recording was made; and the recorder of such recordings (tests/replay/README.md).
+ * memory, its stacks named by agent/python/symbolize.c and checked against what CPython itself
+ * reported when the recording was made; and the recorder of such recordings
+ * (tests/replay/README.md).
  *
  *   pyprof-replay check RECORDING...     replays each recording; one line per check, then
  *                                        "replay: N passed, N failed"
@@ -20,11 +21,11 @@
 #include <sys/wait.h>
 #include <dirent.h>
 
-#include "memread.h"
-#include "pyoffsets.h"
-#include "pyproc.h"
+#include "os/memread.h"
+#include "python/pyoffsets.h"
+#include "python/pyproc.h"
 #include "recording.h"
-#include "symbolize.h"
+#include "python/symbolize.h"
 #include "walk.h"
 
 /* What pyproc.c reads from the start of _PyRuntime for the 3.13+ _Py_DebugOffsets. */
@@ -64,8 +65,9 @@ static void report(struct replay *x, const char *what, const char *build, const 
 	}
 }
 
-/* The layout of the recorded interpreter as agent/pyproc.c's load_layout() finds it, computed
- * by today's agent/pyoffsets.c: a recording tests the tables, not a copy of them. */
+/* The layout of the recorded interpreter as agent/python/pyproc.c's load_layout() finds it,
+ * computed by today's agent/python/pyoffsets.c: a recording tests the tables, not a copy of them.
+ */
 static int replay__layout(struct recording *r, struct py_offsets *ret)
 {
 	const struct py_offsets *table = pyoffsets__table(r->major, r->minor);

@@ -28,7 +28,7 @@ struct replay_mem {
 
 /* Copies exactly len bytes at addr; 0, or -EFAULT if any page of the range is not there. */
 int replay_mem__read(struct replay_mem *m, uint64_t addr, void *buf, size_t len);
-/* The same as a struct mem_reader callback (agent/memread.h); ctx is the replay_mem. */
+/* The same as a struct mem_reader callback (agent/os/memread.h); ctx is the replay_mem. */
 int replay_mem__reader(void *ctx, uint64_t addr, void *buf, size_t len);
 /* Adds a copy of the page at addr (page-aligned). */
 int replay_mem__add(struct replay_mem *m, uint64_t addr, const void *data);

@@ -6,8 +6,8 @@
 
 #include <stdio.h>
 #include <string.h>
-#include "folded.h"
-#include "profile.h"
+#include "format/folded.h"
+#include "profile/profile.h"
 
 static inline void load_text(struct profile *p, const char *text)
 {

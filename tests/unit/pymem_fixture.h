@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "memread.h"
+#include "os/memread.h"
 
 #define PM_MAX_CODES 16
 

@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "config.h"
+#include "config/config.h"
 
 #define CFG_DIR FIXTURES "/config"
 #define SHIPPED FIXTURES "/../../config/agent.yaml"

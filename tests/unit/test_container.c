@@ -13,8 +13,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "container.h"
-#include "procfs.h"
+#include "os/container.h"
+#include "os/procfs.h"
 
 #define DOCKER_A "4f797c539e6c745de61a93ca3ff892358ecbcaccd8414d5db545c38428142970"
 #define DOCKER_B "9ec39b91f3d70e1beff50a308f77067065ea6be0d91a3378375056cd4422cf3d"

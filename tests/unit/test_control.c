@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "control.h"
+#include "daemon/control.h"
 
 static int parse(const char *line, struct control_request *r, const char **why)
 {

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "diff.h"
-#include "folded.h"
+#include "profile/diff.h"
+#include "format/folded.h"
 #include "profile_fixture.h"
 
 static const struct diff_function *fn(const struct diff *d, const char *name)

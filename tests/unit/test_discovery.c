@@ -17,9 +17,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "config.h"
-#include "discovery.h"
-#include "pyproc.h"
+#include "config/config.h"
+#include "daemon/discovery.h"
+#include "python/pyproc.h"
 
 #define MS	      (1000ULL * 1000)
 #define SYSTEM_PYTHON "/usr/bin/python3"

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "elfsym.h"
+#include "os/elfsym.h"
 
 struct blob {
 	uint8_t *data;

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "flamegraph.h"
-#include "folded.h"
+#include "format/flamegraph.h"
+#include "format/folded.h"
 #include "profile_fixture.h"
 
 #define FX FIXTURES "/folded/"

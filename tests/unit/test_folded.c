@@ -12,8 +12,8 @@
 #include <zlib.h>
 #include <cmocka.h>
 
-#include "folded.h"
-#include "frame.h"
+#include "format/folded.h"
+#include "profile/frame.h"
 #include "profile_fixture.h"
 
 #define FX FIXTURES "/folded/"

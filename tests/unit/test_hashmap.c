@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "hashmap.h"
+#include "util/hashmap.h"
 
 #define NKEYS 100000
 

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "kallsyms.h"
-#include "procfs.h"
+#include "os/kallsyms.h"
+#include "os/procfs.h"
 
 static char *load_fixture(const char *name, size_t *ret_len)
 {

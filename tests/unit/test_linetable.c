@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "linetable.h"
+#include "python/linetable.h"
 
 #define LT_DIR FIXTURES "/linetables"
 

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "lru.h"
+#include "util/lru.h"
 
 struct item {
 	int id;

@@ -12,8 +12,8 @@
 #include <zlib.h>
 #include <cmocka.h>
 
-#include "folded.h"
-#include "pprof.h"
+#include "format/folded.h"
+#include "format/pprof.h"
 #include "proto/profile.pb-c.h"
 #include "profile_fixture.h"
 

@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "procfs.h"
+#include "os/procfs.h"
 
 static char *load_fixture(const char *name, size_t *ret_len)
 {

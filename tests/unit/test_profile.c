@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "profile.h"
+#include "profile/profile.h"
 
 /* The folded text of p, NUL-terminated (caller frees). */
 static char *folded(const struct profile *p)

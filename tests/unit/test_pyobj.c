@@ -12,9 +12,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "memread.h"
-#include "pyobj.h"
-#include "pyoffsets.h"
+#include "os/memread.h"
+#include "python/pyobj.h"
+#include "python/pyoffsets.h"
 
 /* Largest allocation made while tracking: hostile lengths must be refused before allocating.
  * Sanitizers intercept malloc themselves, so the tracker is left out of those builds. */

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "pyoffsets.h"
+#include "python/pyoffsets.h"
 
 #define FIXTURE_313 FIXTURES "/debug_offsets/3.13.bin"
 #define FIXTURE_314 FIXTURES "/debug_offsets/3.14.bin"

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "qualname.h"
+#include "python/qualname.h"
 
 #define QN_DIR FIXTURES "/qualname"
 

@@ -15,8 +15,8 @@
 #include <curl/curl.h>
 #include <cmocka.h>
 
-#include "s3.h"
-#include "uploader.h"
+#include "upload/s3.h"
+#include "upload/uploader.h"
 
 #define SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYzEXAMPLEKEY"
 #define TOKEN  "FwoGZXIvYXdzEXAMPLETOKEN//////////wEaDExample"

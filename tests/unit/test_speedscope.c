@@ -11,8 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "folded.h"
-#include "speedscope.h"
+#include "format/folded.h"
+#include "format/speedscope.h"
 #include "profile_fixture.h"
 
 #define FX FIXTURES "/folded/"

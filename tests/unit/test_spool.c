@@ -17,7 +17,7 @@
 #include <zlib.h>
 #include <cmocka.h>
 
-#include "spool.h"
+#include "upload/spool.h"
 
 static struct spool_window window(int64_t start, const char *mode)
 {

@@ -13,9 +13,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "memread.h"
-#include "pyoffsets.h"
-#include "symbolize.h"
+#include "os/memread.h"
+#include "python/pyoffsets.h"
+#include "python/symbolize.h"
 
 #include "pymem_fixture.h"
 

@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: MIT
+/* agentctl: the command-line tool. Parses arguments and hands over to the modules. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config/config.h"
+#include "daemon/control.h"
+#include "cmd/convert.h"
+#include "util/log.h"
+#include "format/output.h"
+#include "cmd/snapshot.h"
+
+#include "util/version.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	stop_requested = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "Usage: agentctl COMMAND [OPTIONS]\n"
+	    "       agentctl --help | --version\n"
+	    "\n"
+	    "Profiles one CPython process now, talks to a running pyprof-agent, and converts,\n"
+	    "compares and merges profiles.\n"
+	    "\n"
+	    "Commands:\n"
+	    "  snapshot --pid PID [--duration SECONDS] [--rate HZ] [--threads] [--kernel]\n"
+	    "           [--mode cpu|offcpu|wall] [--gil] [--min-block-us US]\n"
+	    "           [--format folded|pprof|speedscope|svg] [--output FILE] [--socket PATH]\n"
+	    "           [--verbose]\n"
+	    "      Profile every thread of one CPython process for SECONDS (default 10) at HZ\n"
+	    "      samples per second per CPU (default 99), then write folded stacks, one\n"
+	    "      line per distinct stack:\n"
+	    "      'COMM (PID);outer (file.py:LINE);...;inner (file.py:LINE) N'.\n"
+	    "      PID is the host's pid. A process in a container gets '[container ID]', on\n"
+	    "      Kubernetes '[pod UID]', and '[ns pid N]' (its own pid) frames under the root;\n"
+	    "      its files are read as it sees them (/proc/PID/root).\n"
+	    "      --threads      a 'thread TID (name)' frame under the process frame\n"
+	    "      --kernel       the sampled kernel stack leafward, as 'function_[k]' frames\n"
+	    "      --mode offcpu  where threads wait instead: counts are microseconds blocked;\n"
+	    "                     leafward of the Python frames a [sleeping], [runnable] or\n"
+	    "                     [waiting for GIL] frame, then the kernel frames where it waited\n"
+	    "      --mode wall    both, in microseconds (an on-CPU sample is 1/HZ s): widths are\n"
+	    "                     shares of each thread's wall-clock time\n"
+	    "      --min-block-us blocks shorter than US (default 1000) are only counted\n"
+	    "      --gil          keep only on-CPU samples of threads holding the GIL\n"
+	    "      --format       pprof (gzipped protobuf), speedscope JSON or an interactive SVG\n"
+	    "                     flame graph instead of folded stacks\n"
+	    "      --output FILE  write there instead of standard output\n"
+	    "      --socket PATH  when a pyprof-agent listens there (default $PYPROF_SOCKET, else\n"
+	    "                     " CONFIG_DEFAULT_SOCKET "), the daemon's sampler takes the\n"
+	    "                     snapshot at its own rate; without a daemon, or with --rate,\n"
+	    "                     agentctl loads its own BPF programs\n"
+	    "      --verbose      log at debug level\n"
+	    "      Ctrl-C (SIGINT) or SIGTERM ends early and writes what was collected; a process\n"
+	    "      that exits meanwhile leaves what was collected, with a warning. A closing\n"
+	    "      'counters:' line on stderr names every non-zero failure counter.\n"
+	    "  status [--socket PATH]\n"
+	    "      Print the running daemon's version, configuration file, uptime, targets (one\n"
+	    "      'target:' line each: PID, comm, container, pod and pid in its namespace),\n"
+	    "      samples per second, every error counter by name, ring-buffer drops,\n"
+	    "      uploads and the last window written.\n"
+	    "  convert INPUT --format folded|pprof|speedscope|svg [--output FILE]\n"
+	    "          [--kind cpu|offcpu|wall] [--rate HZ] [--from auto|folded|pprof]\n"
+	    "          [--title TEXT]\n"
+	    "      Convert a stored profile (folded, plain or gzipped, or pprof; '-' is standard\n"
+	    "      input) to FORMAT. Folded input is taken as --kind cpu at --rate 99 unless told\n"
+	    "      otherwise. '[container ID]' frames become pprof 'container_id' labels.\n"
+	    "  diff BASE NEW [--format text|svg] [--fail-above PERCENT] [--top N] [--output FILE]\n"
+	    "       [--title TEXT] [--kind ...] [--rate HZ] [--from ...]\n"
+	    "      Compare two profiles as shares of their totals, by function ('qualname (file)'\n"
+	    "      for Python, lines aggregated; process, thread and container frames left out):\n"
+	    "      the functions whose total and self shares grew and shrank the most, or a\n"
+	    "      differential flame graph (red grew, blue shrank). --fail-above exits 1 if a\n"
+	    "      function's total share grew by more than PERCENT percentage points.\n"
+	    "  merge INPUT... [--output FILE] [--format FORMAT] [--kind ...] [--rate HZ]\n"
+	    "        [--from ...]\n"
+	    "      Sum profiles (folded, plain or gzipped, or pprof) into one, folded by default.\n"
+	    "  version\n"
+	    "      Print the version.\n"
+	    "\n"
+	    "Environment:\n"
+	    "  PYPROF_SOCKET  the daemon's control socket when --socket is not given\n"
+	    "\n"
+	    "Files:\n"
+	    "  " CONFIG_DEFAULT_SOCKET "  the daemon's control socket; root only\n"
+	    "  /proc/kallsyms  kernel symbols (--kernel, --mode offcpu|wall)\n"
+	    "\n"
+	    "Privileges: snapshot and status need root, or CAP_BPF + CAP_PERFMON +\n"
+	    "CAP_SYS_PTRACE (with CAP_DAC_READ_SEARCH for targets in private directories and\n"
+	    "CAP_SYSLOG for kernel frame names); convert, diff and merge need none.\n"
+	    "\n"
+	    "Exit status:\n"
+	    "  snapshot, status: 0 written, 1 failure (status: no daemon listens), 2 usage,\n"
+	    "    3 no such process, 4 not a CPython process, 5 unsupported CPython version (named\n"
+	    "    in the message), 6 missing privilege, 7 the kernel refused every way of what\n"
+	    "    --mode needs (no way of the off-CPU tracer loads: the message says why)\n"
+	    "  convert, diff, merge: 0 done, 1 failure (unreadable or malformed input, or for\n"
+	    "    diff --fail-above a total share grown past PERCENT), 2 usage\n");
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > max || s[0] == '-')
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static const char *default_socket(void)
+{
+	const char *env = getenv("PYPROF_SOCKET");
+
+	return env && *env ? env : CONFIG_DEFAULT_SOCKET;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"socket", required_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
+	};
+	struct control_request req = {.cmd = CONTROL_STATUS};
+	const char *sock = default_socket();
+	struct control_answer ans;
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, "S:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'S':
+			sock = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	err = control__call(sock, &req, 10, stdout, &ans);
+	if (err == -ENOENT || err == -ECONNREFUSED) {
+		fprintf(stderr, "agentctl: no pyprof-agent is running (nothing listens on %s)\n",
+			sock);
+		return 1;
+	}
+	if (err || ans.status != CONTROL_OK) {
+		fprintf(stderr, "agentctl: %s\n",
+			err && err != -EPROTO ? strerror(-err) : ans.message);
+		return err == -EACCES || (!err && ans.status == CONTROL_DENIED) ? 6 : 1;
+	}
+	return 0;
+}
+
+static int cmd_snapshot(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"pid", required_argument, NULL, 'p'},
+	    {"duration", required_argument, NULL, 'd'},
+	    {"rate", required_argument, NULL, 'r'},
+	    {"threads", no_argument, NULL, 't'},
+	    {"kernel", no_argument, NULL, 'k'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"format", required_argument, NULL, 'f'},
+	    {"socket", required_argument, NULL, 'S'},
+	    {"mode", required_argument, NULL, 'm'},
+	    {"gil", no_argument, NULL, 'g'},
+	    {"min-block-us", required_argument, NULL, 'B'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
+	};
+	struct snapshot_opts o = {.duration_s = 10, .rate_hz = 99, .min_block_us = 1000};
+	const char *sock = default_socket();
+	int rate_given = 0, code;
+	struct sigaction sa = {.sa_handler = on_signal};
+	unsigned long v;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "p:d:r:tko:f:S:m:gB:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (parse_uint(optarg, 0x3fffffff, &v) || !v) {
+				fprintf(stderr,
+					"agentctl: --pid: expected a process id, got '%s'\n",
+					optarg);
+				return SNAP_USAGE;
+			}
+			o.pid = (pid_t)v;
+			break;
+		case 'd': {
+			char *end;
+
+			o.duration_s = strtod(optarg, &end);
+			if (end == optarg || *end || !(o.duration_s > 0) || o.duration_s > 86400) {
+				fprintf(stderr,
+					"agentctl: --duration: expected seconds in (0, 86400], "
+					"got '%s'\n",
+					optarg);
+				return SNAP_USAGE;
+			}
+			break;
+		}
+		case 'r':
+			if (parse_uint(optarg, 10000, &v) || !v) {
+				fprintf(stderr,
+					"agentctl: --rate: expected 1 to 10000 Hz, got '%s'\n",
+					optarg);
+				return SNAP_USAGE;
+			}
+			o.rate_hz = (unsigned)v;
+			rate_given = 1;
+			break;
+		case 'S':
+			sock = optarg;
+			break;
+		case 'm':
+			if (profile__parse_kind(optarg, &o.mode)) {
+				fprintf(
+				    stderr,
+				    "agentctl: --mode: expected cpu, offcpu or wall, got '%s'\n",
+				    optarg);
+				return SNAP_USAGE;
+			}
+			break;
+		case 'g':
+			o.gil_only = 1;
+			break;
+		case 'B':
+			if (parse_uint(optarg, 60000000, &v)) {
+				fprintf(stderr,
+					"agentctl: --min-block-us: expected 0 to 60000000, got "
+					"'%s'\n",
+					optarg);
+				return SNAP_USAGE;
+			}
+			o.min_block_us = v;
+			break;
+		case 't':
+			o.threads = 1;
+			break;
+		case 'k':
+			o.kernel = 1;
+			break;
+		case 'o':
+			o.output = optarg;
+			break;
+		case 'f':
+			if (output__parse_format(optarg, &o.format)) {
+				fprintf(stderr,
+					"agentctl: --format: expected folded, pprof, speedscope or "
+					"svg, got '%s'\n",
+					optarg);
+				return SNAP_USAGE;
+			}
+			break;
+		case 'v':
+			log__set_level(LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return SNAP_USAGE;
+		}
+	}
+	if (optind < argc || !o.pid) {
+		fprintf(stderr, "agentctl snapshot: %s\n",
+			o.pid ? "unexpected argument" : "--pid is required");
+		return SNAP_USAGE;
+	}
+	if (!rate_given) {
+		code = snapshot__via_agent(&o, sock);
+		if (code >= 0)
+			return code;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	return snapshot__run(&o, &stop_requested);
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	log__install_libbpf();
+	if (!cmd || !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		usage(cmd ? stdout : stderr);
+		return cmd ? 0 : 2;
+	}
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("agentctl %s\n", PYPROF_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "snapshot"))
+		return cmd_snapshot(argc - 1, argv + 1);
+	if (!strcmp(cmd, "status"))
+		return cmd_status(argc - 1, argv + 1);
+	if (!strcmp(cmd, "convert"))
+		return convert__cmd_convert(argc - 1, argv + 1);
+	if (!strcmp(cmd, "diff"))
+		return convert__cmd_diff(argc - 1, argv + 1);
+	if (!strcmp(cmd, "merge"))
+		return convert__cmd_merge(argc - 1, argv + 1);
+	fprintf(stderr, "agentctl: unknown command '%s'\n\n", cmd);
+	usage(stderr);
+	return 2;
+}

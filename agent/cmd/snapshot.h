@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/* One-process profiling for a fixed duration: `agentctl snapshot`. */
+#ifndef PYPROF_SNAPSHOT_H
+#define PYPROF_SNAPSHOT_H
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "format/output.h"
+
+struct snapshot_opts {
+	pid_t pid;
+	double duration_s;
+	unsigned rate_hz;
+	int threads;
+	int kernel;
+	const char *output;	   /* NULL: stdout */
+	enum output_format format; /* default (0): folded */
+	enum profile_kind mode;	   /* cpu (default), offcpu or wall */
+	int gil_only;		   /* on-CPU samples of threads holding the GIL only */
+	uint64_t min_block_us;	   /* off-CPU: shorter blocks are only counted */
+};
+
+/* Exit codes of agentctl snapshot, documented in README. */
+enum snapshot_exit {
+	SNAP_OK = 0,
+	SNAP_FAILED = 1,
+	SNAP_USAGE = 2,
+	SNAP_NO_PROCESS = 3,
+	SNAP_NOT_PYTHON = 4,
+	SNAP_UNSUPPORTED = 5,
+	SNAP_NO_PRIVILEGE = 6,
+	SNAP_NO_KERNEL_SUPPORT = 7, /* the kernel refused every way of what --mode needs */
+};
+
+/* Runs the snapshot; stops early when *stop becomes non-zero. Returns an exit code. */
+int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop);
+
+/* pyproc__open, giving a process that started a moment ago time to map its interpreter. */
+struct pyproc;
+int snapshot__open_process(pid_t pid, struct pyproc **ret, char *errbuf, size_t errlen);
+
+/* Asks the daemon listening on socket_path to take the snapshot with its own sampler (at its
+ * configured rate). Returns an exit code, or -1 when no daemon answers there (the caller then
+ * runs the snapshot itself). */
+int snapshot__via_agent(const struct snapshot_opts *opts, const char *socket_path);
+
+#endif

@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: MIT
+/* Folded text in: the incremental parser of "root;...;leaf COUNT" lines into a profile. How a
+ * frame's name is read is frame.c's. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+#include "format/folded.h"
+#include "util/text.h"
+
+void folded_parser__init(struct folded_parser *fp, struct profile *p)
+{
+	memset(fp, 0, sizeof(*fp));
+	fp->profile = p;
+}
+
+void folded_parser__free(struct folded_parser *fp)
+{
+	if (!fp)
+		return;
+	free(fp->buf);
+	free(fp->ids);
+	fp->buf = NULL;
+	fp->ids = NULL;
+}
+
+static int fail(struct folded_parser *fp, int err, char *msg, size_t msg_len, const char *fmt, ...)
+{
+	va_list ap;
+	int o;
+
+	fp->failed = err;
+	if (!msg || !msg_len)
+		return err;
+	o = snprintf(msg, msg_len, "line %lu: ", fp->line);
+	if (o < 0 || (size_t)o >= msg_len)
+		return err;
+	va_start(ap, fmt);
+	vsnprintf(msg + o, msg_len - o, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* A short printable excerpt of s, for messages. */
+static const char *excerpt(const char *s, size_t n, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 4 < size; i++)
+		buf[o++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	if (o + 4 >= size && n > o) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+static int push_id(struct folded_parser *fp, uint32_t *n, const char *frame)
+{
+	int64_t id = profile__frame(fp->profile, frame);
+
+	if (id < 0)
+		return (int)id;
+	if (*n == fp->ids_cap) {
+		size_t cap = fp->ids_cap ? fp->ids_cap * 2 : 256;
+		uint32_t *ids = realloc(fp->ids, cap * sizeof(*ids));
+
+		if (!ids)
+			return -ENOMEM;
+		fp->ids = ids;
+		fp->ids_cap = cap;
+	}
+	fp->ids[(*n)++] = (uint32_t)id;
+	return 0;
+}
+
+/* Parses fp->buf[0 .. fp->len) as one line (no newline); may write into the buffer. */
+static int parse_line(struct folded_parser *fp, char *msg, size_t msg_len)
+{
+	char *s = fp->buf, *sp, *count, *end, tmp[48];
+	size_t n = fp->len;
+	unsigned long long w;
+	uint32_t nids = 0;
+	int err;
+
+	fp->line++;
+	if (n && s[n - 1] == '\r')
+		n--;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return fail(fp, -EINVAL, msg, msg_len,
+				    "binary data (byte 0x%02x at column %zu): not folded text", c,
+				    i + 1);
+	}
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	if (!n)
+		return 0; /* blank lines are allowed */
+	s[n] = '\0';
+	sp = strrchr(s, ' ');
+	if (!sp || strrchr(s, '\t') > sp)
+		sp = strrchr(s, '\t');
+	if (!sp)
+		return fail(fp, -EINVAL, msg, msg_len,
+			    "no count at the end of the line (expected 'frame;...;frame COUNT')");
+	count = sp + 1;
+	if (count[0] == '-' && count[1] >= '0' && count[1] <= '9')
+		return fail(fp, -EINVAL, msg, msg_len, "negative count '%s'",
+			    excerpt(count, strlen(count), tmp, sizeof(tmp)));
+	if (count[0] < '0' || count[0] > '9')
+		return fail(fp, -EINVAL, msg, msg_len,
+			    "no count at the end of the line: '%s' is not a count",
+			    excerpt(count, strlen(count), tmp, sizeof(tmp)));
+	errno = 0;
+	w = strtoull(count, &end, 10);
+	if (*end)
+		return fail(fp, -EINVAL, msg, msg_len,
+			    "no count at the end of the line: '%s' is not a count",
+			    excerpt(count, strlen(count), tmp, sizeof(tmp)));
+	if (errno == ERANGE || w > INT64_MAX)
+		return fail(fp, -EOVERFLOW, msg, msg_len, "count '%s' is out of range",
+			    excerpt(count, strlen(count), tmp, sizeof(tmp)));
+	while (sp > s && (sp[-1] == ' ' || sp[-1] == '\t'))
+		sp--;
+	*sp = '\0';
+	if (sp == s)
+		return fail(fp, -EINVAL, msg, msg_len, "no stack before the count");
+	if (!w)
+		return 0;
+	if (fp->profile->total + w < fp->profile->total || fp->profile->total + w > INT64_MAX)
+		return fail(fp, -EOVERFLOW, msg, msg_len, "the counts add up to more than %lld",
+			    (long long)INT64_MAX);
+	for (char *f = s;;) {
+		char *semi = strchr(f, ';');
+
+		if (semi)
+			*semi = '\0';
+		err = push_id(fp, &nids, f);
+		if (err)
+			return fail(fp, err, msg, msg_len, "%s", strerror(-err));
+		if (!semi)
+			break;
+		f = semi + 1;
+	}
+	err = profile__add(fp->profile, fp->ids, nids, w);
+	if (err)
+		return fail(fp, err, msg, msg_len, "%s", strerror(-err));
+	return 0;
+}
+
+static int append(struct folded_parser *fp, const char *data, size_t n, char *msg, size_t msg_len)
+{
+	if (fp->len + n > FOLDED_MAX_LINE) {
+		fp->line++;
+		return fail(fp, -E2BIG, msg, msg_len, "longer than %d bytes, not a folded stack",
+			    FOLDED_MAX_LINE);
+	}
+	if (fp->len + n + 1 > fp->cap) {
+		size_t cap = fp->cap ? fp->cap : 4096;
+		char *b;
+
+		while (cap < fp->len + n + 1)
+			cap *= 2;
+		b = realloc(fp->buf, cap);
+		if (!b)
+			return fail(fp, -ENOMEM, msg, msg_len, "out of memory");
+		fp->buf = b;
+		fp->cap = cap;
+	}
+	memcpy(fp->buf + fp->len, data, n);
+	fp->len += n;
+	return 0;
+}
+
+int folded_parser__feed(struct folded_parser *fp, const char *data, size_t len, char *err,
+			size_t err_len)
+{
+	int ret;
+
+	if (fp->failed)
+		return fp->failed;
+	while (len) {
+		const char *nl = memchr(data, '\n', len);
+		size_t n = nl ? (size_t)(nl - data) : len;
+
+		ret = append(fp, data, n, err, err_len);
+		if (ret)
+			return ret;
+		if (!nl)
+			break;
+		ret = parse_line(fp, err, err_len);
+		if (ret)
+			return ret;
+		fp->len = 0;
+		data += n + 1;
+		len -= n + 1;
+	}
+	return 0;
+}
+
+int folded_parser__finish(struct folded_parser *fp, char *err, size_t err_len)
+{
+	int ret;
+
+	if (fp->failed)
+		return fp->failed;
+	if (!fp->len)
+		return 0;
+	ret = parse_line(fp, err, err_len);
+	fp->len = 0;
+	return ret;
+}
+
+int folded__read_path(const char *path, struct profile *p, char *err, size_t err_len)
+{
+	struct folded_parser fp;
+	int fd, ret = 0, n, zerr = Z_OK;
+	char *chunk = NULL;
+	gzFile gz;
+
+	fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : dup(0);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, err_len, "cannot open: %s", strerror(errno));
+		return ret;
+	}
+	gz = gzdopen(fd, "rb");
+	if (!gz) {
+		close(fd);
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	folded_parser__init(&fp, p);
+	chunk = malloc(1 << 16);
+	if (!chunk) {
+		snprintf(err, err_len, "out of memory");
+		ret = -ENOMEM;
+		goto out;
+	}
+	while ((n = gzread(gz, chunk, 1 << 16)) > 0) {
+		ret = folded_parser__feed(&fp, chunk, n, err, err_len);
+		if (ret)
+			goto out;
+	}
+	/* a truncated gzip stream reads as an early end of file: ask before taking the last line */
+	gzerror(gz, &zerr);
+	if (n < 0 || zerr != Z_OK) {
+		const char *zmsg = gzerror(gz, &zerr);
+
+		if (!strncmp(zmsg, "<fd:", 4) && strstr(zmsg, ": "))
+			zmsg = strstr(zmsg, ": ") + 2; /* zlib names the file "<fd:N>" */
+
+		snprintf(err, err_len, "after line %lu: %s: %s", fp.line,
+			 zerr == Z_ERRNO ? "read error" : "truncated or corrupt gzip data",
+			 zerr == Z_ERRNO ? strerror(errno) : zmsg);
+		ret = zerr == Z_ERRNO ? -EIO : -EINVAL;
+		goto out;
+	}
+	ret = folded_parser__finish(&fp, err, err_len);
+out:
+	free(chunk);
+	folded_parser__free(&fp);
+	gzclose(gz);
+	return ret;
+}

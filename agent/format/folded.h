@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/* The folded text format ("root;...;leaf COUNT" lines): an incremental parser into a profile
+ * (plain or gzip input, bounded memory per line). */
+#ifndef PYPROF_FOLDED_H
+#define PYPROF_FOLDED_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "profile/profile.h"
+
+/* Longest accepted line, newline excluded: longer lines are an error, never buffered whole. */
+#define FOLDED_MAX_LINE (1024 * 1024)
+
+/* Incremental parser: feed it bytes as they come, then finish. Errors name the 1-based line. */
+struct folded_parser {
+	struct profile *profile;
+	unsigned long line; /* lines completed so far */
+	char *buf;	    /* the current, incomplete line */
+	size_t len, cap;
+	uint32_t *ids;
+	size_t ids_cap;
+	int failed;
+};
+
+void folded_parser__init(struct folded_parser *fp, struct profile *p);
+void folded_parser__free(struct folded_parser *fp);
+/* Returns 0, or -EINVAL (malformed input), -E2BIG (line too long), -EOVERFLOW (counts), -ENOMEM,
+ * with a message "line N: ..." in err. */
+int folded_parser__feed(struct folded_parser *fp, const char *data, size_t len, char *err,
+			size_t err_len);
+/* Parses a last line that has no newline. */
+int folded_parser__finish(struct folded_parser *fp, char *err, size_t err_len);
+
+/* Reads a whole folded file, plain or gzip ("-": standard input) into p. */
+int folded__read_path(const char *path, struct profile *p, char *err, size_t err_len);
+
+#endif
