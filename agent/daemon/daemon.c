@@ -27,6 +27,7 @@
 #include "os/kallsyms.h"
 #include "util/log.h"
 #include "daemon/netserver.h"
+#include "daemon/window.h"
 #include "format/output.h"
 #include "os/privilege.h"
 #include "os/procfs.h"
@@ -55,10 +56,8 @@
  * the only way to find new processes where the kernel refused them. */
 #define RESCAN_PERIOD_NS	   (60000ULL * 1000 * 1000)
 #define RESCAN_PERIOD_NO_EVENTS_NS (5000ULL * 1000 * 1000)
-/* Samples taken before a window's end may still be in the ring this long after it. */
-#define WINDOW_SLACK_NS (250ULL * 1000 * 1000)
-#define MAX_SNAPSHOTS	8
-#define NS_PER_S	1000000000ULL
+#define MAX_SNAPSHOTS		   8
+#define NS_PER_S		   1000000000ULL
 
 /* A snapshot asked for over the control socket, served from the daemon's own sampler. */
 struct snapshot_req {
@@ -95,9 +94,7 @@ struct daemon {
 	int stop;
 
 	uint64_t start_mono_ns, start_wall_s;
-	uint64_t window_slot_s;	  /* wall-clock start of the current window's slot */
-	uint64_t window_from_ns;  /* wall-clock ns the current window's data starts */
-	uint64_t window_end_mono; /* monotonic ns the current window ends */
+	struct window win; /* the current window */
 	uint64_t last_rescan_ns, last_symbol_tick_ns;
 
 	/* figures for status and /metrics */
@@ -114,39 +111,24 @@ static int sig_marker, timer_marker, disc_marker, proc_marker;
 
 /* ---- windows ---- */
 
-/* Starts the window that holds data from from_wall_ns on; it ends at the next wall-clock
- * multiple of the window length. */
-static void window_begin(struct daemon *d, uint64_t from_wall_ns, uint64_t now_wall_ns,
-			 uint64_t now_mono)
-{
-	uint64_t len = d->cfg->window.seconds;
-	uint64_t slot = from_wall_ns / NS_PER_S / len * len;
-	uint64_t end_wall_ns = (slot + len) * NS_PER_S;
-
-	d->window_slot_s = slot;
-	d->window_from_ns = from_wall_ns;
-	d->window_end_mono =
-	    end_wall_ns > now_wall_ns ? now_mono + (end_wall_ns - now_wall_ns) : now_mono;
-}
-
 /* The profiles each window holds: cpu, and offcpu when off-CPU tracing is on. */
 static unsigned window_kinds(const struct agent_config *cfg)
 {
 	return (1u << PROFILE_CPU) | (cfg->sampling.off_cpu.enabled ? 1u << PROFILE_OFFCPU : 0);
 }
 
-/* Writes the window [window_from_ns, upto_wall_ns): each profile in every configured format. */
+/* Writes the current window [its start, upto_wall_ns): each profile in every configured format. */
 static void window_write(struct daemon *d, uint64_t upto_wall_ns)
 {
 	struct profile_meta meta = {
 	    .rate_hz = sampler__frequency(d->smp),
-	    .start_ns = d->window_from_ns,
-	    .duration_ns = upto_wall_ns > d->window_from_ns ? upto_wall_ns - d->window_from_ns : 0,
+	    .start_ns = d->win.from_ns,
+	    .duration_ns = upto_wall_ns > d->win.from_ns ? upto_wall_ns - d->win.from_ns : 0,
 	};
 	char stamp[32], path[1024];
 	/* named by the window's own start: the slot boundary for whole windows; a window cut by
 	 * a reload or a restart does not overwrite the one before it in the same slot */
-	time_t t = (time_t)(d->window_from_ns / NS_PER_S);
+	time_t t = (time_t)(d->win.from_ns / NS_PER_S);
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
@@ -202,22 +184,14 @@ static void window_write(struct daemon *d, uint64_t upto_wall_ns)
 	malloc_trim(0);
 }
 
-/* Closes the current window if its end has passed (sample_mono: the time of a sample that
- * belongs to a later window, or 0 from the timer). */
+/* Writes the current window and starts the next if it is over (sample_mono: the time of a
+ * sample, or 0 from the timer). */
 static void window_roll(struct daemon *d, uint64_t sample_mono, uint64_t now_mono)
 {
-	uint64_t end_wall, now_wall;
-
-	if (sample_mono ? sample_mono < d->window_end_mono
-			: now_mono < d->window_end_mono + WINDOW_SLACK_NS)
+	if (!window__over(&d->win, sample_mono, now_mono))
 		return;
-	end_wall = (d->window_slot_s + d->cfg->window.seconds) * NS_PER_S;
-	window_write(d, end_wall);
-	now_wall = clock__wall_ns();
-	/* the next window starts at the boundary; after a stall longer than a window, now */
-	window_begin(d,
-		     now_wall - end_wall < d->cfg->window.seconds * NS_PER_S ? end_wall : now_wall,
-		     now_wall, clock__mono_ns());
+	window_write(d, window__end_wall(&d->win));
+	window__next(&d->win, clock__wall_ns(), clock__mono_ns());
 }
 
 /* ---- samples, targets ---- */
@@ -426,7 +400,7 @@ static void gather(struct daemon *d, struct stat_list *l)
 	statlist__info(l, "targets", "%zu", discovery__ntargets(d->disc));
 	statlist__info(l, "samples per second", "%.1f", d->samples_per_s);
 	statlist__info(l, "window", "%u s, current since %llu (UTC seconds)",
-		       d->cfg->window.seconds, (unsigned long long)d->window_slot_s);
+		       d->cfg->window.seconds, (unsigned long long)d->win.slot_s);
 	statlist__info(l, "last window written", "%s",
 		       d->last_window[0] ? d->last_window : "none yet");
 	statlist__info(l, "on-CPU", "%s", sampler__oncpu_kind(d->smp));
@@ -924,7 +898,8 @@ static void reload(struct daemon *d)
 	/* the current window is closed early, so each file has one configuration */
 	window_write(d, clock__wall_ns());
 	d->cfg = cfg;
-	window_begin(d, clock__wall_ns(), clock__wall_ns(), clock__mono_ns());
+	window__begin(&d->win, cfg->window.seconds, clock__wall_ns(), clock__wall_ns(),
+		      clock__mono_ns());
 	discovery__set_config(d->disc, cfg);
 	discovery__scan(d->disc, clock__mono_ns());
 	config__free(old);
@@ -1117,7 +1092,8 @@ static int start(struct daemon *d)
 	}
 	d->start_mono_ns = clock__mono_ns();
 	d->start_wall_s = clock__wall_ns() / NS_PER_S;
-	window_begin(d, clock__wall_ns(), clock__wall_ns(), d->start_mono_ns);
+	window__begin(&d->win, d->cfg->window.seconds, clock__wall_ns(), clock__wall_ns(),
+		      d->start_mono_ns);
 	discovery__scan(d->disc, d->start_mono_ns);
 	d->last_rescan_ns = d->last_symbol_tick_ns = d->start_mono_ns;
 	log_info("pyprof-agent %s: %u Hz, %u s windows to %s, %zu targets, control socket %s",
