@@ -19,7 +19,7 @@ LAYERS = [
     ("format", "folded pprof speedscope flamegraph output json"),
     ("config", "config"),
     ("upload", "uploader spool s3"),
-    ("daemon", "daemon discovery control netserver window"),
+    ("daemon", "daemon discovery control netserver window state status serve"),
     ("cmd", "agentctl pyprof-agent snapshot convert"),
 ]
 RANK = {layer: i for i, (layer, _) in enumerate(LAYERS)}

@@ -7,8 +7,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "bpf/bpfload.h"
-#include "procevents.skel.h"
 #include "bpf/procwatch.h"
+#include "procevents.skel.h"
 
 struct procwatch {
 	struct procevents_bpf *skel;

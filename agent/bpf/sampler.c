@@ -12,13 +12,13 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "bpf/bpfload.h"
+#include "bpf/sampler.h"
 #include "offcpu.skel.h"
 #include "offcpu_tw.skel.h"
 #include "oncpu.skel.h"
-#include "util/clock.h"
 #include "os/privilege.h"
 #include "os/procfs.h"
-#include "bpf/sampler.h"
+#include "util/clock.h"
 
 const char *const pyprof_metric_names[METRIC_MAX] = {
 #define PYPROF_METRIC_NAME(id, name, meaning) [METRIC_##id] = name,

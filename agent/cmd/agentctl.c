@@ -6,12 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cmd/convert.h"
+#include "cmd/snapshot.h"
 #include "config/config.h"
 #include "daemon/control.h"
-#include "cmd/convert.h"
-#include "util/log.h"
 #include "format/output.h"
-#include "cmd/snapshot.h"
+#include "util/log.h"
 
 #include "util/version.h"
 

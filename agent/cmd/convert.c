@@ -10,12 +10,12 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "cmd/convert.h"
-#include "profile/diff.h"
 #include "format/flamegraph.h"
 #include "format/folded.h"
-#include "util/log.h"
 #include "format/output.h"
 #include "format/pprof.h"
+#include "profile/diff.h"
+#include "util/log.h"
 
 #define SNIFF_SIZE	 (64 * 1024)
 #define PPROF_MAX_INPUT	 (1ULL << 30)

@@ -6,16 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "util/clock.h"
-#include "profile/collector.h"
-#include "daemon/control.h"
-#include "format/folded.h"
-#include "util/log.h"
-#include "os/privilege.h"
-#include "os/procfs.h"
-#include "python/pyproc.h"
 #include "bpf/sampler.h"
 #include "cmd/snapshot.h"
+#include "daemon/control.h"
+#include "format/folded.h"
+#include "os/privilege.h"
+#include "os/procfs.h"
+#include "profile/collector.h"
+#include "python/pyproc.h"
+#include "util/clock.h"
+#include "util/log.h"
 
 #define DRAIN_INTERVAL_NS (100ULL * 1000 * 1000)
 #define TICK_INTERVAL_NS  (1000ULL * 1000 * 1000)

@@ -18,28 +18,27 @@
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
-#include "util/clock.h"
-#include "profile/collector.h"
-#include "os/container.h"
-#include "daemon/control.h"
+#include "bpf/procwatch.h"
+#include "bpf/sampler.h"
 #include "daemon/daemon.h"
 #include "daemon/discovery.h"
-#include "os/kallsyms.h"
-#include "util/log.h"
 #include "daemon/netserver.h"
+#include "daemon/state.h"
 #include "daemon/window.h"
 #include "format/output.h"
+#include "os/container.h"
+#include "os/kallsyms.h"
 #include "os/privilege.h"
 #include "os/procfs.h"
-#include "bpf/procwatch.h"
-#include "python/pyproc.h"
-#include "bpf/sampler.h"
 #include "os/sdnotify.h"
-#include "util/statlist.h"
+#include "profile/collector.h"
+#include "python/pyproc.h"
 #include "upload/uploader.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/statlist.h"
 #include "util/version.h"
 
-#define TICK_NS (100ULL * 1000 * 1000)
 /* With nothing to sample and no snapshot asked for, the loop turns once a second: a host with
  * nothing to profile pays for little more than the rare rescan. A process that starts is found
  * at once all the same: its exec wakes the loop (see discover()). */
@@ -56,57 +55,6 @@
  * the only way to find new processes where the kernel refused them. */
 #define RESCAN_PERIOD_NS	   (60000ULL * 1000 * 1000)
 #define RESCAN_PERIOD_NO_EVENTS_NS (5000ULL * 1000 * 1000)
-#define MAX_SNAPSHOTS		   8
-#define NS_PER_S		   1000000000ULL
-
-/* A snapshot asked for over the control socket, served from the daemon's own sampler. */
-struct snapshot_req {
-	int active;
-	uint64_t conn_id;
-	pid_t pid;
-	uint64_t deadline_ns;
-	int own_target; /* the pid was added to the sampler for this request only */
-	int mode;	/* enum profile_kind */
-	struct collector *coll;
-};
-
-struct daemon {
-	struct agent_config *cfg;
-	const char *config_path;
-	int epfd, sigfd, timerfd;
-	int disc_timerfd;	  /* one-shot, at discovery__next_due: new processes examined */
-	uint64_t disc_armed_ns;	  /* what disc_timerfd is set to; 0: disarmed */
-	uint64_t tick_ns;	  /* the timer's period now: TICK_NS, or IDLE_TICK_NS */
-	uint64_t last_records_ns; /* when a drain last found records */
-	struct sampler *smp;
-	struct procwatch *pw; /* NULL where the kernel refused it: rescans find processes */
-	/* CPython 3.N minors newer than the known layouts, read with the 3.guessed_from[N] one
-	 * (0: none): logged once, shown in status */
-	unsigned char guessed_from[64];
-	char pw_unavailable[512];
-	struct discovery *disc;
-	struct collector *coll;
-	struct kallsyms ksyms;
-	int have_ksyms;
-	struct netserver *ctl, *http;
-	struct uploader *up; /* NULL when upload.s3 is disabled */
-	struct snapshot_req snaps[MAX_SNAPSHOTS];
-	int stop;
-
-	uint64_t start_mono_ns, start_wall_s;
-	struct window win; /* the current window */
-	uint64_t last_rescan_ns, last_symbol_tick_ns;
-
-	/* figures for status and /metrics */
-	uint64_t windows_written, window_write_errors, samples_in_windows, reloads, reload_errors,
-	    snapshots_served, proc_events;
-	char last_window[1024];
-	uint64_t last_window_wall_s;
-	uint64_t rate_mark_ns, rate_mark_samples;
-	double samples_per_s;
-	uint64_t watchdog_ns, last_watchdog_ns; /* systemd's WatchdogSec=, halved; 0: none */
-};
-
 static int sig_marker, timer_marker, disc_marker, proc_marker;
 
 /* ---- windows ---- */
@@ -226,7 +174,7 @@ static int busy(const struct daemon *d, uint64_t now)
 }
 
 /* Sets the loop's period (a no-op when it is already that). */
-static void set_tick(struct daemon *d, uint64_t period_ns)
+void daemon_set_tick(struct daemon *d, uint64_t period_ns)
 {
 	struct itimerspec its = {
 	    .it_interval = {period_ns / NS_PER_S, period_ns % NS_PER_S},
@@ -269,16 +217,7 @@ static int on_target(void *ctx, struct pyproc *p)
 		return err;
 	}
 	d->last_records_ns = clock__mono_ns(); /* samples to drain from now on */
-	set_tick(d, TICK_NS);
-	return 0;
-}
-
-static int snapshot_uses(const struct daemon *d, pid_t pid)
-{
-	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
-		if (d->snaps[i].active && d->snaps[i].pid == pid)
-			return 1;
-	}
+	daemon_set_tick(d, TICK_NS);
 	return 0;
 }
 
@@ -287,7 +226,7 @@ static void on_gone(void *ctx, pid_t pid)
 	struct daemon *d = ctx;
 
 	log_info("pid %d is gone or no longer selected; released", pid);
-	if (!snapshot_uses(d, pid))
+	if (!serve__snapshot_uses(d, pid))
 		sampler__remove_target(d->smp, pid);
 	collector__forget(d->coll, pid);
 }
@@ -318,482 +257,6 @@ static void discover(struct daemon *d)
 	its.it_value.tv_nsec = due % NS_PER_S;
 	if (!timerfd_settime(d->disc_timerfd, TFD_TIMER_ABSTIME, &its, NULL))
 		d->disc_armed_ns = due;
-}
-
-/* ---- status and metrics ---- */
-
-/* The caches of what is read from targets, each with its budget (README, "Memory"). */
-static void gather_caches(struct daemon *d, struct stat_list *l)
-{
-	const struct symcache *sc = collector__symcache(d->coll);
-	const struct {
-		const char *name;
-		const struct lru *lru;
-	} caches[] = {
-	    {"code", symcache__codes(sc)},
-	    {"source", symcache__sources(sc)},
-	    {"elf", discovery__elf_cache(d->disc)},
-	};
-	const size_t n = sizeof(caches) / sizeof(caches[0]);
-
-	for (size_t i = 0; i < n; i++) {
-		const struct lru *c = caches[i].lru;
-
-		char budget[64] = "";
-
-		if (c->max_bytes != SIZE_MAX)
-			snprintf(budget, sizeof(budget), ", %.1f of %.0f MiB", c->bytes / 1048576.0,
-				 c->max_bytes / 1048576.0);
-		statlist__info(l, "cache",
-			       "%s: %zu entries (at most %zu)%s; %llu hits, %llu misses, %llu "
-			       "evictions",
-			       caches[i].name, c->n, c->max_n, budget,
-			       (unsigned long long)c->stats[LRU_HITS],
-			       (unsigned long long)c->stats[LRU_MISSES],
-			       (unsigned long long)c->stats[LRU_EVICTIONS]);
-	}
-	for (size_t i = 0; i < n; i++) {
-		for (int k = 0; k < LRU_STAT_MAX; k++) {
-			statlist__add(
-			    l, "cache_events_total", STAT_COUNTER,
-			    "Lookups in the caches of what is read from targets, and entries "
-			    "evicted for their budget.",
-			    "cache", caches[i].name, caches[i].lru->stats[k]);
-			statlist__label2(l, "event", lru_stat_names[k]);
-		}
-	}
-	for (size_t i = 0; i < n; i++)
-		statlist__add(l, "cache_entries", STAT_GAUGE, "Entries held by each cache.",
-			      "cache", caches[i].name, caches[i].lru->n);
-	for (size_t i = 0; i < n; i++)
-		statlist__add(l, "cache_bytes", STAT_GAUGE,
-			      "Bytes held by each cache (the elf cache counts entries only).",
-			      "cache", caches[i].name, caches[i].lru->bytes);
-}
-
-static void gather(struct daemon *d, struct stat_list *l)
-{
-	uint64_t bpf[METRIC_MAX], sym[SYM_STAT_MAX], now = clock__mono_ns();
-	const uint64_t *cs = collector__stats(d->coll), *ds = discovery__stats(d->disc);
-	uint64_t drain_ns = 0, records = 0;
-	struct rusage ru;
-	char *status = NULL;
-	size_t len;
-	long rss_kb = 0;
-
-	if (sampler__metrics(d->smp, bpf))
-		memset(bpf, 0, sizeof(bpf));
-	collector__sym_stats(d->coll, sym);
-	getrusage(RUSAGE_SELF, &ru);
-	if (!procfs__read_file("/proc/self/status", 1 << 16, &status, &len)) {
-		const char *p = strstr(status, "VmRSS:");
-
-		if (p)
-			rss_kb = strtol(p + 6, NULL, 10);
-		free(status);
-	}
-
-	statlist__info(l, "version", "%s", PYPROF_VERSION);
-	statlist__info(l, "config", "%s", d->config_path);
-	statlist__info(l, "uptime", "%.0f s", (now - d->start_mono_ns) / 1e9);
-	statlist__info(l, "sampling", "%u Hz on every CPU", sampler__frequency(d->smp));
-	statlist__info(l, "targets", "%zu", discovery__ntargets(d->disc));
-	statlist__info(l, "samples per second", "%.1f", d->samples_per_s);
-	statlist__info(l, "window", "%u s, current since %llu (UTC seconds)",
-		       d->cfg->window.seconds, (unsigned long long)d->win.slot_s);
-	statlist__info(l, "last window written", "%s",
-		       d->last_window[0] ? d->last_window : "none yet");
-	statlist__info(l, "on-CPU", "%s", sampler__oncpu_kind(d->smp));
-	for (unsigned m = 0; m < sizeof(d->guessed_from); m++) {
-		if (d->guessed_from[m])
-			statlist__info(
-			    l, "CPython layout guessed",
-			    "3.%u, newer than this agent knows, read with the 3.%u layout, "
-			    "which checked out against its processes",
-			    m, d->guessed_from[m]);
-	}
-	statlist__info(l, "process events", "%s",
-		       d->pw ? procwatch__attach_kind(d->pw)
-			     : "unavailable (rescans of /proc only)");
-	if (sampler__offcpu_attach_kind(d->smp))
-		statlist__info(l, "off-CPU", "%s", sampler__offcpu_attach_kind(d->smp));
-	else if (sampler__offcpu_unavailable(d->smp))
-		statlist__info(l, "off-CPU", "unavailable: %s",
-			       sampler__offcpu_unavailable(d->smp));
-	else
-		statlist__info(l, "off-CPU", "disabled");
-	/* a part the configuration asks for but the kernel refused: 1, with the reason */
-	statlist__add(l, "part_unavailable", STAT_GAUGE,
-		      "1 for a part of the agent that is asked for but the kernel refused.", "part",
-		      "offcpu", sampler__offcpu_unavailable(d->smp) ? 1 : 0);
-	statlist__label2(l, "reason",
-			 sampler__offcpu_unavailable(d->smp) ? sampler__offcpu_unavailable(d->smp)
-							     : "");
-	statlist__add(l, "part_unavailable", STAT_GAUGE,
-		      "1 for a part of the agent that is asked for but the kernel refused.", "part",
-		      "process_events", d->pw ? 0 : 1);
-	statlist__label2(l, "reason", d->pw ? "" : d->pw_unavailable);
-
-	statlist__add(l, "uptime_seconds", STAT_GAUGE, "Seconds since the agent started.", NULL,
-		      NULL, (now - d->start_mono_ns) / 1e9);
-	statlist__add(l, "targets", STAT_GAUGE, "Processes being profiled.", NULL, NULL,
-		      discovery__ntargets(d->disc));
-	statlist__add(l, "sampling_frequency_hz", STAT_GAUGE, "On-CPU samples per second per CPU.",
-		      NULL, NULL, sampler__frequency(d->smp));
-	statlist__add(l, "samples_total", STAT_COUNTER, "Samples of target threads taken in BPF.",
-		      NULL, NULL, bpf[METRIC_SAMPLES]);
-	statlist__add(l, "ringbuf_drops_total", STAT_COUNTER,
-		      "Samples lost because the ring buffer was full.", NULL, NULL,
-		      bpf[METRIC_RINGBUF_FULL]);
-	sampler__drain_stats(d->smp, &drain_ns, &records);
-	statlist__info(l, "userspace per record",
-		       "%.0f ns over %llu records (drain, naming, counting)",
-		       records ? (double)drain_ns / records : 0.0, (unsigned long long)records);
-	statlist__add(l, "records_drained_total", STAT_COUNTER,
-		      "Sample records drained from the ring buffer by the daemon.", NULL, NULL,
-		      records);
-	statlist__add(l, "drain_seconds_total", STAT_COUNTER,
-		      "Time the daemon spent draining, naming and counting those records.", NULL,
-		      NULL, drain_ns / 1e9);
-	statlist__add(
-	    l, "ringbuf_drains_cut_total", STAT_COUNTER,
-	    "Ticks whose 50 ms for draining the ring buffer ran out, records left for the "
-	    "next.",
-	    NULL, NULL, sampler__drains_cut(d->smp));
-	for (int i = METRIC_NONE + 1; i < METRIC_MAX; i++) {
-		if (i == METRIC_SAMPLES || i == METRIC_RINGBUF_FULL)
-			continue;
-		statlist__add(l, "sampler_events_total", STAT_COUNTER,
-			      "BPF sampler outcomes and failures, by reason.", "reason",
-			      pyprof_metric_names[i], bpf[i]);
-	}
-	for (int i = 0; i < COLL_STAT_MAX; i++)
-		statlist__add(l, "collector_events_total", STAT_COUNTER,
-			      "Samples turned into stacks, and their defects, by kind.", "kind",
-			      collector_stat_names[i], cs[i]);
-	for (int i = 0; i < SYM_STAT_MAX; i++)
-		statlist__add(l, "symbolizer_events_total", STAT_COUNTER,
-			      "Frame naming work and failures, by kind.", "kind", sym_stat_names[i],
-			      sym[i]);
-	gather_caches(d, l);
-	for (int i = 0; i < DISC_STAT_MAX; i++)
-		statlist__add(l, "discovery_events_total", STAT_COUNTER,
-			      "Process discovery work and outcomes, by kind.", "kind",
-			      discovery_stat_names[i], ds[i]);
-	statlist__add(l, "process_events_lost_total", STAT_COUNTER,
-		      "Exec and exit events lost (the /proc rescan catches up).", NULL, NULL,
-		      d->pw ? procwatch__lost(d->pw) : 0);
-	statlist__add(l, "windows_written_total", STAT_COUNTER, "Profile files written.", NULL,
-		      NULL, d->windows_written);
-	statlist__add(l, "window_write_errors_total", STAT_COUNTER,
-		      "Profile files that could not be written.", NULL, NULL,
-		      d->window_write_errors);
-	statlist__add(l, "last_window_timestamp_seconds", STAT_GAUGE,
-		      "Wall-clock time the last window was written.", NULL, NULL,
-		      d->last_window_wall_s);
-	statlist__add(l, "config_reloads_total", STAT_COUNTER, "Configuration reloads (SIGHUP).",
-		      "result", "ok", d->reloads);
-	statlist__add(l, "config_reloads_total", STAT_COUNTER, "Configuration reloads (SIGHUP).",
-		      "result", "rejected", d->reload_errors);
-	statlist__add(l, "snapshots_served_total", STAT_COUNTER,
-		      "Snapshots served over the control socket.", NULL, NULL, d->snapshots_served);
-	statlist__add(l, "control_clients_evicted_total", STAT_COUNTER,
-		      "Idle control-socket clients closed to admit a new one.", NULL, NULL,
-		      d->ctl ? netserver__evicted(d->ctl) : 0);
-	statlist__add(l, "cpu_seconds_total", STAT_COUNTER, "CPU time used by the agent.", NULL,
-		      NULL,
-		      ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-			  (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
-	statlist__add(l, "resident_memory_bytes", STAT_GAUGE, "Resident memory of the agent.", NULL,
-		      NULL, rss_kb * 1024.0);
-	uploader__gather(d->up, l);
-}
-
-static void respond_text(struct netserver *s, uint64_t conn, const char *head,
-			 void (*body)(struct daemon *, FILE *), struct daemon *d)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	if (!f)
-		return;
-	fputs(head, f);
-	if (body)
-		body(d, f);
-	fclose(f);
-	netserver__respond(s, conn, buf, len);
-	free(buf);
-}
-
-/* One status line per target: "target: PID COMM[ in container ID (...)][, ns pid N]". */
-static void status_target(void *ctx, pid_t pid)
-{
-	struct stat_list *l = ctx;
-	char comm[64], where[192];
-
-	procfs__comm(pid, 0, comm, sizeof(comm));
-	statlist__info(l, "target", "%d %s%s", pid, comm,
-		       container__describe(pid, where, sizeof(where)));
-}
-
-static void body_status(struct daemon *d, FILE *f)
-{
-	struct stat_list l;
-
-	statlist__init(&l);
-	gather(d, &l);
-	discovery__each_target(d->disc, status_target, &l);
-	statlist__render_status(&l, f);
-	statlist__free(&l);
-}
-
-static void body_metrics(struct daemon *d, FILE *f)
-{
-	struct stat_list l;
-
-	statlist__init(&l);
-	gather(d, &l);
-	statlist__render_prometheus(&l, f);
-	statlist__free(&l);
-}
-
-/* ---- control requests ---- */
-
-/* Answers conn with "error CODE: message" (control.h). */
-static void answer_error(struct netserver *s, uint64_t conn, enum control_status status,
-			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void answer_error(struct netserver *s, uint64_t conn, enum control_status status,
-			 const char *fmt, ...)
-{
-	char message[400], line[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	vsnprintf(message, sizeof(message), fmt, ap);
-	va_end(ap);
-	n = control__answer_line(line, sizeof(line), status, 0, message);
-	if (n > 0)
-		netserver__respond(s, conn, line, (size_t)n);
-}
-
-static void snapshot_start(struct daemon *d, uint64_t conn, const struct control_request *req)
-{
-	struct collector_opts co = {
-	    .kinds = 1u << req->mode,
-	    .rate_hz = sampler__frequency(d->smp),
-	    .threads = req->threads,
-	    .kernel = req->kernel,
-	    .gil_only = req->gil_only,
-	};
-	struct snapshot_req *r = NULL;
-	struct pyproc *p = NULL;
-	char err_msg[256];
-	int err;
-
-	for (int i = 0; i < MAX_SNAPSHOTS && !r; i++) {
-		if (!d->snaps[i].active)
-			r = &d->snaps[i];
-	}
-	if (!r) {
-		answer_error(d->ctl, conn, CONTROL_BUSY, "too many snapshots at once");
-		return;
-	}
-	if (req->mode != PROFILE_CPU && sampler__offcpu_unavailable(d->smp)) {
-		answer_error(d->ctl, conn, CONTROL_OFFCPU_UNAVAILABLE,
-			     "off-CPU tracing is unavailable: %s",
-			     sampler__offcpu_unavailable(d->smp));
-		return;
-	}
-	if (req->mode != PROFILE_CPU && !sampler__offcpu_attach_kind(d->smp)) {
-		answer_error(d->ctl, conn, CONTROL_OFFCPU_DISABLED,
-			     "off-CPU tracing is disabled in this agent");
-		return;
-	}
-	err = pyproc__open(req->pid, NULL, &p, err_msg, sizeof(err_msg));
-	if (err) {
-		answer_error(d->ctl, conn, control__status_of(err), "%s", err_msg);
-		return;
-	}
-	memset(r, 0, sizeof(*r));
-	r->coll = collector__new(&co, d->have_ksyms ? &d->ksyms : NULL);
-	if (!r->coll) {
-		answer_error(d->ctl, conn, CONTROL_FAILED, "out of memory");
-		pyproc__free(p);
-		return;
-	}
-	if (!collector__has_process(d->coll, req->pid) && !snapshot_uses(d, req->pid)) {
-		err = sampler__add_target(d->smp, p);
-		if (err) {
-			answer_error(d->ctl, conn, CONTROL_FAILED, "cannot sample pid %d: %s",
-				     req->pid, strerror(-err));
-			collector__free(r->coll);
-			pyproc__free(p);
-			return;
-		}
-		r->own_target = 1;
-	}
-	if (collector__add_process(r->coll, p)) {
-		answer_error(d->ctl, conn, CONTROL_FAILED, "out of memory");
-		if (r->own_target)
-			sampler__remove_target(d->smp, req->pid);
-		pyproc__free(p);
-		collector__free(r->coll);
-		return;
-	}
-	r->active = 1;
-	set_tick(d, TICK_NS); /* its deadline is kept to the busy loop's precision */
-	r->mode = req->mode;
-	r->conn_id = conn;
-	r->pid = req->pid;
-	r->deadline_ns = clock__mono_ns() + (uint64_t)req->duration_ms * 1000000ULL;
-}
-
-static void snapshot_finish(struct daemon *d, struct snapshot_req *r, int exited)
-{
-	struct profile *prof = collector__profile(r->coll, r->mode);
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	r->active = 0;
-	if (f) {
-		char line[64];
-
-		if (control__answer_line(line, sizeof(line), CONTROL_OK, exited, NULL) > 0)
-			fputs(line, f);
-		profile__write_folded(prof, f);
-		fclose(f);
-		netserver__respond(d->ctl, r->conn_id, buf, len);
-		free(buf);
-	}
-	if (r->own_target && !snapshot_uses(d, r->pid) && !collector__has_process(d->coll, r->pid))
-		sampler__remove_target(d->smp, r->pid);
-	collector__free(r->coll);
-	r->coll = NULL;
-	d->snapshots_served++;
-}
-
-static void on_control(void *ctx, struct netserver *s, uint64_t conn, const char *req, size_t len,
-		       uid_t uid)
-{
-	struct daemon *d = ctx;
-	struct control_request r;
-	const char *why;
-	int err;
-
-	if (uid != 0) {
-		/* the socket is 0600 already; this also refuses a peer that got the fd */
-		answer_error(s, conn, CONTROL_DENIED, "permission denied (root only)");
-		return;
-	}
-	err = control__parse(req, len, &r, &why);
-	if (err) {
-		if (err == -EPROTO)
-			answer_error(s, conn, CONTROL_VERSION, "%s", why);
-		else
-			answer_error(s, conn, CONTROL_BAD_REQUEST, "bad request: %s", why);
-		return;
-	}
-	switch (r.cmd) {
-	case CONTROL_PING:
-		netserver__respond(s, conn, "ok\n", 3);
-		break;
-	case CONTROL_STATUS:
-		respond_text(s, conn, "ok\n", body_status, d);
-		break;
-	case CONTROL_SNAPSHOT:
-		snapshot_start(d, conn, &r);
-		break;
-	}
-}
-
-static void on_http(void *ctx, struct netserver *s, uint64_t conn, const char *req, size_t len,
-		    uid_t uid)
-{
-	struct daemon *d = ctx;
-	static const char not_found[] = "HTTP/1.0 404 Not Found\r\nContent-Type: text/plain\r\n"
-					"Content-Length: 10\r\n\r\nnot found\n";
-
-	if (len >= 13 && !strncmp(req, "GET /metrics", 12) && (req[12] == ' ' || req[12] == '?')) {
-		char *body = NULL, *resp = NULL;
-		size_t blen = 0, rlen = 0;
-		FILE *f = open_memstream(&body, &blen);
-
-		if (!f)
-			return;
-		body_metrics(d, f);
-		fclose(f);
-		f = open_memstream(&resp, &rlen);
-		if (f) {
-			fprintf(f,
-				"HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
-				"Content-Length: %zu\r\n\r\n",
-				blen);
-			fwrite(body, 1, blen, f);
-			fclose(f);
-			netserver__respond(s, conn, resp, rlen);
-		}
-		free(body);
-		free(resp);
-		return;
-	}
-	netserver__respond(s, conn, not_found, sizeof(not_found) - 1);
-}
-
-/* ---- servers ---- */
-
-/* The socket's directory (the default's is /run/pyprof-agent, which systemd's RuntimeDirectory=
- * makes under the unit): made when missing; if that fails, listening says why. */
-static void make_socket_dir(const char *socket_path)
-{
-	const char *slash = strrchr(socket_path, '/');
-	char dir[PATH_MAX];
-
-	if (!slash || slash == socket_path || (size_t)(slash - socket_path) >= sizeof(dir))
-		return;
-	memcpy(dir, socket_path, slash - socket_path);
-	dir[slash - socket_path] = '\0';
-	(void)mkdir(dir, 0750);
-}
-
-static int open_servers(struct daemon *d, const struct agent_config *cfg)
-{
-	char err_msg[256];
-	int err;
-
-	make_socket_dir(cfg->control.socket);
-	err = netserver__listen_unix(cfg->control.socket, d->epfd, on_control, d, &d->ctl, err_msg,
-				     sizeof(err_msg));
-	if (err) {
-		log_error("%s", err_msg);
-		return err;
-	}
-	if (cfg->metrics.listen[0]) {
-		err =
-		    netserver__listen_tcp(cfg->metrics.listen_host, cfg->metrics.listen_port,
-					  d->epfd, on_http, d, &d->http, err_msg, sizeof(err_msg));
-		if (err) {
-			log_error("%s", err_msg);
-			return err;
-		}
-		log_info("serving metrics on http://%s/metrics", cfg->metrics.listen);
-	}
-	return 0;
-}
-
-static void close_servers(struct daemon *d)
-{
-	netserver__close(d->ctl);
-	netserver__close(d->http);
-	d->ctl = d->http = NULL;
-	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
-		if (d->snaps[i].active) {
-			d->snaps[i].active = 0;
-			collector__free(d->snaps[i].coll);
-		}
-	}
 }
 
 /* Said once when the sampler is (re)opened: which off-CPU way runs, or why none does. */
@@ -883,12 +346,12 @@ static void reload(struct daemon *d)
 	}
 	if (strcmp(cfg->control.socket, old->control.socket) ||
 	    strcmp(cfg->metrics.listen, old->metrics.listen)) {
-		close_servers(d);
-		if (open_servers(d, cfg)) {
+		serve__close(d);
+		if (serve__open(d, cfg)) {
 			log_warn(
 			    "the new control socket or metrics endpoint failed; back to the old");
-			close_servers(d);
-			open_servers(d, old);
+			serve__close(d);
+			serve__open(d, old);
 		}
 	}
 	log__set_level(cfg->log.level);
@@ -953,9 +416,9 @@ static void tick(struct daemon *d)
 		if (!r->active)
 			continue;
 		if (now >= r->deadline_ns)
-			snapshot_finish(d, r, 0);
+			serve__snapshot_finish(d, r, 0);
 		else if (!procfs__alive(r->pid))
-			snapshot_finish(d, r, 1);
+			serve__snapshot_finish(d, r, 1);
 	}
 	netserver__tick(d->ctl, now);
 	if (d->http)
@@ -964,7 +427,7 @@ static void tick(struct daemon *d)
 		sdnotify__send("WATCHDOG=1"); /* the loop turns: systemd's WatchdogSec= */
 		d->last_watchdog_ns = now;
 	}
-	set_tick(d, busy(d, now) ? TICK_NS : IDLE_TICK_NS);
+	daemon_set_tick(d, busy(d, now) ? TICK_NS : IDLE_TICK_NS);
 }
 
 static int setup_loop(struct daemon *d)
@@ -1083,7 +546,7 @@ static int start(struct daemon *d)
 			return 1;
 		}
 	}
-	if (open_servers(d, d->cfg))
+	if (serve__open(d, d->cfg))
 		return 1;
 	err = uploader__apply(&d->up, d->cfg, err_msg, sizeof(err_msg));
 	if (err) {
@@ -1108,7 +571,7 @@ static int start(struct daemon *d)
 static void teardown(struct daemon *d)
 {
 	uploader__free(d->up, 0);
-	close_servers(d);
+	serve__close(d);
 	procwatch__close(d->pw);
 	sampler__close(d->smp);
 	discovery__free(d->disc);

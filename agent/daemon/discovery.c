@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "os/container.h"
 #include "daemon/discovery.h"
-#include "util/hashmap.h"
+#include "os/container.h"
 #include "os/procfs.h"
+#include "util/hashmap.h"
 
 /* A process is examined as soon as its exec event is drained, then again after 2, 4, 8 ... ms
  * (at most 100 ms apart) until its interpreter library is mapped, for at most 1.5 s: a short-lived

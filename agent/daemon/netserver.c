@@ -14,8 +14,8 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-#include "util/clock.h"
 #include "daemon/netserver.h"
+#include "util/clock.h"
 
 struct conn {
 	struct netserver *srv; /* first member: epoll data points here */

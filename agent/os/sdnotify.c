@@ -11,8 +11,8 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-#include "util/clock.h"
 #include "os/sdnotify.h"
+#include "util/clock.h"
 
 int sdnotify__send(const char *state)
 {

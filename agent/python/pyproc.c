@@ -8,15 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "util/errbuf.h"
 #include "os/elfsym.h"
-#include "util/hashmap.h"
 #include "os/memread.h"
 #include "os/procfs.h"
 #include "python/pyobj.h"
 #include "python/pyoffsets.h"
-#include "util/lru.h"
 #include "python/pyproc.h"
+#include "util/errbuf.h"
+#include "util/hashmap.h"
+#include "util/lru.h"
 
 #define MAX_CANDIDATES	   512
 #define DEBUG_OFFSETS_READ 4096

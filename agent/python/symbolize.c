@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "python/linetable.h"
 #include "os/procfs.h"
+#include "python/linetable.h"
 #include "python/pyobj.h"
 #include "python/qualname.h"
 #include "python/symbolize.h"

@@ -9,11 +9,11 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include "os/memread.h"
+#include "py_offsets.h"
+#include "pyprof_event.h"
 #include "util/hashmap.h"
 #include "util/lru.h"
-#include "os/memread.h"
-#include "pyprof_event.h"
-#include "py_offsets.h"
 
 enum sym_stat {
 	SYM_STAT_FRAMES,	   /* frames resolved */

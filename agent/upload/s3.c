@@ -13,8 +13,8 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include "util/errbuf.h"
 #include "upload/s3.h"
+#include "util/errbuf.h"
 #include "util/version.h"
 
 #define CREDENTIALS_MAX_BYTES (1u << 20)

@@ -16,9 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
-#include "util/errbuf.h"
-#include "util/atomicfile.h"
 #include "upload/spool.h"
+#include "util/atomicfile.h"
+#include "util/errbuf.h"
 
 /* A spooled window larger than this is not read back (S3 takes at most 5 GiB in one PUT; a
  * window of folded stacks is kilobytes to megabytes). */

@@ -11,11 +11,11 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
-#include "util/clock.h"
-#include "util/log.h"
 #include "upload/s3.h"
 #include "upload/spool.h"
 #include "upload/uploader.h"
+#include "util/clock.h"
+#include "util/log.h"
 #include "util/version.h"
 
 #define NS_PER_MS	  1000000ULL
