@@ -12,7 +12,7 @@
 #include "daemon/control.h"
 #include "format/output.h"
 #include "util/log.h"
-
+#include "util/text.h"
 #include "util/version.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -110,14 +110,11 @@ static void usage(FILE *f)
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
 {
-	char *end;
-	unsigned long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v > max || s[0] == '-')
+	if (text__parse_u64(s, strlen(s), max, &v))
 		return -EINVAL;
-	*ret = v;
+	*ret = (unsigned long)v;
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "format/pprof.h"
 #include "profile/diff.h"
 #include "util/log.h"
+#include "util/text.h"
 
 #define SNIFF_SIZE	 (64 * 1024)
 #define PPROF_MAX_INPUT	 (1ULL << 30)
@@ -198,12 +199,9 @@ out:
 
 static int parse_rate(const char *s, unsigned *ret)
 {
-	char *end;
-	unsigned long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || !v || v > 1000000 || s[0] == '-')
+	if (text__parse_u64(s, strlen(s), 1000000, &v) || !v)
 		return -EINVAL;
 	*ret = (unsigned)v;
 	return 0;

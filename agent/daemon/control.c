@@ -12,22 +12,16 @@
 #include <unistd.h>
 #include "daemon/control.h"
 #include "profile/profile.h"
+#include "util/text.h"
 
 static int parse_u32(const char *s, size_t len, uint32_t max, uint32_t *ret)
 {
-	uint64_t v = 0;
+	uint64_t v;
+	int err = text__parse_u64(s, len, max, &v);
 
-	if (!len || len > 10)
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		v = v * 10 + (s[i] - '0');
-	}
-	if (v > max)
-		return -ERANGE;
-	*ret = (uint32_t)v;
-	return 0;
+	if (!err)
+		*ret = (uint32_t)v;
+	return err;
 }
 
 /* The request's v= (its words are separated by spaces): the number, 0 when there is none, or

@@ -19,6 +19,7 @@
 #include "upload/spool.h"
 #include "util/atomicfile.h"
 #include "util/errbuf.h"
+#include "util/text.h"
 
 /* A spooled window larger than this is not read back (S3 takes at most 5 GiB in one PUT; a
  * window of folded stacks is kilobytes to megabytes). */
@@ -177,17 +178,7 @@ int spool__gzip(const struct spool_window *w, const void *data, size_t len, void
 
 static int parse_u64(const char *s, uint64_t *ret)
 {
-	uint64_t v = 0;
-
-	if (!*s)
-		return -EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
-			return -EINVAL;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	*ret = v;
-	return 0;
+	return text__parse_u64(s, strlen(s), UINT64_MAX, ret) ? -EINVAL : 0;
 }
 
 /* "pyprof-window key=value ...": host, mode and start are required. */
