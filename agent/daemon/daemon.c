@@ -65,6 +65,23 @@ static unsigned window_kinds(const struct agent_config *cfg)
 	return (1u << PROFILE_CPU) | (cfg->sampling.off_cpu.enabled ? 1u << PROFILE_OFFCPU : 0);
 }
 
+/* The profile as folded text in memory (NULL when it cannot be rendered). */
+static char *render_folded(const struct profile *p, const struct profile_meta *meta, size_t *len)
+{
+	char *text = NULL;
+	FILE *f = open_memstream(&text, len);
+	int err;
+
+	if (!f)
+		return NULL;
+	err = output__write(p, meta, OUTPUT_FOLDED, f);
+	if (fclose(f) || err) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 /* Writes the current window [its start, upto_wall_ns): each profile in every configured format. */
 static void window_write(struct daemon *d, uint64_t upto_wall_ns)
 {
@@ -86,17 +103,27 @@ static void window_write(struct daemon *d, uint64_t upto_wall_ns)
 			 d->cfg->output.directory, strerror(errno));
 	for (int kind = 0; kind < PROFILE_KIND_MAX; kind++) {
 		struct profile prof;
+		size_t folded_len = 0;
+		char *folded;
 
 		if (!(window_kinds(d->cfg) & (1u << kind)))
 			continue;
 		meta.kind = (enum profile_kind)kind;
 		collector__take_profile(d->coll, meta.kind, &prof);
+		/* folded text, rendered once for the spool and the local .folded file */
+		folded = d->up || (d->cfg->output.formats & CONFIG_FORMAT_FOLDED)
+			     ? render_folded(&prof, &meta, &folded_len)
+			     : NULL;
 		/* the spool first: a window written locally has always been spooled too */
 		if (d->up) {
 			char err_msg[512];
 
-			if (uploader__spool(d->up, &prof, &meta, d->cfg->host.name,
-					    d->cfg->window.seconds, err_msg, sizeof(err_msg)))
+			if (!folded)
+				log_error("cannot render the %s window; it will not be uploaded",
+					  profile__kind_name(meta.kind));
+			else if (uploader__spool(d->up, folded, folded_len, &meta,
+						 d->cfg->host.name, d->cfg->window.seconds, err_msg,
+						 sizeof(err_msg)))
 				log_error("%s; this %s window will not be uploaded", err_msg,
 					  profile__kind_name(meta.kind));
 		}
@@ -108,7 +135,10 @@ static void window_write(struct daemon *d, uint64_t upto_wall_ns)
 			snprintf(path, sizeof(path), "%s/%s_%s_%s%s", d->cfg->output.directory,
 				 d->cfg->host.name, stamp, profile__kind_name(meta.kind),
 				 output__extension((enum output_format)f));
-			err = output__write_path(&prof, &meta, (enum output_format)f, path);
+			if (f == OUTPUT_FOLDED && folded)
+				err = output__write_text_path(folded, folded_len, path);
+			else
+				err = output__write_path(&prof, &meta, (enum output_format)f, path);
 			if (err) {
 				d->window_write_errors++;
 				log_error(
@@ -121,6 +151,7 @@ static void window_write(struct daemon *d, uint64_t upto_wall_ns)
 			snprintf(d->last_window, sizeof(d->last_window), "%s", path);
 			d->last_window_wall_s = upto_wall_ns / NS_PER_S;
 		}
+		free(folded);
 		if (kind == PROFILE_CPU)
 			d->samples_in_windows += prof.total;
 		log_debug("window %s %s: total %llu, %zu stacks", stamp,

@@ -79,6 +79,20 @@ int output__write(const struct profile *p, const struct profile_meta *meta,
 	return err;
 }
 
+int output__write_text_path(const char *text, size_t len, const char *path)
+{
+	struct atomic_file af;
+	int err = atomicfile__open(&af, path, NULL);
+
+	if (err)
+		return err;
+	if (fwrite(text, 1, len, af.f) != len) {
+		atomicfile__abort(&af);
+		return -EIO;
+	}
+	return atomicfile__commit(&af, 0644);
+}
+
 int output__write_path(const struct profile *p, const struct profile_meta *meta,
 		       enum output_format format, const char *path)
 {

@@ -25,6 +25,8 @@ const char *output__extension(enum output_format format);
 /* Writes p in format to out and flushes it. Returns 0 or a negative errno. */
 int output__write(const struct profile *p, const struct profile_meta *meta,
 		  enum output_format format, FILE *out);
+/* Writes output already rendered (len bytes of text) to path, atomically, as below. */
+int output__write_text_path(const char *text, size_t len, const char *path);
 /* Same, to path, atomically: written to a temporary file in the same directory, then renamed,
  * so a reader never sees half a profile. */
 int output__write_path(const struct profile *p, const struct profile_meta *meta,

@@ -568,8 +568,9 @@ void uploader__free(struct uploader *up, unsigned flush_ms)
 
 /* ---- the daemon thread's side ---- */
 
-int uploader__spool(struct uploader *up, const struct profile *p, const struct profile_meta *meta,
-		    const char *host, uint32_t window_seconds, char *err, size_t errlen)
+int uploader__spool(struct uploader *up, const char *folded, size_t len,
+		    const struct profile_meta *meta, const char *host, uint32_t window_seconds,
+		    char *err, size_t errlen)
 {
 	struct spool_window w = {
 	    .start_s = (int64_t)(meta->start_ns / NS_PER_S),
@@ -577,30 +578,12 @@ int uploader__spool(struct uploader *up, const struct profile *p, const struct p
 	    .window_seconds = window_seconds,
 	    .frequency_hz = meta->rate_hz,
 	};
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f;
 	int rc;
 
 	snprintf(w.host, sizeof(w.host), "%s", host);
 	snprintf(w.mode, sizeof(w.mode), "%s", profile__kind_name(meta->kind));
 	snprintf(w.agent_version, sizeof(w.agent_version), "%s", PYPROF_VERSION);
-	f = open_memstream(&text, &len);
-	if (!f) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot render the %s window: %s", w.mode, strerror(-rc));
-		goto out;
-	}
-	rc = output__write(p, meta, OUTPUT_FOLDED, f);
-	if (fclose(f) && !rc)
-		rc = -errno;
-	if (rc) {
-		snprintf(err, errlen, "cannot render the %s window: %s", w.mode, strerror(-rc));
-		goto out;
-	}
-	rc = spool__put(up->spool, &w, text, len, err, errlen);
-out:
-	free(text);
+	rc = spool__put(up->spool, &w, folded, len, err, errlen);
 	if (rc) {
 		pthread_mutex_lock(&up->lock);
 		up->spool_errors++;

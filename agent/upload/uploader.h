@@ -29,11 +29,13 @@ int uploader__apply(struct uploader **up, const struct agent_config *cfg, char *
  * up. Windows not uploaded stay spooled for the next start. Accepts NULL. */
 void uploader__free(struct uploader *up, unsigned flush_ms);
 
-/* Spools a closed window (daemon thread; disk only, no network): its folded text, gzipped,
- * with its metadata. host and window_seconds are the recording configuration's. Returns 0 or
- * -errno with a message; the window is then not uploaded (it is counted). */
-int uploader__spool(struct uploader *up, const struct profile *p, const struct profile_meta *meta,
-		    const char *host, uint32_t window_seconds, char *err, size_t errlen);
+/* Spools a closed window (daemon thread; disk only, no network): its folded text (rendered
+ * once by the caller, who may also write it locally), gzipped, with its metadata. host and
+ * window_seconds are the recording configuration's. Returns 0 or -errno with a message; the
+ * window is then not uploaded (it is counted). */
+int uploader__spool(struct uploader *up, const char *folded, size_t len,
+		    const struct profile_meta *meta, const char *host, uint32_t window_seconds,
+		    char *err, size_t errlen);
 
 /* Adds the upload figures (status lines and metrics) to l; up may be NULL (disabled). */
 void uploader__gather(struct uploader *up, struct stat_list *l);
