@@ -28,6 +28,7 @@
 #include "util/log.h"
 #include "daemon/netserver.h"
 #include "daemon/window.h"
+#include "format/folded.h"
 #include "format/output.h"
 #include "os/privilege.h"
 #include "os/procfs.h"
@@ -663,7 +664,7 @@ static void snapshot_finish(struct daemon *d, struct snapshot_req *r, int exited
 
 		if (control__answer_line(line, sizeof(line), CONTROL_OK, exited, NULL) > 0)
 			fputs(line, f);
-		profile__write_folded(prof, f);
+		folded__write(prof, f);
 		fclose(f);
 		netserver__respond(d->ctl, r->conn_id, buf, len);
 		free(buf);

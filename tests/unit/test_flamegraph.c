@@ -158,13 +158,13 @@ static void test_narrow_subtrees_merged_in_the_file(void **state)
 	char name[32], *svg;
 
 	profile__init(&p);
-	ids[0] = (uint32_t)profile__frame(&p, "app (1)");
-	ids[1] = (uint32_t)profile__frame(&p, "main (/a.py:1)");
-	ids[2] = (uint32_t)profile__frame(&p, "big (/a.py:2)");
+	ids[0] = (uint32_t)profile__frame_process(&p, "app", 1);
+	ids[1] = (uint32_t)profile__frame_python(&p, "main", "/a.py", 1);
+	ids[2] = (uint32_t)profile__frame_python(&p, "big", "/a.py", 2);
 	assert_int_equal(profile__add(&p, ids, 3, 1000000), 0);
 	for (int i = 0; i < 5000; i++) {
-		snprintf(name, sizeof(name), "tiny%d (/a.py:%d)", i, i + 10);
-		ids[2] = (uint32_t)profile__frame(&p, name);
+		snprintf(name, sizeof(name), "tiny%d", i);
+		ids[2] = (uint32_t)profile__frame_python(&p, name, "/a.py", i + 10);
 		assert_int_equal(profile__add(&p, ids, 3, 1), 0);
 	}
 	svg = svg_of(&p, NULL);
@@ -191,9 +191,9 @@ static void test_very_deep_stack_written_whole(void **state)
 
 	assert_non_null(ids);
 	profile__init(&p);
-	ids[0] = (uint32_t)profile__frame(&p, "app (1)");
+	ids[0] = (uint32_t)profile__frame_process(&p, "app", 1);
 	for (int i = 1; i < DEPTH; i++)
-		ids[i] = (uint32_t)profile__frame(&p, i % 2 ? "rec (/a.py:1)" : "rec (/a.py:2)");
+		ids[i] = (uint32_t)profile__frame_python(&p, "rec", "/a.py", i % 2 ? 1 : 2);
 	assert_int_equal(profile__add(&p, ids, DEPTH, 3), 0);
 	svg = svg_of(&p, NULL);
 	v = array(svg, "v", &nv);

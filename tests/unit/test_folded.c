@@ -84,8 +84,11 @@ static void test_frame_kinds_follow_the_naming_conventions(void **state)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		enum frame_kind k = frame__kind(cases[i].frame, cases[i].depth);
+		struct frame_parts fp;
+		enum frame_kind k;
 
+		frame__parse(cases[i].frame, cases[i].depth, &fp);
+		k = fp.kind;
 		if (k != cases[i].kind)
 			fail_msg("'%s' at depth %u: %s, expected %s", cases[i].frame,
 				 cases[i].depth, frame_kind_names[k],
@@ -124,17 +127,31 @@ static void test_frame_parts_split_at_the_right_places(void **state)
 	assert_int_equal(fp.name_len, strlen("tcp_sendmsg"));
 }
 
-static void test_function_name_drops_only_the_line(void **state)
+static void test_frame_text_of_every_kind(void **state)
 {
+	static const struct {
+		struct frame f;
+		const char *text;
+	} cases[] = {
+	    {{FRAME_NATIVE, "zlib_compress", NULL, 0}, "zlib_compress"},
+	    {{FRAME_PYTHON, "Handler.score", "/srv/app.py", 17}, "Handler.score (/srv/app.py:17)"},
+	    {{FRAME_KERNEL, "do_syscall_64", NULL, 0}, "do_syscall_64_[k]"},
+	    {{FRAME_MARKER, "[truncated]", NULL, 0}, "[truncated]"},
+	    {{FRAME_PROCESS, "python3.12", NULL, 4242}, "python3.12 (4242)"},
+	    {{FRAME_THREAD, "MainThread", NULL, 4243}, "thread 4243 (MainThread)"},
+	    {{FRAME_CONTAINER, "3f2a9c", NULL, 0}, "[container 3f2a9c]"},
+	    {{FRAME_KIND_MAX + 3, "from a newer agent", NULL, 0}, "from a newer agent"},
+	};
 	char buf[128];
 
-	frame__function_name("Handler.score (/srv/app.py:17)", 3, buf, sizeof(buf));
-	assert_string_equal(buf, "Handler.score (/srv/app.py)");
-	frame__function_name("do_syscall_64_[k]", 3, buf, sizeof(buf));
-	assert_string_equal(buf, "do_syscall_64_[k]");
-	/* the full length is returned when the buffer is short */
-	assert_int_equal(frame__function_name("f (/x.py:1)", 3, buf, 4), strlen("f (/x.py)"));
-	assert_string_equal(buf, "f (");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(frame__format(&cases[i].f, buf, sizeof(buf)),
+				 strlen(cases[i].text));
+		assert_string_equal(buf, cases[i].text);
+	}
+	/* the full length is returned when the buffer is short, as snprintf */
+	assert_int_equal(frame__format(&cases[1].f, buf, 4), strlen(cases[1].text));
+	assert_string_equal(buf, "Han");
 }
 
 static void test_equal_stacks_summed_and_counted(void **state)
@@ -327,7 +344,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_frame_kinds_follow_the_naming_conventions),
 	    cmocka_unit_test(test_frame_parts_split_at_the_right_places),
-	    cmocka_unit_test(test_function_name_drops_only_the_line),
+	    cmocka_unit_test(test_frame_text_of_every_kind),
 	    cmocka_unit_test(test_equal_stacks_summed_and_counted),
 	    cmocka_unit_test(test_crlf_tabs_blank_lines_and_zero_counts_accepted),
 	    cmocka_unit_test(test_byte_by_byte_feeding_gives_the_same_profile),

@@ -118,8 +118,8 @@ static void test_frame_names_escaped_into_valid_json(void **state)
 	char *json;
 
 	profile__init(&p);
-	ids[0] = (uint32_t)profile__frame(&p, "a (1)");
-	ids[1] = (uint32_t)profile__frame(&p, "q\"b\\s\t\x01\xff\xc3\xa9</x>&");
+	ids[0] = (uint32_t)profile__frame_process(&p, "a", 1);
+	ids[1] = (uint32_t)profile__frame_native(&p, "q\"b\\s\t\x01\xff\xc3\xa9</x>&");
 	assert_int_equal(profile__add(&p, ids, 2, 1), 0);
 	json = json_of(&p, PROFILE_CPU);
 	assert_non_null(strstr(
