@@ -62,8 +62,8 @@ struct frame {
  * tests/unit/test_folded.c):
  *   - a Python frame whose qualname holds " (": it reads back cut at its first " (", the rest
  *     going to the file; one with an empty qualname or file reads back as a native frame;
- *   - a Python frame at depth 1 whose qualname is "thread " DIGITS reads back as a thread (the
- *     agent puts Python frames at depth 2 or deeper);
+ *   - a Python frame at depth 1 (a stack without a thread frame) whose qualname is "thread "
+ *     DIGITS reads back as a thread (a CPython qualname holds no space);
  *   - a marker that is not "[...]" or "<...>"-without-spaces, or whose text ends in "_[k]" or
  *     starts "[container ", reads back as native, kernel or container;
  *   - a process or thread frame away from its depth reads back as native (or Python);
