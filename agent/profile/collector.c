@@ -30,8 +30,7 @@ struct proc_entry {
 	struct symbolizer *sym;
 	char comm[64]; /* of the root frame, with the pid */
 	/* For a process in a container or its own pid namespace, frames under the root (and the
-	 * thread frame): a container frame (ID, a pprof label), markers "[pod UID]", "[ns pid N]".
-	 */
+	 * thread frame): its container (a pprof label), markers "[pod UID]" and "[ns pid N]". */
 	struct {
 		enum frame_kind kind;
 		char name[96];
