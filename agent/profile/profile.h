@@ -33,10 +33,10 @@ struct profile {
 void profile__init(struct profile *p);
 void profile__free(struct profile *p);
 
-/* The id of frame f, interned on first sight (its strings copied), or -ENOMEM. Equal fields give
- * equal ids. In names and files, the characters folded text reserves (';', line breaks) become
- * '?' and what passes PROFILE_NAME_MAX - 1 bytes is cut; a file is kept for Python frames only,
- * a number for Python, process and thread frames only. */
+/* The id of frame f, interned on first sight (its strings copied), or -ENOMEM (-E2BIG past
+ * 2^32 - 1 frames). Equal fields give equal ids. In names and files, the characters folded text
+ * reserves (';', line breaks) become '?' and what passes PROFILE_NAME_MAX - 1 bytes is cut; a
+ * file is kept for Python frames only, a number for Python, process and thread frames only. */
 int64_t profile__intern_frame(struct profile *p, const struct frame *f);
 int64_t profile__frame_python(struct profile *p, const char *qualname, const char *file,
 			      int64_t line);
@@ -51,6 +51,8 @@ int64_t profile__frame_container(struct profile *p, const char *id);
  * that carry frames as text. */
 int64_t profile__frame_text(struct profile *p, const char *text, uint32_t depth);
 
+/* The frame of an id (NULL if none): valid until the next frame is interned; its strings until p
+ * is freed. */
 static inline const struct frame *profile__frame_at(const struct profile *p, uint32_t id)
 {
 	return id < p->nframes ? &p->frames[id] : NULL;
