@@ -381,7 +381,7 @@ int convert__cmd_merge(int argc, char **argv)
 		return CONVERT_USAGE;
 	}
 	profile__init(&p);
-	/* Every input is summed into p: folded and pprof stacks alike become frame-name stacks. */
+	/* Every input is summed into p: folded and pprof stacks alike become stacks of frames. */
 	for (int i = optind; i < argc; i++) {
 		if (load_input("merge", argv[i], &o.in, &p, &m)) {
 			ret = CONVERT_FAILED;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include "daemon/control.h"
 #include "daemon/state.h"
+#include "format/folded.h"
 #include "os/procfs.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -143,7 +144,7 @@ void serve__snapshot_finish(struct daemon *d, struct snapshot_req *r, int exited
 
 		if (control__answer_line(line, sizeof(line), CONTROL_OK, exited, NULL) > 0)
 			fputs(line, f);
-		profile__write_folded(prof, f);
+		folded__write(prof, f);
 		fclose(f);
 		netserver__respond(d->ctl, r->conn_id, buf, len);
 		free(buf);

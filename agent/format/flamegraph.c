@@ -116,15 +116,57 @@ static int64_t tree__child(struct fg_tree *t, uint32_t parent, uint32_t name)
 	return (int64_t)t->n++;
 }
 
+/* The tree name of frame f: its text (frame.h), or with normalize, a process frame's comm and
+ * "thread (NAME)" for a thread frame, without the PIDs and TIDs that change from run to run. */
+static int64_t tree__frame_name(struct fg_tree *t, const struct frame *f, int normalize)
+{
+	char small[1100], *heap = NULL;
+	const char *name = small;
+	size_t need;
+	int64_t id;
+
+	if (normalize && f->kind == FRAME_PROCESS) {
+		name = f->name;
+	} else if (normalize && f->kind == FRAME_THREAD) {
+		int n = snprintf(small, sizeof(small), "thread (%s)", f->name);
+
+		need = n < 0 ? 0 : (size_t)n;
+		if (need >= sizeof(small)) {
+			name = heap = malloc(need + 1);
+			if (!heap)
+				return -ENOMEM;
+			snprintf(heap, need + 1, "thread (%s)", f->name);
+		}
+	} else {
+		need = frame__format(f, small, sizeof(small));
+		if (need >= sizeof(small)) {
+			name = heap = malloc(need + 1);
+			if (!heap)
+				return -ENOMEM;
+			frame__format(f, heap, need + 1);
+		}
+	}
+	id = tree__name(t, name, f->kind < FRAME_KIND_MAX ? kind_letters[f->kind] : 'N');
+	free(heap);
+	return id;
+}
+
 /* Adds every stack of p, into value (or base). normalize drops PIDs and TIDs from names. */
 static int tree__add_profile(struct fg_tree *t, const struct profile *p, int is_base, int normalize)
 {
+	int64_t *names = malloc((p->nframes ? p->nframes : 1) * sizeof(*names));
 	struct profile_stack *s;
 	size_t it = 0;
-	char buf[1100];
+	int err = 0;
 
-	while (hashmap__next(&p->stacks, &it, NULL, (void **)&s)) {
-		for (; s; s = s->next_same_hash) {
+	if (!names)
+		return -ENOMEM;
+	/* the tree name of each frame, found where the frame is first met (-1: not yet), so
+	 * names get their kind in the order stacks meet them */
+	for (size_t i = 0; i < p->nframes; i++)
+		names[i] = -1;
+	while (!err && hashmap__next(&p->stacks, &it, NULL, (void **)&s)) {
+		for (; !err && s; s = s->next_same_hash) {
 			uint32_t node = 0;
 
 			if (!s->weight)
@@ -134,26 +176,21 @@ static int tree__add_profile(struct fg_tree *t, const struct profile *p, int is_
 			else
 				t->nodes[0].value += s->weight;
 			for (uint32_t d = 0; d < s->n; d++) {
-				const char *name = strtab__str(&p->strs, s->ids[d]);
-				struct frame_parts fp;
-				int64_t nid, child;
+				int64_t nid = names[s->ids[d]], child;
 
-				frame__parse(name, d, &fp);
-				if (normalize && fp.kind == FRAME_PROCESS) {
-					snprintf(buf, sizeof(buf), "%.*s", (int)fp.name_len,
-						 fp.name);
-					name = buf;
-				} else if (normalize && fp.kind == FRAME_THREAD) {
-					snprintf(buf, sizeof(buf), "thread (%.*s)",
-						 (int)fp.name_len, fp.name);
-					name = buf;
+				if (nid < 0) {
+					nid = tree__frame_name(t, &p->frames[s->ids[d]], normalize);
+					if (nid < 0) {
+						err = (int)nid;
+						break;
+					}
+					names[s->ids[d]] = nid;
 				}
-				nid = tree__name(t, name, kind_letters[fp.kind]);
-				if (nid < 0)
-					return (int)nid;
 				child = tree__child(t, node, (uint32_t)nid);
-				if (child < 0)
-					return (int)child;
+				if (child < 0) {
+					err = (int)child;
+					break;
+				}
 				node = (uint32_t)child;
 				if (is_base)
 					t->nodes[node].base += s->weight;
@@ -162,6 +199,9 @@ static int tree__add_profile(struct fg_tree *t, const struct profile *p, int is_
 			}
 		}
 	}
+	free(names);
+	if (err)
+		return err;
 	if (is_base)
 		t->base_total = t->nodes[0].base;
 	else

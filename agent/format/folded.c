@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* Folded text in: the incremental parser of "root;...;leaf COUNT" lines into a profile. How a
- * frame's name is read is frame.c's. */
+/* Folded text ("root;...;leaf COUNT" lines): written from a profile, and read back by an
+ * incremental parser. Each frame is its text form, written and read by frame.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -11,6 +11,130 @@
 #include <zlib.h>
 #include "format/folded.h"
 #include "util/text.h"
+
+/* ---- writing ---- */
+
+/* The text of every frame of p, rendered once: a window's stacks share their frames. */
+struct frame_texts {
+	char *buf;
+	size_t *off; /* by frame id */
+};
+
+static int frame_texts__init(struct frame_texts *t, const struct profile *p)
+{
+	size_t used = 0, cap = 4096 + p->nframes * 64;
+
+	t->buf = malloc(cap);
+	t->off = malloc((p->nframes ? p->nframes : 1) * sizeof(*t->off));
+	if (!t->buf || !t->off)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->nframes; i++) {
+		size_t n = frame__format(&p->frames[i], t->buf + used, cap - used);
+
+		if (n + 1 > cap - used) {
+			char *bigger;
+
+			while (n + 1 > cap - used)
+				cap *= 2;
+			bigger = realloc(t->buf, cap);
+			if (!bigger)
+				return -ENOMEM;
+			t->buf = bigger;
+			frame__format(&p->frames[i], t->buf + used, cap - used);
+		}
+		t->off[i] = used;
+		used += n + 1;
+	}
+	return 0;
+}
+
+static void frame_texts__free(struct frame_texts *t)
+{
+	free(t->buf);
+	free(t->off);
+}
+
+/* The byte at position *at of stack s's folded text ("f0;f1;...;fn"), moving *at on: frame
+ * texts are walked in place, never joined into a string. */
+struct text_pos {
+	uint32_t frame;
+	const char *c; /* in the current frame's text, NULL before the first read */
+};
+
+static int next_char(const struct frame_texts *t, const struct profile_stack *s,
+		     struct text_pos *at)
+{
+	if (at->frame >= s->n)
+		return 0;
+	if (!at->c)
+		at->c = t->buf + t->off[s->ids[at->frame]];
+	if (*at->c)
+		return (unsigned char)*at->c++;
+	at->c = NULL;
+	return ++at->frame < s->n ? ';' : 0;
+}
+
+/* Orders stacks as strcmp orders their folded lines. */
+static int cmp_stacks(const void *a, const void *b, void *ctx)
+{
+	const struct profile_stack *x = *(const struct profile_stack *const *)a;
+	const struct profile_stack *y = *(const struct profile_stack *const *)b;
+	struct text_pos px = {0}, py = {0};
+	int cx, cy;
+
+	do {
+		cx = next_char(ctx, x, &px);
+		cy = next_char(ctx, y, &py);
+	} while (cx == cy && cx);
+	return cx - cy;
+}
+
+/* Lines sorted (equal profiles give equal files) without building them: a window of deep
+ * stacks as text is tens of megabytes the agent would hold for a moment every window. Two
+ * stacks of distinct frames that read the same (frame.h says which) are one line. */
+int folded__write(const struct profile *p, FILE *out)
+{
+	struct profile_stack **sorted = calloc(p->nstacks ? p->nstacks : 1, sizeof(*sorted));
+	struct frame_texts t = {0};
+	struct profile_stack *s;
+	size_t it = 0, n = 0;
+	int err = 0;
+
+	if (!sorted)
+		return -ENOMEM;
+	err = frame_texts__init(&t, p);
+	if (err)
+		goto out;
+	while (hashmap__next(&p->stacks, &it, NULL, (void **)&s)) {
+		for (; s; s = s->next_same_hash) {
+			if (s->weight && n < p->nstacks)
+				sorted[n++] = s;
+		}
+	}
+	qsort_r(sorted, n, sizeof(*sorted), cmp_stacks, &t);
+	for (size_t i = 0; i < n && !err; i++) {
+		uint64_t weight = sorted[i]->weight;
+
+		s = sorted[i];
+		while (i + 1 < n && !cmp_stacks(&sorted[i], &sorted[i + 1], &t))
+			weight += sorted[++i]->weight;
+		for (uint32_t f = 0; f < s->n && !err; f++) {
+			if ((f && fputc(';', out) == EOF) ||
+			    fputs(t.buf + t.off[s->ids[f]], out) == EOF)
+				err = -EIO;
+		}
+		if (!err && fprintf(out, " %llu\n", (unsigned long long)weight) < 0)
+			err = -EIO;
+	}
+	if (!err && fflush(out))
+		err = -errno;
+out:
+	frame_texts__free(&t);
+	free(sorted);
+	return err;
+}
+
+/* ---- reading ---- */
 
 void folded_parser__init(struct folded_parser *fp, struct profile *p)
 {
@@ -62,7 +186,7 @@ static const char *excerpt(const char *s, size_t n, char *buf, size_t size)
 
 static int push_id(struct folded_parser *fp, uint32_t *n, const char *frame)
 {
-	int64_t id = profile__frame(fp->profile, frame);
+	int64_t id = profile__frame_text(fp->profile, frame, *n);
 
 	if (id < 0)
 		return (int)id;

@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* The folded text format ("root;...;leaf COUNT" lines): an incremental parser into a profile
- * (plain or gzip input, bounded memory per line). */
+/* The folded text format ("root;...;leaf COUNT" lines, each frame in its text form, frame.h): the
+ * writer, and an incremental parser into a profile (plain or gzip input, bounded memory per
+ * line). */
 #ifndef PYPROF_FOLDED_H
 #define PYPROF_FOLDED_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "profile/profile.h"
 
 /* Longest accepted line, newline excluded: longer lines are an error, never buffered whole. */
 #define FOLDED_MAX_LINE (1024 * 1024)
+
+/* Writes "root;...;leaf weight" lines, sorted so equal profiles give equal files. */
+int folded__write(const struct profile *p, FILE *out);
 
 /* Incremental parser: feed it bytes as they come, then finish. Errors name the 1-based line. */
 struct folded_parser {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "util/errbuf.h"
 #include "format/flamegraph.h"
+#include "format/folded.h"
 #include "util/atomicfile.h"
 #include "format/output.h"
 #include "format/pprof.h"
@@ -59,7 +60,7 @@ int output__write(const struct profile *p, const struct profile_meta *meta,
 		meta = &defaults;
 	switch (format) {
 	case OUTPUT_FOLDED:
-		return profile__write_folded(p, out);
+		return folded__write(p, out);
 	case OUTPUT_PPROF:
 		err = pprof__write(p, meta, out);
 		break;

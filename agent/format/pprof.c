@@ -88,27 +88,11 @@ static int64_t builder__str(struct pprof_builder *b, const char *s)
 	return id < 0 ? 0 : id;
 }
 
-static int64_t builder__strn(struct pprof_builder *b, const char *s, size_t n)
-{
-	char stack_buf[512], *tmp = n < sizeof(stack_buf) ? stack_buf : malloc(n + 1);
-	int64_t id;
-
-	if (!tmp) {
-		b->failed = 1;
-		return 0;
-	}
-	memcpy(tmp, s, n);
-	tmp[n] = '\0';
-	id = builder__str(b, tmp);
-	if (tmp != stack_buf)
-		free(tmp);
-	return id;
-}
-
 /* The function id (1-based) of (name, file), added on first sight. */
-static uint64_t builder__function(struct pprof_builder *b, const struct frame_parts *fp)
+static uint64_t builder__function(struct pprof_builder *b, const char *name, const char *file)
 {
-	size_t klen = fp->name_len + 1 + (fp->file ? fp->file_len : 0);
+	size_t name_len = strlen(name), file_len = file ? strlen(file) : 0;
+	size_t klen = name_len + 1 + file_len;
 	char *key = malloc(klen + 1);
 	int64_t idx;
 
@@ -116,10 +100,10 @@ static uint64_t builder__function(struct pprof_builder *b, const struct frame_pa
 		b->failed = 1;
 		return 0;
 	}
-	memcpy(key, fp->name, fp->name_len);
-	key[fp->name_len] = '\1';
-	if (fp->file)
-		memcpy(key + fp->name_len + 1, fp->file, fp->file_len);
+	memcpy(key, name, name_len);
+	key[name_len] = '\1';
+	if (file)
+		memcpy(key + name_len + 1, file, file_len);
 	key[klen] = '\0';
 	idx = strtab__intern(&b->funcs, key);
 	free(key);
@@ -144,10 +128,10 @@ static uint64_t builder__function(struct pprof_builder *b, const struct frame_pa
 		f = &b->functions[b->nfunctions++];
 		*f = init;
 		f->id = (uint64_t)idx + 1;
-		f->name = builder__strn(b, fp->name, fp->name_len);
+		f->name = builder__str(b, name);
 		/* no system_name: pprof "demangles" a function whose name equals it, and strips
 		 * anything in <...> from it, emptying "<module>" */
-		f->filename = fp->file ? builder__strn(b, fp->file, fp->file_len) : 0;
+		f->filename = file ? builder__str(b, file) : 0;
 	}
 	return (uint64_t)idx + 1;
 }
@@ -171,12 +155,12 @@ int pprof__write(const struct profile *p, const struct profile_meta *meta, FILE 
 	pb_value_type *type_ptrs[2] = {&types[0], &types[1]};
 	pb_mapping mapping = PERFTOOLS__PROFILES__MAPPING__INIT, *mapping_ptr = &mapping;
 	struct pprof_builder b = {0};
-	size_t nframes = p->strs.n, nsamples = 0, it = 0, nvalues;
+	size_t nframes = p->nframes, nsamples = 0, it = 0, nvalues;
 	pb_location *locs = NULL, **loc_ptrs = NULL;
 	pb_line *lines = NULL, **line_ptrs = NULL;
 	pb_sample *samples = NULL, **sample_ptrs = NULL;
 	struct sample_labels *labels = NULL;
-	unsigned char *is_container = NULL;
+	unsigned char *is_label = NULL; /* process, thread and container frames: sample labels */
 	uint64_t *loc_ids = NULL, period_ns = meta->rate_hz ? 1000000000ULL / meta->rate_hz : 0;
 	int64_t *values = NULL, k_pid, k_tid, k_thread, k_container, container_str = 0;
 	struct gz_sink *sink = NULL;
@@ -224,30 +208,43 @@ int pprof__write(const struct profile *p, const struct profile_meta *meta, FILE 
 	mapping.has_filenames = 1;
 	mapping.has_line_numbers = 1;
 
-	/* One Location per frame string (id = frame id + 1), one Line each. */
+	/* One Location per frame (id = frame id + 1), one Line each. */
 	locs = calloc(nframes ? nframes : 1, sizeof(*locs));
 	loc_ptrs = calloc(nframes ? nframes : 1, sizeof(*loc_ptrs));
 	lines = calloc(nframes ? nframes : 1, sizeof(*lines));
 	line_ptrs = calloc(nframes ? nframes : 1, sizeof(*line_ptrs));
-	is_container = calloc(nframes ? nframes : 1, 1);
-	if (!locs || !loc_ptrs || !lines || !line_ptrs || !is_container) {
+	is_label = calloc(nframes ? nframes : 1, 1);
+	if (!locs || !loc_ptrs || !lines || !line_ptrs || !is_label) {
 		err = -ENOMEM;
 		goto out;
 	}
 	for (size_t f = 0; f < nframes; f++) {
 		pb_location li = PERFTOOLS__PROFILES__LOCATION__INIT;
 		pb_line ll = PERFTOOLS__PROFILES__LINE__INIT;
-		struct frame_parts fp;
+		const struct frame *fr = &p->frames[f];
 
-		/* depth 2: root and thread frames keep their whole name as function name */
-		frame__parse(strtab__str(&p->strs, f), 2, &fp);
-		is_container[f] = fp.kind == FRAME_CONTAINER;
-		if (fp.kind != FRAME_PYTHON) {
-			fp.name = strtab__str(&p->strs, f);
-			fp.name_len = strlen(fp.name);
+		is_label[f] = fr->kind == FRAME_PROCESS || fr->kind == FRAME_THREAD ||
+			      fr->kind == FRAME_CONTAINER;
+		if (fr->kind == FRAME_PYTHON) {
+			ll.function_id = builder__function(&b, fr->name, fr->file);
+			ll.line = fr->number;
+		} else {
+			/* a frame without a file is named by its text, root and thread included */
+			char small[512], *text = small;
+			size_t need = frame__format(fr, small, sizeof(small));
+
+			if (need >= sizeof(small)) {
+				text = malloc(need + 1);
+				if (!text) {
+					err = -ENOMEM;
+					goto out;
+				}
+				frame__format(fr, text, need + 1);
+			}
+			ll.function_id = builder__function(&b, text, NULL);
+			if (text != small)
+				free(text);
 		}
-		ll.function_id = builder__function(&b, &fp);
-		ll.line = fp.kind == FRAME_PYTHON ? fp.number : 0;
 		lines[f] = ll;
 		line_ptrs[f] = &lines[f];
 		li.id = f + 1;
@@ -281,7 +278,6 @@ int pprof__write(const struct profile *p, const struct profile_meta *meta, FILE 
 			pb_sample init = PERFTOOLS__PROFILES__SAMPLE__INIT, *sm;
 			struct sample_labels *sl;
 			int64_t container = container_str;
-			struct frame_parts fp;
 
 			if (!s->weight)
 				continue;
@@ -301,27 +297,29 @@ int pprof__write(const struct profile *p, const struct profile_meta *meta, FILE 
 				sm->value[0] = mul_sat(s->weight, 1000); /* us -> ns */
 			}
 			for (uint32_t i = 0; i < s->n; i++) {
-				const char *name = strtab__str(&p->strs, s->ids[i]);
+				const struct frame *fr = &p->frames[s->ids[i]];
 				pb_label li = PERFTOOLS__PROFILES__LABEL__INIT;
 
-				if (i > 1 && !is_container[s->ids[i]])
+				if (!is_label[s->ids[i]])
 					continue;
-				frame__parse(name, i, &fp);
-				if (fp.kind == FRAME_CONTAINER) {
-					container = builder__strn(&b, fp.name, fp.name_len);
+				if (fr->kind == FRAME_CONTAINER) {
+					container = builder__str(&b, fr->name);
 					continue;
 				}
-				if (fp.kind != FRAME_PROCESS && fp.kind != FRAME_THREAD)
+				/* at most one pid and one tid (and its name): sl->l has room for 4
+				 */
+				if ((fr->kind == FRAME_PROCESS && i) ||
+				    (fr->kind == FRAME_THREAD && i != 1))
 					continue;
-				li.key = fp.kind == FRAME_PROCESS ? k_pid : k_tid;
-				li.num = fp.number;
+				li.key = fr->kind == FRAME_PROCESS ? k_pid : k_tid;
+				li.num = fr->number;
 				sl->l[sm->n_label] = li;
 				sl->ptrs[sm->n_label] = &sl->l[sm->n_label];
 				sm->n_label++;
-				if (fp.kind == FRAME_THREAD) {
+				if (fr->kind == FRAME_THREAD) {
 					li.key = k_thread;
 					li.num = 0;
-					li.str = builder__strn(&b, fp.name, fp.name_len);
+					li.str = builder__str(&b, fr->name);
 					sl->l[sm->n_label] = li;
 					sl->ptrs[sm->n_label] = &sl->l[sm->n_label];
 					sm->n_label++;
@@ -395,7 +393,7 @@ out:
 	free(labels);
 	free(sample_ptrs);
 	free(samples);
-	free(is_container);
+	free(is_label);
 	free(line_ptrs);
 	free(lines);
 	free(loc_ptrs);
@@ -486,9 +484,10 @@ static int type_is(const pb_profile *pr, const pb_value_type *t, const char *typ
 	return ty && un && !strcmp(ty, type) && (!unit || !strcmp(un, unit));
 }
 
-/* Frame name of one Line: "name (file:line)" when the function has a file, else the name. */
+/* The frame of one Line: a Python frame when the function has a file, else the frame its name
+ * is the text of (frame.h; read at depth 2: frame_at_depth reads the root and thread again). */
 static int64_t line_frame(struct profile *p, const pb_profile *pr, const pb_function *fn,
-			  const pb_line *ln, char *buf, size_t size)
+			  const pb_line *ln)
 {
 	const char *name = fn ? pb_str(pr, fn->name) : NULL,
 		   *file = fn ? pb_str(pr, fn->filename) : NULL;
@@ -498,10 +497,19 @@ static int64_t line_frame(struct profile *p, const pb_profile *pr, const pb_func
 	if (!name || !*name)
 		name = "<unknown>";
 	if (file && *file)
-		snprintf(buf, size, "%s (%s:%lld)", name, file, (long long)ln->line);
-	else
-		snprintf(buf, size, "%s", name);
-	return profile__frame(p, buf);
+		return profile__frame_python(p, name, file, ln->line);
+	return profile__frame_text(p, name, 2);
+}
+
+/* A text read at depth 2 that reads as a process frame at the root or a thread frame below it
+ * (frame.h): the frame at that depth. */
+static int64_t frame_at_depth(struct profile *p, uint32_t id, uint32_t depth)
+{
+	const struct frame *f = profile__frame_at(p, id);
+
+	if (!f || f->kind != FRAME_NATIVE)
+		return id;
+	return profile__frame_text(p, f->name, depth);
 }
 
 int pprof__read(const void *data, size_t len, struct profile *p, struct profile_meta *ret_meta,
@@ -515,7 +523,7 @@ int pprof__read(const void *data, size_t len, struct profile *p, struct profile_
 	size_t *loc_first = NULL, *loc_n = NULL, nframe_ids = 0, stack_cap = 0;
 	size_t vidx = 0;
 	uint64_t div = 1;
-	char name[2048];
+	char name[64];
 	int ret = 0;
 
 	hashmap__init(&loc_index);
@@ -596,7 +604,7 @@ int pprof__read(const void *data, size_t len, struct profile *p, struct profile_
 		loc_first[i] = nframe_ids;
 		if (!l->n_line) {
 			snprintf(name, sizeof(name), "0x%llx", (unsigned long long)l->address);
-			id = profile__frame(p, name);
+			id = profile__frame_native(p, name);
 			if (id < 0) {
 				ret = (int)id;
 				goto out;
@@ -614,7 +622,7 @@ int pprof__read(const void *data, size_t len, struct profile *p, struct profile_
 						(unsigned long long)l->line[j]->function_id);
 				goto out;
 			}
-			id = line_frame(p, pr, fn, l->line[j], name, sizeof(name));
+			id = line_frame(p, pr, fn, l->line[j]);
 			if (id < 0) {
 				ret = (int)id;
 				goto out;
@@ -674,7 +682,7 @@ int pprof__read(const void *data, size_t len, struct profile *p, struct profile_
 		if (!n) {
 			/* a sample without locations: kept, under a marker, so the total stays
 			 * right and the folded text written from it stays readable */
-			int64_t id = profile__frame(p, "[no stack]");
+			int64_t id = profile__frame_marker(p, "[no stack]");
 
 			if (id < 0) {
 				ret = (int)id;
@@ -696,6 +704,15 @@ int pprof__read(const void *data, size_t len, struct profile *p, struct profile_
 
 			stack[a] = stack[z];
 			stack[z] = t;
+		}
+		for (uint32_t d = 0; d < 2 && d < n; d++) {
+			int64_t id = frame_at_depth(p, stack[d], d);
+
+			if (id < 0) {
+				ret = (int)id;
+				goto out;
+			}
+			stack[d] = (uint32_t)id;
 		}
 		if (p->total + (uint64_t)(v / div) < p->total) {
 			ret = read_fail(err, err_len, -EOVERFLOW, "sample values overflow");

@@ -14,7 +14,7 @@
 struct ss_group {
 	uint32_t skip; /* leading frames that name the group: 0, root, or root and thread */
 	uint32_t root, thread;
-	long tid;
+	int64_t tid;
 	uint64_t total;
 	size_t nstacks, cap;
 	const struct profile_stack **stacks;
@@ -25,62 +25,71 @@ static int cmp_groups(const void *a, const void *b, void *ctx)
 	const struct ss_group *x = *(const struct ss_group *const *)a;
 	const struct ss_group *y = *(const struct ss_group *const *)b;
 	const struct profile *sort_profile = ctx;
+	char ta[PROFILE_NAME_MAX + 32], tb[PROFILE_NAME_MAX + 32]; /* a root's whole text */
 	int c;
 
 	if (x->skip != y->skip)
 		return x->skip < y->skip ? -1 : 1;
 	if (x->skip) {
-		c = strcmp(strtab__str(&sort_profile->strs, x->root),
-			   strtab__str(&sort_profile->strs, y->root));
+		frame__format(profile__frame_at(sort_profile, x->root), ta, sizeof(ta));
+		frame__format(profile__frame_at(sort_profile, y->root), tb, sizeof(tb));
+		c = strcmp(ta, tb);
 		if (c)
 			return c;
 	}
 	return x->tid < y->tid ? -1 : x->tid > y->tid;
 }
 
-/* How many leading frames name the group: "COMM (PID)" and "thread TID (name)" below it. */
-static uint32_t group_frames(const struct profile *p, const struct profile_stack *s, long *ret_tid)
+/* How many leading frames name the group: a process frame and a thread frame below it. */
+static uint32_t group_frames(const struct profile *p, const struct profile_stack *s,
+			     int64_t *ret_tid)
 {
-	struct frame_parts fp;
+	const struct frame *f;
 
 	*ret_tid = 0;
-	if (!s->n || frame__kind(strtab__str(&p->strs, s->ids[0]), 0) != FRAME_PROCESS)
+	if (!s->n || profile__frame_at(p, s->ids[0])->kind != FRAME_PROCESS)
 		return 0;
 	if (s->n < 2)
 		return 1;
-	frame__parse(strtab__str(&p->strs, s->ids[1]), 1, &fp);
-	if (fp.kind != FRAME_THREAD)
+	f = profile__frame_at(p, s->ids[1]);
+	if (f->kind != FRAME_THREAD)
 		return 1;
-	*ret_tid = fp.number;
+	*ret_tid = f->number;
 	return 2;
 }
 
-static int write_frame(FILE *out, const char *frame)
+/* The text of f (frame.h), malloc'ed; NULL if out of memory. */
+static char *frame_text(const struct frame *f)
 {
-	struct frame_parts fp;
-	char *name;
+	size_t n = frame__format(f, NULL, 0);
+	char *text = malloc(n + 1);
+
+	if (text)
+		frame__format(f, text, n + 1);
+	return text;
+}
+
+/* Python frames as name, file and line; the others by their text. */
+static int write_frame(FILE *out, const struct frame *f)
+{
+	char *text;
 	int err;
 
-	frame__parse(frame, 2, &fp);
-	if (fp.kind != FRAME_PYTHON) {
+	if (f->kind == FRAME_PYTHON) {
 		fputs("{\"name\":", out);
-		err = json__string(out, frame);
-		putc('}', out);
+		json__string(out, f->name);
+		fputs(",\"file\":", out);
+		err = json__string(out, f->file);
+		fprintf(out, ",\"line\":%lld}", (long long)f->number);
 		return err;
 	}
-	name = malloc(fp.name_len + fp.file_len + 2);
-	if (!name)
+	text = frame_text(f);
+	if (!text)
 		return -ENOMEM;
-	memcpy(name, fp.name, fp.name_len);
-	name[fp.name_len] = '\0';
 	fputs("{\"name\":", out);
-	json__string(out, name);
-	memcpy(name, fp.file, fp.file_len);
-	name[fp.file_len] = '\0';
-	fputs(",\"file\":", out);
-	err = json__string(out, name);
-	fprintf(out, ",\"line\":%ld}", fp.number);
-	free(name);
+	err = json__string(out, text);
+	putc('}', out);
+	free(text);
 	return err;
 }
 
@@ -94,17 +103,17 @@ int speedscope__write(const struct profile *p, const struct profile_meta *meta, 
 	int err = 0;
 
 	hashmap__init(&index);
-	frame_idx = malloc((p->strs.n ? p->strs.n : 1) * sizeof(*frame_idx));
+	frame_idx = malloc((p->nframes ? p->nframes : 1) * sizeof(*frame_idx));
 	if (!frame_idx)
 		return -ENOMEM;
-	for (size_t i = 0; i < p->strs.n; i++)
+	for (size_t i = 0; i < p->nframes; i++)
 		frame_idx[i] = -1;
 
 	while (hashmap__next(&p->stacks, &it, NULL, (void **)&s)) {
 		for (; s; s = s->next_same_hash) {
 			struct hkey k;
 			uint32_t skip;
-			long tid;
+			int64_t tid;
 
 			if (!s->weight)
 				continue;
@@ -186,7 +195,7 @@ int speedscope__write(const struct profile *p, const struct profile_meta *meta, 
 				if (nframes++)
 					putc(',', out);
 				putc('\n', out);
-				err = write_frame(out, strtab__str(&p->strs, st->ids[d]));
+				err = write_frame(out, profile__frame_at(p, st->ids[d]));
 				if (err)
 					goto out;
 			}
@@ -196,20 +205,28 @@ int speedscope__write(const struct profile *p, const struct profile_meta *meta, 
 	for (size_t i = 0; i < ngroups; i++) {
 		g = groups[i];
 		fprintf(out, "%s\n{\"type\":\"sampled\",\"name\":", i ? "," : "");
-		if (g->skip == 2) {
-			const char *r = strtab__str(&p->strs, g->root);
-			const char *t = strtab__str(&p->strs, g->thread);
-			char *name = malloc(strlen(r) + strlen(t) + 2);
+		if (g->skip) {
+			/* named by the text of its root, and of its thread */
+			char *r = frame_text(profile__frame_at(p, g->root));
+			char *t = g->skip == 2 ? frame_text(profile__frame_at(p, g->thread)) : NULL;
+			char *name = r && (t || g->skip < 2)
+					 ? malloc(strlen(r) + (t ? strlen(t) : 0) + 2)
+					 : NULL;
 
+			if (name && t)
+				sprintf(name, "%s %s", r, t);
+			else if (name)
+				strcpy(name, r);
+			free(r);
+			free(t);
 			if (!name) {
 				err = -ENOMEM;
 				goto out;
 			}
-			sprintf(name, "%s %s", r, t);
 			json__string(out, name);
 			free(name);
 		} else {
-			json__string(out, g->skip ? strtab__str(&p->strs, g->root) : "all stacks");
+			json__string(out, "all stacks");
 		}
 		fprintf(out, ",\"unit\":\"%s\",\"startValue\":0,\"endValue\":%llu,\"samples\":[",
 			meta->kind == PROFILE_CPU ? "none" : "microseconds",

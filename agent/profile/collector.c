@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* Sample -> folded stack. Frame names: "qualname (file:line)" for Python, "name_[k]" for the
- * kernel, "[...]" for markers, so a reader can tell each kind apart. */
+/* Sample -> stack of frames (frame.h), each built from what the sample and the symbolizer say:
+ * the process, thread and container it ran in, markers, Python frames and kernel frames. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,20 +28,27 @@ const char *const collector_stat_names[COLL_STAT_MAX] = {
 struct proc_entry {
 	struct pyproc *proc;
 	struct symbolizer *sym;
-	char comm[64];
-	char root[96]; /* "COMM (PID)" */
+	char comm[64]; /* of the root frame, with the pid */
 	/* For a process in a container or its own pid namespace, frames under the root (and the
-	 * thread frame): "[container ID]" (a pprof label), "[pod UID]", "[ns pid N]". */
-	char where[3][96];
+	 * thread frame): its container (a pprof label), markers "[pod UID]" and "[ns pid N]". */
+	struct {
+		enum frame_kind kind;
+		char name[96];
+	} where[3];
 	uint32_t nwhere;
 	struct hashmap runnable; /* tid -> the stack record of its current preemption */
 };
 
-/* One stack as frame names, built once per record and added to each profile. */
-struct stack_text {
+/* One stack's frames, built once per record and added to each profile. Their strings are
+ * copied into buf: a symbolizer's names last only until its next call. */
+struct stack_frames {
 	char *buf;
 	size_t used, cap;
-	uint32_t off[MAX_STACK];
+	struct {
+		enum frame_kind kind;
+		uint32_t name, file; /* offsets in buf; file UINT32_MAX: none */
+		int64_t number;
+	} f[MAX_STACK];
 	uint32_t n;
 	uint32_t ids[MAX_STACK];
 };
@@ -69,7 +75,7 @@ struct collector {
 	const struct kallsyms *ksyms;
 	struct profile profiles[PROFILE_KIND_MAX];
 	struct hashmap procs; /* pid -> proc_entry */
-	struct stack_text st;
+	struct stack_frames st;
 	uint64_t stats[COLL_STAT_MAX];
 	struct hashmap memo; /* hash of the key words -> chain of memo */
 	size_t memo_bytes;
@@ -146,12 +152,20 @@ static void describe_where(struct proc_entry *e)
 
 	if (container__read(e->proc->pid, &ci))
 		return;
-	if (ci.id[0])
-		snprintf(e->where[e->nwhere++], sizeof(e->where[0]), "[container %s]", ci.id);
-	if (ci.pod_uid[0])
-		snprintf(e->where[e->nwhere++], sizeof(e->where[0]), "[pod %s]", ci.pod_uid);
-	if (ci.ns_pid)
-		snprintf(e->where[e->nwhere++], sizeof(e->where[0]), "[ns pid %d]", ci.ns_pid);
+	if (ci.id[0]) {
+		e->where[e->nwhere].kind = FRAME_CONTAINER;
+		snprintf(e->where[e->nwhere++].name, sizeof(e->where[0].name), "%s", ci.id);
+	}
+	if (ci.pod_uid[0]) {
+		e->where[e->nwhere].kind = FRAME_MARKER;
+		snprintf(e->where[e->nwhere++].name, sizeof(e->where[0].name), "[pod %s]",
+			 ci.pod_uid);
+	}
+	if (ci.ns_pid) {
+		e->where[e->nwhere].kind = FRAME_MARKER;
+		snprintf(e->where[e->nwhere++].name, sizeof(e->where[0].name), "[ns pid %d]",
+			 ci.ns_pid);
+	}
 }
 
 int collector__add_process(struct collector *c, struct pyproc *p)
@@ -170,7 +184,6 @@ int collector__add_process(struct collector *c, struct pyproc *p)
 		return -ENOMEM;
 	}
 	procfs__comm(p->pid, 0, e->comm, sizeof(e->comm));
-	snprintf(e->root, sizeof(e->root), "%s (%d)", e->comm, p->pid);
 	describe_where(e);
 	err = hashmap__put(&c->procs, k, e, (void **)&old);
 	if (err) {
@@ -264,19 +277,19 @@ void collector__free(struct collector *c)
 	free(c);
 }
 
-static int push_str(struct collector *c, const char *s)
+/* Copies s into the stack's buffer; *ret_off gets its offset. */
+static int copy_str(struct stack_frames *st, const char *s, uint32_t *ret_off)
 {
-	struct stack_text *st = &c->st;
 	size_t len = strlen(s) + 1;
 
-	if (st->n >= MAX_STACK)
-		return -E2BIG;
 	if (st->used + len > st->cap) {
 		size_t cap = st->cap ? st->cap * 2 : 65536;
 		char *nb;
 
 		while (cap < st->used + len)
 			cap *= 2;
+		if (cap > UINT32_MAX)
+			return -E2BIG;
 		nb = realloc(st->buf, cap);
 		if (!nb)
 			return -ENOMEM;
@@ -284,22 +297,34 @@ static int push_str(struct collector *c, const char *s)
 		st->cap = cap;
 	}
 	memcpy(st->buf + st->used, s, len);
-	st->off[st->n++] = (uint32_t)st->used;
+	*ret_off = (uint32_t)st->used;
 	st->used += len;
 	return 0;
 }
 
-static int push_fmt(struct collector *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int push_fmt(struct collector *c, const char *fmt, ...)
+/* Appends a frame (file: NULL but for Python) to the stack being built. */
+static int push(struct collector *c, enum frame_kind kind, const char *name, const char *file,
+		int64_t number)
 {
-	char buf[1536];
-	va_list ap;
+	struct stack_frames *st = &c->st;
+	int err;
 
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	return push_str(c, buf);
+	if (st->n >= MAX_STACK)
+		return -E2BIG;
+	st->f[st->n].kind = kind;
+	st->f[st->n].number = number;
+	st->f[st->n].file = UINT32_MAX;
+	err = copy_str(st, name, &st->f[st->n].name);
+	if (!err && file)
+		err = copy_str(st, file, &st->f[st->n].file);
+	if (!err)
+		st->n++;
+	return err;
+}
+
+static int push_marker(struct collector *c, const char *text)
+{
+	return push(c, FRAME_MARKER, text, NULL, 0);
 }
 
 /* Adds the stack built in c->st to profile kind with weight; *ret (if given) gets the
@@ -308,13 +333,20 @@ static int add_to(struct collector *c, enum profile_kind kind, uint64_t weight,
 		  struct profile_stack **ret)
 {
 	struct profile *p = &c->profiles[kind];
+	const struct stack_frames *st = &c->st;
 
 	if (ret)
 		*ret = NULL;
 	if (!(c->opts.kinds & (1u << kind)))
 		return 0;
-	for (uint32_t i = 0; i < c->st.n; i++) {
-		int64_t id = profile__frame(p, c->st.buf + c->st.off[i]);
+	for (uint32_t i = 0; i < st->n; i++) {
+		const struct frame f = {
+		    .kind = st->f[i].kind,
+		    .name = st->buf + st->f[i].name,
+		    .file = st->f[i].file == UINT32_MAX ? NULL : st->buf + st->f[i].file,
+		    .number = st->f[i].number,
+		};
+		int64_t id = profile__intern_frame(p, &f);
 
 		if (id < 0)
 			return (int)id;
@@ -373,7 +405,7 @@ static int push_kernel(struct collector *c, const struct sample_event *ev)
 	for (int i = nk; !err && i-- > leaf;) {
 		const char *name = c->ksyms ? kallsyms__name(c->ksyms, kstack[i]) : NULL;
 
-		err = push_fmt(c, "%s_[k]", name ? name : "[unknown]");
+		err = push(c, FRAME_KERNEL, name ? name : "[unknown]", NULL, 0);
 	}
 	return err;
 }
@@ -400,40 +432,40 @@ static int build_stack(struct collector *c, struct proc_entry *e, const struct s
 
 	c->st.n = 0;
 	c->st.used = 0;
-	err = push_str(c, e->root);
+	err = push(c, FRAME_PROCESS, e->comm, NULL, e->proc->pid);
 	if (!err && c->opts.threads) {
 		char comm[17];
 
 		memcpy(comm, ev->comm, 16);
 		comm[16] = '\0';
 		procfs__sanitize_comm(comm); /* the thread's own name, as the process's */
-		err = push_fmt(c, "thread %u (%s)", ev->tid, comm);
+		err = push(c, FRAME_THREAD, comm, NULL, ev->tid);
 	}
 	for (uint32_t i = 0; !err && i < e->nwhere; i++)
-		err = push_str(c, e->where[i]);
+		err = push(c, e->where[i].kind, e->where[i].name, NULL, 0);
 	if (!err && (ev->flags & SAMPLE_TRUNCATED))
-		err = push_str(c, "[truncated]");
+		err = push_marker(c, "[truncated]");
 	if (!err && (ev->flags & SAMPLE_ERROR))
-		err = push_str(c, error_marker(ev->error));
+		err = push_marker(c, error_marker(ev->error));
 	if (!err && (ev->flags & SAMPLE_NO_TSTATE) && !(ev->flags & SAMPLE_ERROR))
-		err = push_str(c, "[no Python thread state]");
+		err = push_marker(c, "[no Python thread state]");
 	/* Python frames arrive innermost first; the profile wants the root first. */
 	for (uint32_t i = nframes; !err && i-- > 0;) {
 		struct frame_sym fs;
 
 		if (symbolizer__resolve(e->sym, &ev->frames[i], &fs)) {
 			c->stats[COLL_STAT_UNKNOWN_FRAMES]++;
-			err = push_str(c, "<unknown>");
+			err = push_marker(c, "<unknown>");
 			continue;
 		}
-		err = push_fmt(c, "%s (%s:%d)", fs.name, fs.filename, fs.line);
+		err = push(c, FRAME_PYTHON, fs.name, fs.filename, fs.line);
 	}
 	if (!err && off_cpu) {
 		if (ev->flags & SAMPLE_GIL_WAIT)
-			err = push_str(c, "[waiting for GIL]");
+			err = push_marker(c, "[waiting for GIL]");
 		else
-			err =
-			    push_str(c, ev->flags & SAMPLE_RUNNABLE ? "[runnable]" : "[sleeping]");
+			err = push_marker(c, ev->flags & SAMPLE_RUNNABLE ? "[runnable]"
+									 : "[sleeping]");
 	}
 	/* off-CPU stacks always carry their kernel reason; on-CPU ones when asked */
 	if (!err && (off_cpu || c->opts.kernel))

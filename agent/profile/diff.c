@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Function-level comparison of two profiles, for `agentctl diff` and its CI gate. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "profile/diff.h"
@@ -20,21 +21,31 @@ struct diff_builder {
 	uint64_t stamp;
 };
 
-static int64_t function_of(struct diff_builder *b, const char *frame, uint32_t depth)
+/* The function of a frame, without its line: "qualname (file)" for Python, its text otherwise. */
+static size_t function_name(const struct frame *f, char *buf, size_t size)
+{
+	int n;
+
+	if (f->kind != FRAME_PYTHON)
+		return frame__format(f, buf, size);
+	n = snprintf(buf, size, "%s (%s)", f->name, f->file);
+	return n < 0 ? 0 : (size_t)n;
+}
+
+static int64_t function_of(struct diff_builder *b, const struct frame *f)
 {
 	char small[1200], *buf = small;
 	size_t need;
 	int64_t id;
-	enum frame_kind k = frame__kind(frame, depth);
 
-	if (k == FRAME_PROCESS || k == FRAME_THREAD || k == FRAME_CONTAINER)
+	if (f->kind == FRAME_PROCESS || f->kind == FRAME_THREAD || f->kind == FRAME_CONTAINER)
 		return -ENOENT;
-	need = frame__function_name(frame, depth, small, sizeof(small));
+	need = function_name(f, small, sizeof(small));
 	if (need >= sizeof(small)) {
 		buf = malloc(need + 1);
 		if (!buf)
 			return -ENOMEM;
-		frame__function_name(frame, depth, buf, need + 1);
+		function_name(f, buf, need + 1);
 	}
 	id = strtab__intern(&b->d->names, buf);
 	if (buf != small)
@@ -56,34 +67,31 @@ static int64_t function_of(struct diff_builder *b, const char *frame, uint32_t d
 
 static int add_profile(struct diff_builder *b, const struct profile *p, int which)
 {
-	int64_t *cache = malloc((p->strs.n ? p->strs.n : 1) * sizeof(*cache));
+	int64_t *fn = malloc((p->nframes ? p->nframes : 1) * sizeof(*fn));
 	struct profile_stack *s;
 	size_t it = 0;
 
-	if (!cache)
+	if (!fn)
 		return -ENOMEM;
-	/* function of each frame string below depth 1, where classification no longer depends on
-	 * the depth */
-	for (size_t i = 0; i < p->strs.n; i++)
-		cache[i] = INT64_MIN;
+	/* the function of each frame, found where the frame is first met: INT64_MIN before, then
+	 * its id or -ENOENT for frames left out */
+	for (size_t i = 0; i < p->nframes; i++)
+		fn[i] = INT64_MIN;
 	while (hashmap__next(&p->stacks, &it, NULL, (void **)&s)) {
 		for (; s; s = s->next_same_hash) {
 			if (!s->weight)
 				continue;
 			b->stamp++;
 			for (uint32_t d = 0; d < s->n; d++) {
-				int64_t f;
+				int64_t f = fn[s->ids[d]];
 
-				if (d > 1 && cache[s->ids[d]] != INT64_MIN) {
-					f = cache[s->ids[d]];
-				} else {
-					f = function_of(b, strtab__str(&p->strs, s->ids[d]), d);
+				if (f == INT64_MIN) {
+					f = function_of(b, &p->frames[s->ids[d]]);
 					if (f < 0 && f != -ENOENT) {
-						free(cache);
+						free(fn);
 						return (int)f;
 					}
-					if (d > 1)
-						cache[s->ids[d]] = f;
+					fn[s->ids[d]] = f;
 				}
 				if (f < 0)
 					continue;
@@ -96,7 +104,7 @@ static int add_profile(struct diff_builder *b, const struct profile *p, int whic
 			}
 		}
 	}
-	free(cache);
+	free(fn);
 	return 0;
 }
 

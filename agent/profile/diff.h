@@ -8,9 +8,9 @@
 #include "util/hashmap.h"
 #include "profile/profile.h"
 
-/* A function is a frame without its line: "qualname (file)" for Python frames, the whole frame
- * otherwise (native, kernel, markers). Process and thread frames are left out: their PIDs and
- * TIDs change from run to run. Shares are percent of the profile's total weight. */
+/* A function is a frame without its line: "qualname (file)" for Python frames, the frame's text
+ * (frame.h) otherwise (native, kernel, markers). Process, thread and container frames are left
+ * out: PIDs and TIDs change from run to run. Shares are percent of the profile's total weight. */
 struct diff_function {
 	const char *name;
 	double base_self, base_total; /* self: the function is the leaf; total: anywhere in the

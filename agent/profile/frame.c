@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Reading a frame's name (frame.h). */
+/* A frame's text form (frame.h): written from the record, read back from files. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +12,34 @@ const char *const frame_kind_names[FRAME_KIND_MAX] = {
     [FRAME_CONTAINER] = "container",
 };
 
+size_t frame__format(const struct frame *f, char *buf, size_t size)
+{
+	int n;
+
+	switch (f->kind) {
+	case FRAME_PYTHON:
+		n = snprintf(buf, size, "%s (%s:%lld)", f->name, f->file ? f->file : "",
+			     (long long)f->number);
+		break;
+	case FRAME_KERNEL:
+		n = snprintf(buf, size, "%s_[k]", f->name);
+		break;
+	case FRAME_PROCESS:
+		n = snprintf(buf, size, "%s (%lld)", f->name, (long long)f->number);
+		break;
+	case FRAME_THREAD:
+		n = snprintf(buf, size, "thread %lld (%s)", (long long)f->number, f->name);
+		break;
+	case FRAME_CONTAINER:
+		n = snprintf(buf, size, "[container %s]", f->name);
+		break;
+	default: /* native, marker, and kinds this version does not know */
+		n = snprintf(buf, size, "%s", f->name);
+		break;
+	}
+	return n < 0 ? 0 : (size_t)n;
+}
+
 static int all_digits(const char *s, size_t n)
 {
 	if (!n || n > 10)
@@ -22,7 +50,16 @@ static int all_digits(const char *s, size_t n)
 	return 1;
 }
 
-/* "qualname (path:LINE)": qualnames have no " (", paths may, so split at the first one. */
+static int64_t number_of(const char *s, size_t n)
+{
+	int64_t v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v = v * 10 + (s[i] - '0');
+	return v;
+}
+
+/* Rule 6: split at the first " (" (the file is taken greedily), then ":DIGITS)" at the end. */
 static int parse_python(const char *f, size_t n, struct frame_parts *ret)
 {
 	const char *open = strstr(f, " (");
@@ -44,75 +81,64 @@ static int parse_python(const char *f, size_t n, struct frame_parts *ret)
 	ret->name_len = qlen;
 	ret->file = open + 2;
 	ret->file_len = colon - (open + 2);
-	ret->number = strtol(colon + 1, NULL, 10);
+	ret->number = number_of(colon + 1, f + n - 1 - (colon + 1));
 	return 1;
 }
 
-void frame__parse(const char *frame, uint32_t depth, struct frame_parts *ret)
+void frame__parse(const char *text, uint32_t depth, struct frame_parts *ret)
 {
-	size_t n = strlen(frame);
+	size_t n = strlen(text);
 
 	memset(ret, 0, sizeof(*ret));
 	ret->kind = FRAME_NATIVE;
-	ret->name = frame;
+	ret->name = text;
 	ret->name_len = n;
 	if (!n)
 		return;
-	if (text__ends_with(frame, n, "_[k]")) {
+	if (text__ends_with(text, n, "_[k]")) {
 		ret->kind = FRAME_KERNEL;
 		ret->name_len = n - 4;
 		return;
 	}
-	if (frame[0] == '[' && frame[n - 1] == ']') {
-		if (!strncmp(frame, "[container ", 11) && n > 12) {
+	if (text[0] == '[' && text[n - 1] == ']') {
+		if (!strncmp(text, "[container ", 11) && n > 12) {
 			ret->kind = FRAME_CONTAINER;
-			ret->name = frame + 11;
+			ret->name = text + 11;
 			ret->name_len = n - 12;
 		} else {
 			ret->kind = FRAME_MARKER;
 		}
 		return;
 	}
-	if (frame[0] == '<' && frame[n - 1] == '>' && !strchr(frame, ' ')) {
+	if (text[0] == '<' && text[n - 1] == '>' && !strchr(text, ' ')) {
 		ret->kind = FRAME_MARKER;
 		return;
 	}
-	if (frame[n - 1] != ')')
+	if (text[n - 1] != ')')
 		return;
 	if (depth == 0) {
 		/* "COMM (PID)": a comm may contain " (", so the last one counts */
 		const char *open = NULL;
 
-		for (const char *p = strstr(frame, " ("); p; p = strstr(p + 1, " ("))
+		for (const char *p = strstr(text, " ("); p; p = strstr(p + 1, " ("))
 			open = p;
-		if (open && all_digits(open + 2, frame + n - 1 - (open + 2))) {
+		if (open && all_digits(open + 2, text + n - 1 - (open + 2))) {
 			ret->kind = FRAME_PROCESS;
-			ret->name_len = open - frame;
-			ret->number = strtol(open + 2, NULL, 10);
+			ret->name_len = open - text;
+			ret->number = number_of(open + 2, text + n - 1 - (open + 2));
 			return;
 		}
 	}
-	if (depth == 1 && !strncmp(frame, "thread ", 7)) {
-		const char *tid = frame + 7, *open = strstr(tid, " (");
+	if (depth == 1 && !strncmp(text, "thread ", 7)) {
+		const char *tid = text + 7, *open = strstr(tid, " (");
 
 		if (open && all_digits(tid, open - tid)) {
 			ret->kind = FRAME_THREAD;
 			ret->name = open + 2;
-			ret->name_len = frame + n - 1 - (open + 2);
-			ret->number = strtol(tid, NULL, 10);
+			ret->name_len = text + n - 1 - (open + 2);
+			ret->number = number_of(tid, open - tid);
 			return;
 		}
 	}
-	parse_python(frame, n, ret);
-}
-
-size_t frame__function_name(const char *frame, uint32_t depth, char *buf, size_t size)
-{
-	struct frame_parts fp;
-
-	frame__parse(frame, depth, &fp);
-	if (fp.kind == FRAME_PYTHON)
-		return snprintf(buf, size, "%.*s (%.*s)", (int)fp.name_len, fp.name,
-				(int)fp.file_len, fp.file);
-	return snprintf(buf, size, "%s", frame);
+	parse_python(text, n, ret);
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Stack aggregation and folded output (Brendan Gregg's format: one line per distinct stack). */
+/* Stack aggregation over a table of interned frames. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +9,7 @@ void profile__init(struct profile *p)
 {
 	memset(p, 0, sizeof(*p));
 	strtab__init(&p->strs);
+	hashmap__init(&p->frame_index);
 	hashmap__init(&p->stacks);
 }
 
@@ -26,21 +27,168 @@ void profile__free(struct profile *p)
 		}
 	}
 	hashmap__free(&p->stacks);
+	hashmap__free(&p->frame_index);
+	free(p->frames);
+	free(p->frame_next);
 	strtab__free(&p->strs);
 }
 
-int64_t profile__frame(struct profile *p, const char *name)
+/* The id of the first n bytes of s (n <= strlen(s)), reserved characters replaced and the
+ * length bounded; the string is copied only when it must change. */
+static int64_t intern_str(struct profile *p, const char *s, size_t n)
 {
-	char buf[1024];
-	size_t i;
+	char buf[PROFILE_NAME_MAX];
 
-	for (i = 0; name[i] && i < sizeof(buf) - 1; i++) {
-		char c = name[i];
+	if (n < sizeof(buf) && !s[n] && strcspn(s, ";\n\r") == n)
+		return strtab__intern(&p->strs, s);
+	if (n > sizeof(buf) - 1)
+		n = sizeof(buf) - 1;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
 
 		buf[i] = (c == ';' || c == '\n' || c == '\r') ? '?' : c;
 	}
-	buf[i] = '\0';
+	buf[n] = '\0';
 	return strtab__intern(&p->strs, buf);
+}
+
+/* Interns the record of kind, strings ids name and file (-1: none) and number. */
+static int64_t intern_record(struct profile *p, enum frame_kind kind, int64_t name, int64_t file,
+			     int64_t number)
+{
+	const uint64_t words[4] = {kind, (uint64_t)name, (uint64_t)file, (uint64_t)number};
+	struct hkey k = {hash__words(words, 4, 0), kind};
+	uintptr_t head = (uintptr_t)hashmap__get(&p->frame_index, k);
+	const char *name_s = strtab__str(&p->strs, (uint32_t)name);
+	const char *file_s = file < 0 ? NULL : strtab__str(&p->strs, (uint32_t)file);
+	struct frame *f;
+	int err;
+
+	/* interned strings are equal exactly when their pointers are */
+	for (uintptr_t id1 = head; id1; id1 = p->frame_next[id1 - 1]) {
+		f = &p->frames[id1 - 1];
+		if (f->kind == kind && f->name == name_s && f->file == file_s &&
+		    f->number == number)
+			return (int64_t)(id1 - 1);
+	}
+	if (p->nframes == p->frames_cap) {
+		size_t cap = p->frames_cap ? p->frames_cap * 2 : 256;
+		struct frame *fs = realloc(p->frames, cap * sizeof(*fs));
+		uint32_t *next;
+
+		if (!fs)
+			return -ENOMEM;
+		p->frames = fs;
+		next = realloc(p->frame_next, cap * sizeof(*next));
+		if (!next)
+			return -ENOMEM;
+		p->frame_next = next;
+		p->frames_cap = cap;
+	}
+	if (p->nframes >= UINT32_MAX)
+		return -E2BIG;
+	f = &p->frames[p->nframes];
+	f->kind = kind;
+	f->name = name_s;
+	f->file = file_s;
+	f->number = number;
+	p->frame_next[p->nframes] = (uint32_t)head;
+	err = hashmap__put(&p->frame_index, k, (void *)(uintptr_t)(p->nframes + 1), NULL);
+	if (err)
+		return err;
+	return (int64_t)p->nframes++;
+}
+
+/* Interns the parts of a frame: name[0 .. name_len), file[0 .. file_len) if file. */
+static int64_t intern_parts(struct profile *p, enum frame_kind kind, const char *name,
+			    size_t name_len, const char *file, size_t file_len, int64_t number)
+{
+	int64_t name_id, file_id = -1;
+
+	if (kind != FRAME_PYTHON) {
+		file = NULL;
+		if (kind != FRAME_PROCESS && kind != FRAME_THREAD)
+			number = 0;
+	} else if (!file) {
+		file = "";
+		file_len = 0;
+	}
+	name_id = intern_str(p, name, name_len);
+	if (name_id < 0)
+		return name_id;
+	if (file) {
+		file_id = intern_str(p, file, file_len);
+		if (file_id < 0)
+			return file_id;
+	}
+	return intern_record(p, kind, name_id, file_id, number);
+}
+
+int64_t profile__intern_frame(struct profile *p, const struct frame *f)
+{
+	const char *name = f->name ? f->name : "";
+	const char *file = f->kind == FRAME_PYTHON && f->file ? f->file : NULL;
+
+	return intern_parts(p, f->kind, name, strnlen(name, PROFILE_NAME_MAX), file,
+			    file ? strnlen(file, PROFILE_NAME_MAX) : 0, f->number);
+}
+
+int64_t profile__frame_python(struct profile *p, const char *qualname, const char *file,
+			      int64_t line)
+{
+	const struct frame f = {FRAME_PYTHON, qualname, file, line};
+
+	return profile__intern_frame(p, &f);
+}
+
+int64_t profile__frame_kernel(struct profile *p, const char *symbol)
+{
+	const struct frame f = {FRAME_KERNEL, symbol, NULL, 0};
+
+	return profile__intern_frame(p, &f);
+}
+
+int64_t profile__frame_marker(struct profile *p, const char *text)
+{
+	const struct frame f = {FRAME_MARKER, text, NULL, 0};
+
+	return profile__intern_frame(p, &f);
+}
+
+int64_t profile__frame_native(struct profile *p, const char *name)
+{
+	const struct frame f = {FRAME_NATIVE, name, NULL, 0};
+
+	return profile__intern_frame(p, &f);
+}
+
+int64_t profile__frame_process(struct profile *p, const char *comm, int64_t pid)
+{
+	const struct frame f = {FRAME_PROCESS, comm, NULL, pid};
+
+	return profile__intern_frame(p, &f);
+}
+
+int64_t profile__frame_thread(struct profile *p, int64_t tid, const char *name)
+{
+	const struct frame f = {FRAME_THREAD, name, NULL, tid};
+
+	return profile__intern_frame(p, &f);
+}
+
+int64_t profile__frame_container(struct profile *p, const char *id)
+{
+	const struct frame f = {FRAME_CONTAINER, id, NULL, 0};
+
+	return profile__intern_frame(p, &f);
+}
+
+int64_t profile__frame_text(struct profile *p, const char *text, uint32_t depth)
+{
+	struct frame_parts fp;
+
+	frame__parse(text, depth, &fp);
+	return intern_parts(p, fp.kind, fp.name, fp.name_len, fp.file, fp.file_len, fp.number);
 }
 
 int profile__add_stack(struct profile *p, const uint32_t *ids, uint32_t n, uint64_t weight,
@@ -77,74 +225,6 @@ found:
 int profile__add(struct profile *p, const uint32_t *ids, uint32_t n, uint64_t weight)
 {
 	return profile__add_stack(p, ids, n, weight, NULL);
-}
-
-/* The byte at position *at of stack s's folded text ("f0;f1;...;fn"), moving *at on: frame
- * names are walked in place, never joined into a string. */
-struct text_pos {
-	uint32_t frame;
-	const char *c; /* in the current frame's name, NULL before the first read */
-};
-
-static int next_char(const struct profile *p, const struct profile_stack *s, struct text_pos *at)
-{
-	if (at->frame >= s->n)
-		return 0;
-	if (!at->c)
-		at->c = strtab__str(&p->strs, s->ids[at->frame]);
-	if (*at->c)
-		return (unsigned char)*at->c++;
-	at->c = NULL;
-	return ++at->frame < s->n ? ';' : 0;
-}
-
-/* Orders stacks as strcmp orders their folded lines. */
-static int cmp_stacks(const void *a, const void *b, void *ctx)
-{
-	const struct profile_stack *x = *(const struct profile_stack *const *)a;
-	const struct profile_stack *y = *(const struct profile_stack *const *)b;
-	struct text_pos px = {0}, py = {0};
-	int cx, cy;
-
-	do {
-		cx = next_char(ctx, x, &px);
-		cy = next_char(ctx, y, &py);
-	} while (cx == cy && cx);
-	return cx - cy;
-}
-
-/* Lines sorted (equal profiles give equal files) without building them: a window of deep
- * stacks as text is tens of megabytes the agent would hold for a moment every window. */
-int profile__write_folded(const struct profile *p, FILE *out)
-{
-	struct profile_stack **sorted = calloc(p->nstacks ? p->nstacks : 1, sizeof(*sorted));
-	struct profile_stack *s;
-	size_t it = 0, n = 0;
-	int err = 0;
-
-	if (!sorted)
-		return -ENOMEM;
-	while (hashmap__next(&p->stacks, &it, NULL, (void **)&s)) {
-		for (; s; s = s->next_same_hash) {
-			if (s->weight && n < p->nstacks)
-				sorted[n++] = s;
-		}
-	}
-	qsort_r(sorted, n, sizeof(*sorted), cmp_stacks, (void *)p);
-	for (size_t i = 0; i < n && !err; i++) {
-		s = sorted[i];
-		for (uint32_t f = 0; f < s->n && !err; f++) {
-			if ((f && fputc(';', out) == EOF) ||
-			    fputs(strtab__str(&p->strs, s->ids[f]), out) == EOF)
-				err = -EIO;
-		}
-		if (!err && fprintf(out, " %llu\n", (unsigned long long)s->weight) < 0)
-			err = -EIO;
-	}
-	if (!err && fflush(out))
-		err = -errno;
-	free(sorted);
-	return err;
 }
 
 static const char *const kind_names[PROFILE_KIND_MAX] = {

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* A profile: distinct stacks (root first, frames as interned strings) with summed weights,
- * and its folded-text rendering. */
+/* A profile: distinct stacks (root first, arrays of frame ids) with summed weights, over a table
+ * of interned frames (frame.h: kind, name, file, number). Its text forms are the writers'. */
 #ifndef PYPROF_PROFILE_H
 #define PYPROF_PROFILE_H
 
 #include <stdint.h>
 #include <stdio.h>
+#include "profile/frame.h"
 #include "util/hashmap.h"
+
+/* A frame's name and file are each kept to this many bytes, the NUL included. */
+#define PROFILE_NAME_MAX 1024
 
 struct profile_stack {
 	struct profile_stack *next_same_hash;
@@ -16,16 +20,44 @@ struct profile_stack {
 };
 
 struct profile {
-	struct strtab strs;
-	struct hashmap stacks; /* stack hash -> chain of profile_stack */
+	struct strtab strs;   /* the names and files of the frames */
+	struct frame *frames; /* by frame id; names and files point into strs */
+	uint32_t *frame_next; /* older frame of the same hash, 1-based (0: none) */
+	size_t nframes, frames_cap;
+	struct hashmap frame_index; /* frame hash -> 1 + the newest frame id with it */
+	struct hashmap stacks;	    /* stack hash -> chain of profile_stack */
 	size_t nstacks;
 	uint64_t total;
 };
 
 void profile__init(struct profile *p);
 void profile__free(struct profile *p);
-/* Id of a frame name; characters the folded format reserves (';', newlines) are replaced. */
-int64_t profile__frame(struct profile *p, const char *name);
+
+/* The id of frame f, interned on first sight (its strings copied), or -ENOMEM (-E2BIG past
+ * 2^32 - 1 frames). Equal fields give equal ids. In names and files, the characters folded text
+ * reserves (';', line breaks) become '?' and what passes PROFILE_NAME_MAX - 1 bytes is cut; a
+ * file is kept for Python frames only, a number for Python, process and thread frames only. */
+int64_t profile__intern_frame(struct profile *p, const struct frame *f);
+int64_t profile__frame_python(struct profile *p, const char *qualname, const char *file,
+			      int64_t line);
+int64_t profile__frame_kernel(struct profile *p, const char *symbol);
+/* text is the whole marker, "[truncated]" or "<unknown>" (frame.h) */
+int64_t profile__frame_marker(struct profile *p, const char *text);
+int64_t profile__frame_native(struct profile *p, const char *name);
+int64_t profile__frame_process(struct profile *p, const char *comm, int64_t pid);
+int64_t profile__frame_thread(struct profile *p, int64_t tid, const char *name);
+int64_t profile__frame_container(struct profile *p, const char *id);
+/* The frame a text names at depth (0: the root), read by frame__parse: for the readers of files
+ * that carry frames as text. */
+int64_t profile__frame_text(struct profile *p, const char *text, uint32_t depth);
+
+/* The frame of an id (NULL if none): valid until the next frame is interned; its strings until p
+ * is freed. */
+static inline const struct frame *profile__frame_at(const struct profile *p, uint32_t id)
+{
+	return id < p->nframes ? &p->frames[id] : NULL;
+}
+
 /* Adds weight to the stack of frame ids ids[0] (root) .. ids[n-1] (leaf). */
 int profile__add(struct profile *p, const uint32_t *ids, uint32_t n, uint64_t weight);
 /* The same, and *ret gets the stack: valid, for profile__add_weight, until p is freed. */
@@ -37,8 +69,6 @@ static inline void profile__add_weight(struct profile *p, struct profile_stack *
 	s->weight += w;
 	p->total += w;
 }
-/* Writes "root;...;leaf weight" lines, sorted so equal profiles give equal files. */
-int profile__write_folded(const struct profile *p, FILE *out);
 
 /* What a profile's weights mean. */
 enum profile_kind {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "format/folded.h"
 #include "format/pprof.h"
 #include "profile/profile.h"
 
@@ -14,7 +15,7 @@ static char *folded(const struct profile *p, size_t *ret_len)
 	char *text = NULL;
 	FILE *f = open_memstream(&text, ret_len);
 
-	if (!f || profile__write_folded(p, f))
+	if (!f || folded__write(p, f))
 		abort();
 	fclose(f);
 	return text;

@@ -29,7 +29,7 @@ static inline char *folded_text(const struct profile *p)
 	FILE *f = open_memstream(&buf, &len);
 
 	assert_non_null(f);
-	assert_int_equal(profile__write_folded(p, f), 0);
+	assert_int_equal(folded__write(p, f), 0);
 	fclose(f);
 	return buf;
 }

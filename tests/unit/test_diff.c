@@ -154,6 +154,34 @@ static void test_report_ranks_the_largest_changes_first(void **state)
 	profile__free(&new);
 }
 
+/* A function is read from the frame's fields: a Python qualname holding " (" keeps it (lines
+ * aggregated), and a kernel symbol that reads like a Python frame is not taken for one. */
+static void test_functions_from_the_frame_fields(void **state)
+{
+	struct profile base, new;
+	struct diff d;
+	uint32_t ids[3];
+
+	profile__init(&base);
+	profile__init(&new);
+	ids[0] = (uint32_t)profile__frame_process(&base, "app", 1);
+	ids[1] = (uint32_t)profile__frame_python(&base, "handler (v2)", "/srv/x.py", 10);
+	ids[2] = (uint32_t)profile__frame_kernel(&base, "f (/x.py:1)");
+	assert_int_equal(profile__add(&base, ids, 3, 10), 0);
+	ids[0] = (uint32_t)profile__frame_process(&new, "app", 2);
+	ids[1] = (uint32_t)profile__frame_python(&new, "handler (v2)", "/srv/x.py", 11);
+	assert_int_equal(profile__add(&new, ids, 2, 10), 0);
+	assert_int_equal(diff__compute(&base, &new, &d), 0);
+	assert_close(fn(&d, "handler (v2) (/srv/x.py)")->base_total, 100);
+	assert_close(fn(&d, "handler (v2) (/srv/x.py)")->new_self, 100);
+	assert_close(fn(&d, "f (/x.py:1)_[k]")->base_self, 100);
+	assert_null(fn(&d, "f (/x.py)"));
+	assert_null(fn(&d, "app (1)"));
+	diff__free(&d);
+	profile__free(&base);
+	profile__free(&new);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -162,6 +190,7 @@ int main(void)
 	    cmocka_unit_test(test_lines_aggregated_and_recursion_counted_once),
 	    cmocka_unit_test(test_empty_profile_is_an_error),
 	    cmocka_unit_test(test_report_ranks_the_largest_changes_first),
+	    cmocka_unit_test(test_functions_from_the_frame_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

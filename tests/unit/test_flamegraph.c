@@ -158,13 +158,13 @@ static void test_narrow_subtrees_merged_in_the_file(void **state)
 	char name[32], *svg;
 
 	profile__init(&p);
-	ids[0] = (uint32_t)profile__frame(&p, "app (1)");
-	ids[1] = (uint32_t)profile__frame(&p, "main (/a.py:1)");
-	ids[2] = (uint32_t)profile__frame(&p, "big (/a.py:2)");
+	ids[0] = (uint32_t)profile__frame_process(&p, "app", 1);
+	ids[1] = (uint32_t)profile__frame_python(&p, "main", "/a.py", 1);
+	ids[2] = (uint32_t)profile__frame_python(&p, "big", "/a.py", 2);
 	assert_int_equal(profile__add(&p, ids, 3, 1000000), 0);
 	for (int i = 0; i < 5000; i++) {
-		snprintf(name, sizeof(name), "tiny%d (/a.py:%d)", i, i + 10);
-		ids[2] = (uint32_t)profile__frame(&p, name);
+		snprintf(name, sizeof(name), "tiny%d", i);
+		ids[2] = (uint32_t)profile__frame_python(&p, name, "/a.py", i + 10);
 		assert_int_equal(profile__add(&p, ids, 3, 1), 0);
 	}
 	svg = svg_of(&p, NULL);
@@ -191,9 +191,9 @@ static void test_very_deep_stack_written_whole(void **state)
 
 	assert_non_null(ids);
 	profile__init(&p);
-	ids[0] = (uint32_t)profile__frame(&p, "app (1)");
+	ids[0] = (uint32_t)profile__frame_process(&p, "app", 1);
 	for (int i = 1; i < DEPTH; i++)
-		ids[i] = (uint32_t)profile__frame(&p, i % 2 ? "rec (/a.py:1)" : "rec (/a.py:2)");
+		ids[i] = (uint32_t)profile__frame_python(&p, "rec", "/a.py", i % 2 ? 1 : 2);
 	assert_int_equal(profile__add(&p, ids, DEPTH, 3), 0);
 	svg = svg_of(&p, NULL);
 	v = array(svg, "v", &nv);
@@ -251,6 +251,28 @@ static void test_diff_aligns_runs_and_carries_both_weights(void **state)
 	profile__free(&new);
 }
 
+/* Kinds come from the frames, not from their text: a Python frame whose qualname holds " (" is
+ * Python, a kernel symbol that reads like a Python frame is kernel. */
+static void test_frame_kinds_come_from_the_frames(void **state)
+{
+	struct profile p;
+	uint32_t ids[4];
+	char *svg;
+
+	profile__init(&p);
+	ids[0] = (uint32_t)profile__frame_process(&p, "app", 1);
+	ids[1] = (uint32_t)profile__frame_python(&p, "handler (v2)", "/srv/a (b).py", 42);
+	ids[2] = (uint32_t)profile__frame_kernel(&p, "f (/x.py:1)");
+	ids[3] = (uint32_t)profile__frame_marker(&p, "plain words");
+	assert_int_equal(profile__add(&p, ids, 4, 1), 0);
+	svg = svg_of(&p, NULL);
+	assert_non_null(strstr(svg, "\"handler (v2) (/srv/a (b).py:42)\""));
+	assert_non_null(strstr(svg, "\"f (/x.py:1)_[k]\""));
+	assert_non_null(strstr(svg, "kinds:\"RTPKM\""));
+	free(svg);
+	profile__free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -261,6 +283,7 @@ int main(void)
 	    cmocka_unit_test(test_very_deep_stack_written_whole),
 	    cmocka_unit_test(test_hostile_frame_names_stay_inside_the_data),
 	    cmocka_unit_test(test_diff_aligns_runs_and_carries_both_weights),
+	    cmocka_unit_test(test_frame_kinds_come_from_the_frames),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

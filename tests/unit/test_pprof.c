@@ -93,6 +93,17 @@ static const Perftools__Profiles__Location *location(const pb_profile *pr, uint6
 	return NULL;
 }
 
+/* The one stack of p. */
+static const struct profile_stack *stack_of(const struct profile *p)
+{
+	struct profile_stack *s = NULL;
+	size_t it = 0;
+
+	assert_true(hashmap__next(&p->stacks, &it, NULL, (void **)&s));
+	assert_non_null(s);
+	return s;
+}
+
 /* The label of sample s with key, as a string ("" if absent) or number (-1 if absent). */
 static const char *label_str(const pb_profile *pr, const Perftools__Profiles__Sample *s,
 			     const char *key)
@@ -363,6 +374,73 @@ static void test_dangling_location_rejected(void **state)
 	profile__free(&back);
 }
 
+/* Functions, files and lines come from the frames' fields: a qualname holding " (" and a file
+ * holding " (" and ":3)" stay whole, and the pprof reads back to the same frames. */
+static void test_function_file_and_line_from_the_frame_fields(void **state)
+{
+	struct profile_meta m = {.kind = PROFILE_CPU, .rate_hz = 99}, m2;
+	const Perftools__Profiles__Location *leaf;
+	const Perftools__Profiles__Function *fn;
+	struct profile p, back;
+	uint32_t ids[4];
+	char err[256] = "";
+	struct blob b;
+	pb_profile *pr;
+
+	profile__init(&p);
+	ids[0] = (uint32_t)profile__frame_process(&p, "my (odd) comm", 7);
+	ids[1] = (uint32_t)profile__frame_thread(&p, 8, "worker (2)");
+	ids[2] = (uint32_t)profile__frame_kernel(&p, "f (/x.py:1)");
+	ids[3] = (uint32_t)profile__frame_python(&p, "handler (v2)", "/srv/a (b):3).py", 42);
+	assert_int_equal(profile__add(&p, ids, 4, 5), 0);
+	b = write_pprof(&p, &m);
+	pr = unpack(&b);
+	assert_int_equal(pr->n_sample, 1);
+	assert_int_equal(pr->sample[0]->n_location_id, 4);
+	leaf = location(pr, pr->sample[0]->location_id[0]);
+	fn = function(pr, leaf->line[0]->function_id);
+	assert_string_equal(str(pr, fn->name), "handler (v2)");
+	assert_string_equal(str(pr, fn->filename), "/srv/a (b):3).py");
+	assert_int_equal(leaf->line[0]->line, 42);
+	/* a kernel symbol that reads like a Python frame is named by its text, without a file */
+	fn = function(pr, location(pr, pr->sample[0]->location_id[1])->line[0]->function_id);
+	assert_string_equal(str(pr, fn->name), "f (/x.py:1)_[k]");
+	assert_string_equal(str(pr, fn->filename), "");
+	assert_int_equal(label_num(pr, pr->sample[0], "pid"), 7);
+	assert_int_equal(label_num(pr, pr->sample[0], "tid"), 8);
+	assert_string_equal(label_str(pr, pr->sample[0], "thread_name"), "worker (2)");
+	perftools__profiles__profile__free_unpacked(pr, NULL);
+
+	profile__init(&back);
+	assert_int_equal(pprof__read(b.data, b.len, &back, &m2, err, sizeof(err)), 0);
+	assert_int_equal(back.nstacks, 1);
+	{
+		const struct profile_stack *s = stack_of(&back);
+		const struct frame *f;
+
+		assert_int_equal(s->n, 4);
+		f = profile__frame_at(&back, s->ids[0]);
+		assert_int_equal(f->kind, FRAME_PROCESS);
+		assert_string_equal(f->name, "my (odd) comm");
+		assert_int_equal(f->number, 7);
+		f = profile__frame_at(&back, s->ids[1]);
+		assert_int_equal(f->kind, FRAME_THREAD);
+		assert_string_equal(f->name, "worker (2)");
+		assert_int_equal(f->number, 8);
+		f = profile__frame_at(&back, s->ids[2]);
+		assert_int_equal(f->kind, FRAME_KERNEL);
+		assert_string_equal(f->name, "f (/x.py:1)");
+		f = profile__frame_at(&back, s->ids[3]);
+		assert_int_equal(f->kind, FRAME_PYTHON);
+		assert_string_equal(f->name, "handler (v2)");
+		assert_string_equal(f->file, "/srv/a (b):3).py");
+		assert_int_equal(f->number, 42);
+	}
+	profile__free(&back);
+	free(b.data);
+	profile__free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -373,6 +451,7 @@ int main(void)
 	    cmocka_unit_test(test_container_label_from_frame_or_meta),
 	    cmocka_unit_test(test_garbage_and_truncated_input_rejected),
 	    cmocka_unit_test(test_dangling_location_rejected),
+	    cmocka_unit_test(test_function_file_and_line_from_the_frame_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

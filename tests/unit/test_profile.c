@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "format/folded.h"
 #include "profile/profile.h"
 
 /* The folded text of p, NUL-terminated (caller frees). */
@@ -20,7 +21,7 @@ static char *folded(const struct profile *p)
 	FILE *f = open_memstream(&buf, &len);
 
 	assert_non_null(f);
-	assert_int_equal(profile__write_folded(p, f), 0);
+	assert_int_equal(folded__write(p, f), 0);
 	fclose(f);
 	assert_non_null(buf);
 	assert_int_equal(strlen(buf), len);
@@ -36,7 +37,7 @@ static void add(struct profile *p, const char *stack, uint64_t weight)
 
 	assert_non_null(copy);
 	for (char *f = strtok_r(copy, ";", &save); f; f = strtok_r(NULL, ";", &save)) {
-		int64_t id = profile__frame(p, f);
+		int64_t id = profile__frame_native(p, f);
 
 		assert_true(id >= 0);
 		assert_true(n < 64);
@@ -157,9 +158,9 @@ static void test_reserved_characters_in_frame_names_replaced(void **state)
 	size_t lines = 0;
 
 	profile__init(&p);
-	ids[0] = profile__frame(&p, "a;b");
-	ids[1] = profile__frame(&p, "line1\nline2");
-	ids[2] = profile__frame(&p, "cr\rlf\n;");
+	ids[0] = profile__frame_native(&p, "a;b");
+	ids[1] = profile__frame_native(&p, "line1\nline2");
+	ids[2] = profile__frame_native(&p, "cr\rlf\n;");
 	assert_int_equal(profile__add(&p, ids, 3, 5), 0);
 	out = folded(&p);
 	/* exactly one line, three frames, each reserved character replaced by one other */
@@ -192,7 +193,7 @@ static void test_1000_frame_stack_rendered_whole(void **state)
 	profile__init(&p);
 	for (int i = 0; i < 1000; i++) {
 		snprintf(name, sizeof(name), "frame_number_%d", i);
-		ids[i] = (uint32_t)profile__frame(&p, name);
+		ids[i] = (uint32_t)profile__frame_native(&p, name);
 		if (i == 999)
 			parent_len = o;
 		o += snprintf(want + o, cap - o, "%s%s", i ? ";" : "", name);
@@ -225,7 +226,7 @@ static void test_10k_distinct_stacks_all_written(void **state)
 		char n[8];
 
 		snprintf(n, sizeof(n), "f%d", i);
-		assert_int_equal(profile__frame(&p, n), i);
+		assert_int_equal(profile__frame_native(&p, n), i);
 	}
 	for (uint32_t s = 0; s < 10000; s++) {
 		uint32_t n = 1 + s % 4;
@@ -277,9 +278,9 @@ static void test_overlong_frame_name_bounded(void **state)
 	memset(name, 'q', n);
 	name[n] = '\0';
 	profile__init(&p);
-	id = profile__frame(&p, name);
+	id = profile__frame_native(&p, name);
 	assert_true(id >= 0);
-	kept = strtab__str(&p.strs, (uint32_t)id);
+	kept = profile__frame_at(&p, (uint32_t)id)->name;
 	assert_non_null(kept);
 	assert_true(strlen(kept) >= 255 && strlen(kept) < n);
 	assert_int_equal(strspn(kept, "q"), strlen(kept));
@@ -297,7 +298,7 @@ static void test_write_error_is_reported(void **state)
 		skip();
 	profile__init(&p);
 	add(&p, "a;b", 1);
-	assert_true(profile__write_folded(&p, f) < 0);
+	assert_true(folded__write(&p, f) < 0);
 	fclose(f);
 	profile__free(&p);
 }

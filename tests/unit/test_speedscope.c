@@ -118,12 +118,35 @@ static void test_frame_names_escaped_into_valid_json(void **state)
 	char *json;
 
 	profile__init(&p);
-	ids[0] = (uint32_t)profile__frame(&p, "a (1)");
-	ids[1] = (uint32_t)profile__frame(&p, "q\"b\\s\t\x01\xff\xc3\xa9</x>&");
+	ids[0] = (uint32_t)profile__frame_process(&p, "a", 1);
+	ids[1] = (uint32_t)profile__frame_native(&p, "q\"b\\s\t\x01\xff\xc3\xa9</x>&");
 	assert_int_equal(profile__add(&p, ids, 2, 1), 0);
 	json = json_of(&p, PROFILE_CPU);
 	assert_non_null(strstr(
 	    json, "{\"name\":\"q\\\"b\\\\s\\t\\u0001\\ufffd\xc3\xa9\\u003c/x\\u003e\\u0026\"}"));
+	free(json);
+	profile__free(&p);
+}
+
+/* Python frames are written from their fields: a qualname holding " (" and a file holding
+ * " (" and ":3)" stay whole; other frames by their text. */
+static void test_python_frames_written_from_their_fields(void **state)
+{
+	struct profile p;
+	uint32_t ids[4];
+	char *json;
+
+	profile__init(&p);
+	ids[0] = (uint32_t)profile__frame_process(&p, "my (odd) comm", 7);
+	ids[1] = (uint32_t)profile__frame_thread(&p, 8, "w");
+	ids[2] = (uint32_t)profile__frame_kernel(&p, "f (/x.py:1)");
+	ids[3] = (uint32_t)profile__frame_python(&p, "handler (v2)", "/srv/a (b):3).py", 42);
+	assert_int_equal(profile__add(&p, ids, 4, 1), 0);
+	json = json_of(&p, PROFILE_CPU);
+	assert_non_null(strstr(json, "{\"name\":\"handler (v2)\",\"file\":\"/srv/a (b):3).py\","
+				     "\"line\":42}"));
+	assert_non_null(strstr(json, "{\"name\":\"f (/x.py:1)_[k]\"}"));
+	assert_non_null(strstr(json, "\"name\":\"my (odd) comm (7) thread 8 (w)\""));
 	free(json);
 	profile__free(&p);
 }
@@ -135,6 +158,7 @@ int main(void)
 	    cmocka_unit_test(test_without_thread_frames_one_profile_per_process),
 	    cmocka_unit_test(test_stacks_without_process_root_form_one_profile),
 	    cmocka_unit_test(test_frame_names_escaped_into_valid_json),
+	    cmocka_unit_test(test_python_frames_written_from_their_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
