@@ -42,7 +42,7 @@ INSTALLED = {
 
 
 def version():
-    with open(os.path.join(REPO, "agent", "version.h")) as f:
+    with open(os.path.join(REPO, "agent", "util", "version.h")) as f:
         return re.search(r'PYPROF_VERSION "([^"]+)"', f.read()).group(1)
 
 
@@ -940,7 +940,7 @@ def test_image_root_runs_the_agent_with_the_kubernetes_config_in_a_chroot(tmp_pa
 def long_options(*sources):
     opts = set()
     for src in sources:
-        with open(os.path.join(REPO, "agent", src)) as f:
+        with open(os.path.join(REPO, "agent", "cmd", src)) as f:
             opts |= set(re.findall(r'\{\s*"([a-z-]+)",\s*(?:no|required)_argument', f.read()))
     return opts
 

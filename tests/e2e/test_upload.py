@@ -32,7 +32,7 @@ CONTENT_TYPE = "text/plain; charset=utf-8"
 
 
 def agent_version():
-    with open(os.path.join(REPO, "agent", "version.h")) as f:
+    with open(os.path.join(REPO, "agent", "util", "version.h")) as f:
         return re.search(r'#define PYPROF_VERSION "([^"]+)"', f.read()).group(1)
 
 
