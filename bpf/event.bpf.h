@@ -37,12 +37,15 @@ static __always_inline __u32 event__nframes(const struct sample_event *ev)
 	return n > PYPROF_MAX_FRAMES ? PYPROF_MAX_FRAMES : n;
 }
 
-/* Copies the used part of ev to the ring buffer, without waking userspace (it drains on a
- * timer). Returns 0, or -1 when the ring is full (counted under full_metric). */
+/* Copies the used part of ev to the ring buffer. Userspace drains it on a timer and is not woken
+ * per sample; a sample that finds the ring a quarter full wakes it (a burst, or a daemon turning
+ * on its slow idle timer), so the ring does not fill between two drains. Returns 0, or -1 when
+ * the ring is full (counted under full_metric). */
 static __always_inline int event__send(struct sample_event *ev, __u32 sent_metric,
 				       __u32 full_metric)
 {
 	__u64 size = SAMPLE_EVENT_HEADER_SIZE + (__u64)event__nframes(ev) * sizeof(struct py_frame);
+	__u64 wakeup = BPF_RB_NO_WAKEUP;
 
 	if (ev->kstack_bytes > 0) {
 		__u32 kb = ev->kstack_bytes;
@@ -51,7 +54,10 @@ static __always_inline int event__send(struct sample_event *ev, __u32 sent_metri
 	}
 	if (size > sizeof(*ev))
 		size = sizeof(*ev); /* never: keeps the verifier's bound explicit */
-	if (bpf_ringbuf_output(&events, ev, size, BPF_RB_NO_WAKEUP)) {
+	if ((bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size) * 4 >=
+	    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE))
+		wakeup = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&events, ev, size, wakeup)) {
 		metric_inc(full_metric);
 		return -1;
 	}

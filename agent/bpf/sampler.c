@@ -585,6 +585,11 @@ int sampler__drain(struct sampler *s, uint64_t budget_ns)
 	return err;
 }
 
+int sampler__fd(const struct sampler *s)
+{
+	return ring_buffer__epoll_fd(s->rb);
+}
+
 void sampler__drain_stats(const struct sampler *s, uint64_t *ret_ns, uint64_t *ret_records)
 {
 	*ret_ns = s->drain_ns_total;

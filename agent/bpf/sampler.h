@@ -51,6 +51,9 @@ const char *sampler__oncpu_kind(const struct sampler *s);
  * flood of events cannot starve the caller's other work; what is left waits for the next
  * drain (and if the ring fills, BPF counts the drops). Returns the records drained, or -errno. */
 int sampler__drain(struct sampler *s, uint64_t budget_ns);
+/* A descriptor that polls readable when a sample asks for a drain (the ring is a quarter full):
+ * for the caller's event loop, besides its timer. */
+int sampler__fd(const struct sampler *s);
 /* Drains stopped by their budget. */
 uint64_t sampler__drains_cut(const struct sampler *s);
 /* The userspace cost of the records: nanoseconds spent draining them (the callback, which names

@@ -39,13 +39,15 @@
 #include "util/statlist.h"
 #include "util/version.h"
 
-/* With nothing to sample and no snapshot asked for, the loop turns once a second: a host with
- * nothing to profile pays for little more than the rare rescan. A process that starts is found
- * at once all the same: its exec wakes the loop (see discover()). */
-#define IDLE_TICK_NS (1000ULL * 1000 * 1000)
-/* How long after the last record drained the loop stays at TICK_NS. A burst that starts while
- * it turns slowly waits at most IDLE_TICK_NS in the ring (sampling.ring_buffer_mb holds far
- * more than a second of samples). */
+/* With nothing to sample, no snapshot asked for and no client connected, the loop sleeps until
+ * its next deadline (the window's end, the rescan, systemd's watchdog), at most this long: a
+ * host with nothing to profile pays for little more than the rare rescan. A process that starts
+ * is found at once all the same (its exec wakes the loop, see discover()), and samples that
+ * come while it sleeps wake it when they fill a quarter of the ring (bpf/event.bpf.h). */
+#define IDLE_TICK_NS (5000ULL * 1000 * 1000)
+/* While a client is connected, at most this long: its idle timeout is checked on ticks. */
+#define CLIENT_TICK_NS (1000ULL * 1000 * 1000)
+/* How long after the last record drained the loop stays at TICK_NS. */
 #define BUSY_AFTER_RECORDS_NS (3000ULL * 1000 * 1000)
 /* Of a tick, at most this long goes to draining the ring buffer: the control socket, discovery
  * and window writes keep their turn under a flood of events. */
@@ -55,7 +57,7 @@
  * the only way to find new processes where the kernel refused them. */
 #define RESCAN_PERIOD_NS	   (60000ULL * 1000 * 1000)
 #define RESCAN_PERIOD_NO_EVENTS_NS (5000ULL * 1000 * 1000)
-static int sig_marker, timer_marker, disc_marker, proc_marker;
+static int sig_marker, timer_marker, disc_marker, proc_marker, ring_marker;
 
 /* ---- windows ---- */
 
@@ -323,6 +325,19 @@ static void readd_target(void *ctx, const struct pyproc *p)
 }
 
 /* A new sampler for a changed off-CPU setting; the old one keeps running if it fails. */
+/* A sample that finds the ring a quarter full wakes the loop (bpf/event.bpf.h), so a burst is
+ * drained before the ring fills, whatever the timer's period. */
+static int watch_ring(struct daemon *d)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &ring_marker};
+
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, sampler__fd(d->smp), &ev)) {
+		log_error("cannot watch the sample ring: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 static int sampler_reopen(struct daemon *d, const struct agent_config *cfg, char *errbuf,
 			  size_t errlen)
 {
@@ -335,9 +350,10 @@ static int sampler_reopen(struct daemon *d, const struct agent_config *cfg, char
 		return err;
 	sampler__drain(d->smp, 0);
 	collector__each_process(d->coll, readd_target, fresh);
-	sampler__close(d->smp);
+	sampler__close(d->smp); /* its ring leaves the epoll set as it closes */
 	d->smp = fresh;
 	log_offcpu_state(d->smp);
+	watch_ring(d); /* on failure (logged) the timer still drains it */
 	return 0;
 }
 
@@ -404,12 +420,67 @@ static void reload(struct daemon *d)
 
 /* ---- the loop ---- */
 
+/* The loop's period while idle: until the first deadline, within [TICK_NS, IDLE_TICK_NS]. */
+static uint64_t idle_period(const struct daemon *d, uint64_t now)
+{
+	uint64_t rescan =
+	    d->last_rescan_ns + (d->pw ? RESCAN_PERIOD_NS : RESCAN_PERIOD_NO_EVENTS_NS);
+	uint64_t deadlines[] = {d->win.end_mono + WINDOW_SLACK_NS, rescan,
+				d->watchdog_ns ? d->last_watchdog_ns + d->watchdog_ns : UINT64_MAX};
+	uint64_t period = netserver__nconns(d->ctl) || (d->http && netserver__nconns(d->http))
+			      ? CLIENT_TICK_NS
+			      : IDLE_TICK_NS;
+
+	for (size_t i = 0; i < sizeof(deadlines) / sizeof(deadlines[0]); i++) {
+		if (deadlines[i] > now && deadlines[i] - now < period)
+			period = deadlines[i] - now;
+	}
+	/* whole milliseconds, so that the timer is not set again at every turn for nothing */
+	period = period / 1000000 * 1000000;
+	return period < TICK_NS ? TICK_NS : period;
+}
+
+/* Starts a new epoch of name checks once a second, idle or not, and before a drain: a name
+ * cached before a quiet spell is checked again at its first use after it. */
+static void name_epoch(struct daemon *d, uint64_t now)
+{
+	uint64_t bpf[METRIC_MAX];
+
+	if (now - d->last_symbol_tick_ns < SYMBOL_PERIOD_NS)
+		return;
+	collector__tick(d->coll);
+	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
+		if (d->snaps[i].active)
+			collector__tick(d->snaps[i].coll);
+	}
+	if (!busy(d, now)) {
+		d->samples_per_s = 0; /* nothing drained lately: no need to ask BPF */
+		d->rate_mark_ns = 0;
+	} else if (!sampler__metrics(d->smp, bpf)) {
+		if (d->rate_mark_ns)
+			d->samples_per_s = (bpf[METRIC_SAMPLES] - d->rate_mark_samples) * 1e9 /
+					   (now - d->rate_mark_ns);
+		d->rate_mark_ns = now;
+		d->rate_mark_samples = bpf[METRIC_SAMPLES];
+	}
+	d->last_symbol_tick_ns = now;
+}
+
+/* Drains the sample ring (from the timer, or woken by a filling ring). */
+static void drain(struct daemon *d, uint64_t now)
+{
+	name_epoch(d, now);
+	if (sampler__drain(d->smp, DRAIN_BUDGET_NS) > 0) {
+		d->last_records_ns = now;
+		daemon_set_tick(d, TICK_NS);
+	}
+}
+
 static void tick(struct daemon *d)
 {
 	uint64_t now = clock__mono_ns();
 
-	if (sampler__drain(d->smp, DRAIN_BUDGET_NS) > 0)
-		d->last_records_ns = now;
+	drain(d, now);
 	/* exits do not wake the loop (an exec does): they are drained here */
 	if (d->pw)
 		procwatch__drain(d->pw);
@@ -418,28 +489,6 @@ static void tick(struct daemon *d)
 		d->last_rescan_ns = now;
 	}
 	discover(d);
-	if (now - d->last_symbol_tick_ns >= SYMBOL_PERIOD_NS) {
-		uint64_t bpf[METRIC_MAX];
-
-		/* a new epoch of name checks, idle or not: a name cached before a quiet spell is
-		 * checked again at its first use after it */
-		collector__tick(d->coll);
-		for (int i = 0; i < MAX_SNAPSHOTS; i++) {
-			if (d->snaps[i].active)
-				collector__tick(d->snaps[i].coll);
-		}
-		if (!busy(d, now)) {
-			d->samples_per_s = 0; /* nothing drained lately: no need to ask BPF */
-			d->rate_mark_ns = 0;
-		} else if (!sampler__metrics(d->smp, bpf)) {
-			if (d->rate_mark_ns)
-				d->samples_per_s = (bpf[METRIC_SAMPLES] - d->rate_mark_samples) *
-						   1e9 / (now - d->rate_mark_ns);
-			d->rate_mark_ns = now;
-			d->rate_mark_samples = bpf[METRIC_SAMPLES];
-		}
-		d->last_symbol_tick_ns = now;
-	}
 	window_roll(d, 0, now);
 	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
 		struct snapshot_req *r = &d->snaps[i];
@@ -458,7 +507,7 @@ static void tick(struct daemon *d)
 		sdnotify__send("WATCHDOG=1"); /* the loop turns: systemd's WatchdogSec= */
 		d->last_watchdog_ns = now;
 	}
-	daemon_set_tick(d, busy(d, now) ? TICK_NS : IDLE_TICK_NS);
+	daemon_set_tick(d, busy(d, now) ? TICK_NS : idle_period(d, now));
 }
 
 static int setup_loop(struct daemon *d)
@@ -562,6 +611,8 @@ static int start(struct daemon *d)
 	}
 	log_info("on-CPU sampler: %s", sampler__oncpu_kind(d->smp));
 	log_offcpu_state(d->smp);
+	if (watch_ring(d))
+		return 1;
 	err = procwatch__open(on_proc_event, d, &d->pw, err_msg, sizeof(err_msg));
 	if (err) {
 		/* optional: new processes are then found by the /proc rescans */
@@ -658,6 +709,8 @@ int daemon__run(struct agent_config *cfg, const char *config_path)
 					continue;
 				d.disc_armed_ns = 0; /* one-shot: it fired */
 				discover(&d);
+			} else if (p == &ring_marker) {
+				drain(&d, clock__mono_ns());
 			} else if (p == &proc_marker) {
 				procwatch__drain(d.pw);
 				discover(&d);
