@@ -178,7 +178,10 @@ int collector__add_process(struct collector *c, struct pyproc *p)
 		return -ENOMEM;
 	hashmap__init(&e->runnable);
 	e->proc = p;
-	e->sym = symbolizer__new(p->pid, &p->offsets, p->code_type_addr, c->symcache);
+	e->sym = c->opts.reader
+		     ? symbolizer__new_reader(c->opts.reader, &p->offsets, p->code_type_addr,
+					      c->symcache)
+		     : symbolizer__new(p->pid, &p->offsets, p->code_type_addr, c->symcache);
 	if (!e->sym) {
 		free(e);
 		return -ENOMEM;

@@ -32,8 +32,8 @@ int pyproc__open(pid_t pid, struct pyproc_cache *cache, struct pyproc **ret, cha
 void pyproc__free(struct pyproc *p);
 
 /* What each ELF file (by device, inode and offset) says about CPython, so that discovery
- * parses a file once however many processes map it. NULL caches nothing. */
-/* The ELF files whose facts are kept (a few hundred bytes each). */
+ * parses a file once however many processes map it (NULL caches nothing), for at most
+ * PYPROC_CACHE_FILES files (a few hundred bytes each), the least recently used forgotten. */
 #define PYPROC_CACHE_FILES 1024
 
 struct pyproc_cache *pyproc__cache_new(void);

@@ -39,6 +39,11 @@ enum {
 };
 enum {
 	BPF_RB_NO_WAKEUP = 1,
+	BPF_RB_FORCE_WAKEUP = 2,
+};
+enum {
+	BPF_RB_AVAIL_DATA = 0,
+	BPF_RB_RING_SIZE = 1,
 };
 
 /* The maps: one CPU, looked up by the address of their definition (tests/replay/walk.c
@@ -107,5 +112,11 @@ static inline __u64 bpf_ktime_get_ns(void)
 /* The ring buffer keeps the last record sent, as userspace would receive it. */
 long shim_ringbuf__output(const void *ringbuf, const void *data, __u64 size, __u64 flags);
 #define bpf_ringbuf_output(rb, data, size, flags) shim_ringbuf__output(rb, data, size, flags)
+
+/* An empty ring of 1 MiB: no sample asks for a wakeup. */
+static inline __u64 bpf_ringbuf_query(const void *ringbuf, __u64 flags)
+{
+	return flags == BPF_RB_RING_SIZE ? 1 << 20 : 0;
+}
 
 #endif /* PYPROF_REPLAY_BPF_SHIM_H */

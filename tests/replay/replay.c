@@ -26,6 +26,7 @@
 #include "python/pyproc.h"
 #include "recording.h"
 #include "python/symbolize.h"
+#include "profile/collector.h"
 #include "walk.h"
 
 /* What pyproc.c reads from the start of _PyRuntime for the 3.13+ _Py_DebugOffsets. */
@@ -434,6 +435,155 @@ static void check_hostile(struct replay *x, const struct rec_thread *t, enum hos
 		replay_mem__poke(&x->r->mem, at, &old, width, NULL);
 }
 
+/* ---- the collector on the recorded sample stream ---- */
+
+#define FAKE_PID 4242 /* the collector is told this pid; nothing on the host is read for it */
+
+/* The only stack of profile kind of c, or NULL (and why) when it has another number of them. */
+static const struct profile_stack *only_stack(struct collector *c, enum profile_kind kind,
+					      const char **why)
+{
+	struct profile *p = collector__profile(c, kind);
+	struct profile_stack *st = NULL;
+	size_t it = 0;
+
+	if (p->nstacks != 1) {
+		*why = "not one stack";
+		return NULL;
+	}
+	hashmap__next(&p->stacks, &it, NULL, (void **)&st);
+	return st;
+}
+
+/* Whether stack st of profile p is the process root, the thread's Python frames outermost
+ * first, then (off-CPU) marker: what CPython reported, through the collector. */
+static const char *stack_is(const struct profile *p, const struct profile_stack *st,
+			    const struct rec_thread *t, const char *marker, char *why, size_t len)
+{
+	uint32_t n = (uint32_t)t->nframes + 1 + (marker ? 1 : 0);
+	const struct frame *f;
+
+	if (st->n < n) {
+		snprintf(why, len, "%u frames, expected at least %u", st->n, n);
+		return why;
+	}
+	f = profile__frame_at(p, st->ids[0]);
+	if (f->kind != FRAME_PROCESS || f->number != FAKE_PID) {
+		snprintf(why, len, "root %s is not the process", f->name);
+		return why;
+	}
+	for (size_t i = 0; i < t->nframes; i++) {
+		const struct rec_frame *want = &t->frames[t->nframes - 1 - i];
+
+		f = profile__frame_at(p, st->ids[1 + i]);
+		if (f->kind != FRAME_PYTHON || strcmp(f->name, want->name) ||
+		    strcmp(f->file, want->file) || f->number != want->line) {
+			snprintf(why, len, "frame %zu %s (%s:%lld), expected %s (%s:%d)", i,
+				 f->name, f->file ? f->file : "", (long long)f->number, want->name,
+				 want->file, want->line);
+			return why;
+		}
+	}
+	if (marker) {
+		f = profile__frame_at(p, st->ids[t->nframes + 1]);
+		if (f->kind != FRAME_MARKER || strcmp(f->name, marker)) {
+			snprintf(why, len, "%s after the Python frames, expected %s", f->name,
+				 marker);
+			return why;
+		}
+	}
+	return NULL;
+}
+
+/* The collector fed the thread's recorded sample (x->ev[0], from check_thread): a repeat is
+ * summed into the same stack (the memo), names are CPython's, a process forgotten (exited) is
+ * counted and not added, an off-CPU sleep carries its marker and microseconds, and a runnable
+ * wait joins its duration record (an orphan duration is counted). */
+static void check_collector(struct replay *x, const struct rec_thread *t)
+{
+	struct mem_reader rd = {.read = replay_mem__reader, .ctx = &x->r->mem};
+	struct collector_opts co = {
+	    .kinds = (1u << PROFILE_CPU) | (1u << PROFILE_OFFCPU), .rate_hz = 99, .reader = &rd};
+	static struct sample_event ev, dur;
+	const struct profile_stack *st;
+	const uint64_t *cs;
+	struct collector *c = collector__new(&co, NULL);
+	struct pyproc *p = calloc(1, sizeof(*p));
+	const char *bad = NULL;
+	char why[1024];
+
+	if (!c || !p) {
+		report(x, "collector", "-", "no memory");
+		free(p);
+		collector__free(c);
+		return;
+	}
+	*p = (struct pyproc){.pid = FAKE_PID,
+			     .major = x->r->major,
+			     .minor = x->r->minor,
+			     .code_type_addr = x->r->code_type,
+			     .offsets = x->off};
+	if (collector__add_process(c, p)) {
+		report(x, "collector", "-", "the process was not added");
+		pyproc__free(p);
+		collector__free(c);
+		return;
+	}
+	ev = x->ev[0];
+	ev.kind = SAMPLE_ON_CPU;
+	ev.pid = FAKE_PID;
+	ev.weight = 1;
+	ev.kstack_bytes = 0;
+	ev.flags &= ~SAMPLE_TRUNCATED;
+	for (int i = 0; i < 3 && !bad; i++) {
+		if (collector__on_sample(c, &ev, sizeof(ev)))
+			bad = "a sample was refused";
+	}
+	cs = collector__stats(c);
+	if (!bad && !(st = only_stack(c, PROFILE_CPU, &bad)))
+		;
+	else if (!bad && (st->weight != 3 || collector__profile(c, PROFILE_CPU)->total != 3))
+		bad = "three samples of one stack are not one stack of weight 3";
+	else if (!bad)
+		bad = stack_is(collector__profile(c, PROFILE_CPU), st, t, NULL, why, sizeof(why));
+	report(x, "collector:on-cpu", "-", bad ? "%s" : NULL, bad);
+	/* off-CPU: a sleep of 5 ms, then a runnable wait of 3 ms and its duration */
+	bad = NULL;
+	ev.kind = SAMPLE_OFF_CPU;
+	ev.weight = 5000000;
+	collector__on_sample(c, &ev, sizeof(ev));
+	ev.flags |= SAMPLE_RUNNABLE | SAMPLE_STACK_ONLY;
+	ev.weight = 0;
+	ev.time_ns = 777;
+	collector__on_sample(c, &ev, sizeof(ev));
+	dur = (struct sample_event){.kind = SAMPLE_OFF_CPU_DURATION,
+				    .pid = FAKE_PID,
+				    .tid = ev.tid,
+				    .time_ns = 777,
+				    .weight = 3000000};
+	collector__on_sample(c, &dur, SAMPLE_EVENT_HEADER_SIZE);
+	collector__on_sample(c, &dur, SAMPLE_EVENT_HEADER_SIZE); /* joined already: an orphan */
+	if (collector__profile(c, PROFILE_OFFCPU)->nstacks != 2 ||
+	    collector__profile(c, PROFILE_OFFCPU)->total != 8000)
+		bad = "off-CPU: not two stacks of 5000 and 3000 us";
+	else if (cs[COLL_STAT_RUNNABLE_ORPHANS] != 1)
+		bad = "the second duration was not counted an orphan";
+	report(x, "collector:off-cpu", "-", bad ? "%s" : NULL, bad);
+	/* exited: forgotten, its late samples counted, not added */
+	collector__forget(c, FAKE_PID);
+	ev.kind = SAMPLE_ON_CPU;
+	ev.flags &= ~(SAMPLE_RUNNABLE | SAMPLE_STACK_ONLY);
+	ev.weight = 1;
+	collector__on_sample(c, &ev, sizeof(ev));
+	report(x, "collector:exited", "-",
+	       cs[COLL_STAT_UNKNOWN_PID] == 1 && collector__profile(c, PROFILE_CPU)->total == 3
+		   ? NULL
+		   : "a sample of a forgotten process: unknown_pid %llu, total %llu",
+	       (unsigned long long)cs[COLL_STAT_UNKNOWN_PID],
+	       (unsigned long long)collector__profile(c, PROFILE_CPU)->total);
+	collector__free(c);
+}
+
 /* Every check of one recording (its memory live or replayed). */
 static void replay__run(struct replay *x)
 {
@@ -459,6 +609,7 @@ static void replay__run(struct replay *x)
 		return;
 	}
 	check_thread(x, sleeper);
+	check_collector(x, sleeper);
 	x->sleeper_tstate = x->ev[0].tstate;
 	for (int h = 0; h < H_MAX; h++)
 		check_hostile(x, sleeper, h);
