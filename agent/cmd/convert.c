@@ -42,31 +42,6 @@ static int looks_binary(const unsigned char *b, size_t n)
 }
 
 /* zlib reports a truncated stream as an early end of file, with the error kept aside. */
-static int gz_failed(gzFile gz, int n)
-{
-	int zerr = Z_OK;
-
-	if (n < 0)
-		return 1;
-	gzerror(gz, &zerr);
-	return zerr != Z_OK;
-}
-
-static int gz_error(gzFile gz, unsigned long line, char *err, size_t err_len)
-{
-	int zerr;
-	const char *msg = gzerror(gz, &zerr);
-
-	if (zerr == Z_ERRNO) {
-		snprintf(err, err_len, "read error after line %lu: %s", line, strerror(errno));
-		return -EIO;
-	}
-	if (!strncmp(msg, "<fd:", 4) && strstr(msg, ": "))
-		msg = strstr(msg, ": ") + 2; /* zlib names the file "<fd:N>" */
-	snprintf(err, err_len, "after line %lu: truncated or corrupt gzip data (%s)", line, msg);
-	return -EINVAL;
-}
-
 /* Reads what is left of gz after the first `have` bytes already in *buf. */
 static int read_rest(gzFile gz, unsigned char **buf, size_t *have, size_t *cap, char *err,
 		     size_t err_len)
@@ -90,8 +65,8 @@ static int read_rest(gzFile gz, unsigned char **buf, size_t *have, size_t *cap, 
 		}
 		n = gzread(gz, *buf + *have,
 			   (unsigned)(*cap - *have > (1u << 30) ? (1u << 30) : *cap - *have));
-		if (gz_failed(gz, n))
-			return gz_error(gz, 0, err, err_len);
+		if (folded__gz_failed(gz, n))
+			return folded__gz_error(gz, 0, err, err_len);
 		if (!n)
 			return 0;
 		*have += n;
@@ -127,7 +102,7 @@ static int load_profile(const char *path, const struct input_opts *opts, struct 
 	}
 	while (have < cap && (n = gzread(gz, buf + have, (unsigned)(cap - have))) > 0)
 		have += n;
-	sniff_failed = have < cap && gz_failed(gz, n);
+	sniff_failed = have < cap && folded__gz_failed(gz, n);
 	binary = opts->from == INPUT_PPROF || (opts->from == INPUT_AUTO && looks_binary(buf, have));
 	if (sniff_failed && !binary) {
 		/* count the whole lines that did arrive, so the error says where it broke */
@@ -136,11 +111,11 @@ static int load_profile(const char *path, const struct input_opts *opts, struct 
 		ret = nl ? folded_parser__feed(&fp, (const char *)buf, nl - buf + 1, err, err_len)
 			 : 0;
 		if (!ret)
-			ret = gz_error(gz, fp.line, err, err_len);
+			ret = folded__gz_error(gz, fp.line, err, err_len);
 		goto out;
 	}
 	if (sniff_failed) {
-		ret = gz_error(gz, 0, err, err_len);
+		ret = folded__gz_error(gz, 0, err, err_len);
 		goto out;
 	}
 	if (binary) {
@@ -173,13 +148,7 @@ static int load_profile(const char *path, const struct input_opts *opts, struct 
 		}
 		goto meta;
 	}
-	ret = folded_parser__feed(&fp, (const char *)buf, have, err, err_len);
-	while (!ret && (n = gzread(gz, buf, (unsigned)cap)) > 0)
-		ret = folded_parser__feed(&fp, (const char *)buf, n, err, err_len);
-	if (!ret && gz_failed(gz, n))
-		ret = gz_error(gz, fp.line, err, err_len);
-	if (!ret)
-		ret = folded_parser__finish(&fp, err, err_len);
+	ret = folded__read_gz(&fp, gz, buf, have, err, err_len);
 	if (!ret)
 		ret_meta->kind = PROFILE_CPU;
 meta:

@@ -342,11 +342,56 @@ int folded_parser__finish(struct folded_parser *fp, char *err, size_t err_len)
 	return ret;
 }
 
+int folded__gz_failed(gzFile gz, int n)
+{
+	int zerr = Z_OK;
+
+	if (n < 0)
+		return 1;
+	gzerror(gz, &zerr); /* a truncated stream reads as an early end of file: ask */
+	return zerr != Z_OK;
+}
+
+int folded__gz_error(gzFile gz, unsigned long line, char *err, size_t err_len)
+{
+	int zerr;
+	const char *msg = gzerror(gz, &zerr);
+
+	if (zerr == Z_ERRNO) {
+		snprintf(err, err_len, "read error after line %lu: %s", line, strerror(errno));
+		return -EIO;
+	}
+	if (!strncmp(msg, "<fd:", 4) && strstr(msg, ": "))
+		msg = strstr(msg, ": ") + 2; /* zlib names the file "<fd:N>" */
+	snprintf(err, err_len, "after line %lu: truncated or corrupt gzip data (%s)", line, msg);
+	return -EINVAL;
+}
+
+int folded__read_gz(struct folded_parser *fp, gzFile gz, const void *head, size_t head_len,
+		    char *err, size_t err_len)
+{
+	char *chunk = malloc(1 << 16);
+	int ret, n = 0;
+
+	if (!chunk) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	ret = head_len ? folded_parser__feed(fp, head, head_len, err, err_len) : 0;
+	while (!ret && (n = gzread(gz, chunk, 1 << 16)) > 0)
+		ret = folded_parser__feed(fp, chunk, n, err, err_len);
+	if (!ret && folded__gz_failed(gz, n))
+		ret = folded__gz_error(gz, fp->line, err, err_len);
+	if (!ret)
+		ret = folded_parser__finish(fp, err, err_len);
+	free(chunk);
+	return ret;
+}
+
 int folded__read_path(const char *path, struct profile *p, char *err, size_t err_len)
 {
 	struct folded_parser fp;
-	int fd, ret = 0, n, zerr = Z_OK;
-	char *chunk = NULL;
+	int fd, ret;
 	gzFile gz;
 
 	fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : dup(0);
@@ -355,41 +400,14 @@ int folded__read_path(const char *path, struct profile *p, char *err, size_t err
 		snprintf(err, err_len, "cannot open: %s", strerror(errno));
 		return ret;
 	}
-	gz = gzdopen(fd, "rb");
+	gz = gzdopen(fd, "rb"); /* reads plain files as they are */
 	if (!gz) {
 		close(fd);
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
 	folded_parser__init(&fp, p);
-	chunk = malloc(1 << 16);
-	if (!chunk) {
-		snprintf(err, err_len, "out of memory");
-		ret = -ENOMEM;
-		goto out;
-	}
-	while ((n = gzread(gz, chunk, 1 << 16)) > 0) {
-		ret = folded_parser__feed(&fp, chunk, n, err, err_len);
-		if (ret)
-			goto out;
-	}
-	/* a truncated gzip stream reads as an early end of file: ask before taking the last line */
-	gzerror(gz, &zerr);
-	if (n < 0 || zerr != Z_OK) {
-		const char *zmsg = gzerror(gz, &zerr);
-
-		if (!strncmp(zmsg, "<fd:", 4) && strstr(zmsg, ": "))
-			zmsg = strstr(zmsg, ": ") + 2; /* zlib names the file "<fd:N>" */
-
-		snprintf(err, err_len, "after line %lu: %s: %s", fp.line,
-			 zerr == Z_ERRNO ? "read error" : "truncated or corrupt gzip data",
-			 zerr == Z_ERRNO ? strerror(errno) : zmsg);
-		ret = zerr == Z_ERRNO ? -EIO : -EINVAL;
-		goto out;
-	}
-	ret = folded_parser__finish(&fp, err, err_len);
-out:
-	free(chunk);
+	ret = folded__read_gz(&fp, gz, NULL, 0, err, err_len);
 	folded_parser__free(&fp);
 	gzclose(gz);
 	return ret;

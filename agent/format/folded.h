@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <zlib.h>
 #include "profile/profile.h"
 
 /* Longest accepted line, newline excluded: longer lines are an error, never buffered whole. */
@@ -36,6 +37,14 @@ int folded_parser__feed(struct folded_parser *fp, const char *data, size_t len, 
 /* Parses a last line that has no newline. */
 int folded_parser__finish(struct folded_parser *fp, char *err, size_t err_len);
 
+/* Feeds fp head_len bytes already read from gz (head), then the rest of gz (plain or gzip),
+ * and finishes it. A truncated or corrupt gzip stream is an error naming the line it broke
+ * after. Returns 0 or -errno with a message in err. */
+int folded__read_gz(struct folded_parser *fp, gzFile gz, const void *head, size_t head_len,
+		    char *err, size_t err_len);
+/* Whether gz failed (n: what the last gzread returned), and its error as a message. */
+int folded__gz_failed(gzFile gz, int n);
+int folded__gz_error(gzFile gz, unsigned long line, char *err, size_t err_len);
 /* Reads a whole folded file, plain or gzip ("-": standard input) into p. */
 int folded__read_path(const char *path, struct profile *p, char *err, size_t err_len);
 
