@@ -17,7 +17,7 @@ LAYERS = [
     ("bpf", "bpfload sampler procwatch"),
     ("profile", "profile frame collector diff"),
     ("format", "folded pprof speedscope flamegraph output json"),
-    ("config", "config"),
+    ("config", "config yaml describe"),
     ("upload", "uploader spool s3"),
     ("daemon", "daemon discovery control netserver window state status serve"),
     ("cmd", "agentctl pyprof-agent snapshot convert"),

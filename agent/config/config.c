@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* The configuration loader: libyaml events -> a small bounded tree -> struct agent_config,
- * checked against one table of keys. Does not log: every error names the key and position. */
+/* The configuration loader: the tree of config/yaml.c -> struct agent_config, checked against
+ * one table of keys. Does not log: every error names the key and position. The printer is in
+ * describe.c. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <yaml.h>
 
 #include "config/config.h"
+#include "config/yaml.h"
 #include "format/output.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -22,418 +24,6 @@
 #define DEFAULT_OUTPUT_DIR "/var/lib/pyprof-agent/profiles"
 #define PID_MAX_LIMIT	   4194304 /* the kernel's ceiling for /proc/sys/kernel/pid_max */
 #define HOST_NAME_MAX_LEN  253	   /* a DNS name; Kubernetes node names can be that long */
-
-/* ---- errors ---- */
-
-/* Where an error is reported: the dotted key path and a 1-based position. */
-struct errctx {
-	const char *file;
-	char *buf;
-	size_t len;
-};
-
-static int verrf(const struct errctx *e, const char *path, unsigned line, unsigned col,
-		 const char *fmt, va_list ap)
-{
-	size_t off = 0;
-	int n;
-
-	if (!e->len)
-		return -EINVAL;
-	e->buf[0] = '\0';
-	if (path && *path) {
-		n = snprintf(e->buf, e->len, "%s: ", path);
-		off = n < 0 ? 0 : (size_t)n;
-	}
-	if (off < e->len) {
-		n = vsnprintf(e->buf + off, e->len - off, fmt, ap);
-		off += n < 0 ? 0 : (size_t)n;
-	}
-	if (line && off < e->len)
-		snprintf(e->buf + off, e->len - off, " (%s:%u:%u)", e->file, line, col);
-	return -EINVAL;
-}
-
-static int __attribute__((format(printf, 5, 6)))
-errf(const struct errctx *e, const char *path, unsigned line, unsigned col, const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = verrf(e, path, line, col, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-/* Appends s to buf (at *off) with non-printable bytes, quotes and backslashes escaped, and
- * at most max source bytes ("..." after). */
-static void escape_into(char *buf, size_t len, size_t *off, const char *s, size_t slen, size_t max)
-{
-	size_t i;
-	int n;
-
-	for (i = 0; i < slen && i < max && *off + 1 < len; i++) {
-		unsigned char c = s[i];
-
-		if (c == '"' || c == '\\')
-			n = snprintf(buf + *off, len - *off, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			n = snprintf(buf + *off, len - *off, "\\x%02x", c);
-		else
-			n = snprintf(buf + *off, len - *off, "%c", c);
-		*off += n < 0 ? 0 : (size_t)n;
-	}
-	if (i < slen && *off + 1 < len) {
-		n = snprintf(buf + *off, len - *off, "...");
-		*off += n < 0 ? 0 : (size_t)n;
-	}
-	if (*off >= len)
-		*off = len - 1;
-}
-
-/* ---- phase 1: YAML text to a bounded tree ---- */
-
-enum ynode_kind { YN_SCALAR, YN_SEQ, YN_MAP };
-
-struct ynode {
-	enum ynode_kind kind;
-	unsigned line, col; /* 1-based, of the node's first character */
-	bool plain;	    /* unquoted scalar: only these can be numbers, booleans or null */
-	char *str;	    /* scalar text, NUL-terminated; len counts embedded NULs too */
-	size_t len;
-	struct ynode **items; /* seq: items; map: key0, value0, key1, value1, ... */
-	size_t n, cap;
-};
-
-static void ynode__free(struct ynode *n)
-{
-	size_t i;
-
-	if (!n)
-		return;
-	/* depth is bounded by CONFIG_MAX_DEPTH, so recursion is too */
-	for (i = 0; i < n->n; i++)
-		ynode__free(n->items[i]);
-	free(n->items);
-	free(n->str);
-	free(n);
-}
-
-static bool ynode__is_null(const struct ynode *n)
-{
-	static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
-	size_t i;
-
-	if (!n)
-		return true;
-	if (n->kind != YN_SCALAR || !n->plain)
-		return false;
-	for (i = 0; i < ARRAY_SIZE(nulls); i++)
-		if (!strcmp(n->str, nulls[i]))
-			return true;
-	return false;
-}
-
-struct builder {
-	struct errctx err;
-	struct ynode *root;
-	struct ynode *stack[CONFIG_MAX_DEPTH];
-	unsigned depth;
-};
-
-/* Keys that would read as path syntax ("a.b", "a[0]", "") are quoted in paths. */
-static void path_add_key(char *buf, size_t len, size_t *off, const char *key, size_t klen)
-{
-	bool quote = !klen || memchr(key, '.', klen) || memchr(key, '[', klen);
-
-	if (*off && *off + 1 < len)
-		buf[(*off)++] = '.';
-	if (quote && *off + 1 < len)
-		buf[(*off)++] = '"';
-	buf[*off] = '\0';
-	escape_into(buf, len, off, key, klen, 64);
-	if (quote && *off + 1 < len)
-		buf[(*off)++] = '"';
-	buf[*off] = '\0';
-}
-
-static void path_add_index(char *buf, size_t len, size_t *off, size_t idx)
-{
-	int n = snprintf(buf + *off, len - *off, "[%zu]", idx);
-
-	*off += n < 0 ? 0 : (size_t)n;
-	if (*off >= len)
-		*off = len - 1;
-}
-
-/* The path of the node about to be added to the top of the stack; with pending false, the
- * path of the top collection itself. */
-static void builder__path(const struct builder *b, bool pending, char *buf, size_t len)
-{
-	size_t off = 0;
-	unsigned i;
-
-	buf[0] = '\0';
-	for (i = 0; i < b->depth; i++) {
-		const struct ynode *c = b->stack[i];
-		bool top = i + 1 == b->depth;
-
-		if (top && !pending)
-			break;
-		if (c->kind == YN_SEQ) {
-			path_add_index(buf, len, &off, top ? c->n : c->n - 1);
-		} else if (top) {
-			if (c->n % 2) /* a key waits for its value */
-				path_add_key(buf, len, &off, c->items[c->n - 1]->str,
-					     c->items[c->n - 1]->len);
-		} else {
-			path_add_key(buf, len, &off, c->items[c->n - 2]->str,
-				     c->items[c->n - 2]->len);
-		}
-	}
-}
-
-static int __attribute__((format(printf, 4, 5)))
-builder__fail(const struct builder *b, const yaml_mark_t *mark, bool pending, const char *fmt, ...)
-{
-	char path[512];
-	va_list ap;
-	int rc;
-
-	builder__path(b, pending, path, sizeof(path));
-	va_start(ap, fmt);
-	rc = verrf(&b->err, path, mark->line + 1, mark->column + 1, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-static int builder__check_tag(const struct builder *b, const yaml_event_t *ev,
-			      const yaml_char_t *tag)
-{
-	const char *t = (const char *)tag;
-	const char *std = "tag:yaml.org,2002:";
-	char shown[80];
-	size_t off = 0;
-
-	if (!tag)
-		return 0;
-	if (!strncmp(t, std, strlen(std))) {
-		snprintf(shown, sizeof(shown), "!!");
-		off = 2;
-		t += strlen(std);
-	}
-	escape_into(shown, sizeof(shown), &off, t, strlen(t), 40);
-	shown[off] = '\0';
-	return builder__fail(b, &ev->start_mark, true,
-			     "tags (%s) are not supported; remove the tag and write a plain value",
-			     shown);
-}
-
-/* Adds a new node (scalar or freshly started collection) under the top of the stack. */
-static int builder__attach(struct builder *b, const yaml_event_t *ev, struct ynode *n)
-{
-	struct ynode *parent;
-
-	if (!b->depth) {
-		b->root = n;
-		return 0;
-	}
-	parent = b->stack[b->depth - 1];
-	if (parent->kind == YN_MAP && parent->n % 2 == 0) {
-		if (n->kind != YN_SCALAR)
-			return builder__fail(b, &ev->start_mark, true,
-					     "keys must be plain strings, got a %s",
-					     n->kind == YN_MAP ? "map" : "list");
-		if (parent->n / 2 >= CONFIG_MAX_ITEMS)
-			return builder__fail(b, &ev->start_mark, false, "map has more than %d keys",
-					     CONFIG_MAX_ITEMS);
-	}
-	if (parent->kind == YN_SEQ && parent->n >= CONFIG_MAX_ITEMS)
-		return builder__fail(b, &ev->start_mark, false, "list has more than %d items",
-				     CONFIG_MAX_ITEMS);
-	if (parent->n == parent->cap) {
-		size_t cap = parent->cap ? parent->cap * 2 : 8;
-		struct ynode **items = realloc(parent->items, cap * sizeof(*items));
-
-		if (!items)
-			return -ENOMEM;
-		parent->items = items;
-		parent->cap = cap;
-	}
-	parent->items[parent->n++] = n;
-	return 0;
-}
-
-static int builder__node(struct builder *b, const yaml_event_t *ev, enum ynode_kind kind)
-{
-	struct ynode *n = calloc(1, sizeof(*n));
-	int rc;
-
-	if (!n)
-		return -ENOMEM;
-	n->kind = kind;
-	n->line = ev->start_mark.line + 1;
-	n->col = ev->start_mark.column + 1;
-	if (kind == YN_SCALAR) {
-		n->len = ev->data.scalar.length;
-		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-		n->str = malloc(n->len + 1);
-		if (!n->str) {
-			free(n);
-			return -ENOMEM;
-		}
-		memcpy(n->str, ev->data.scalar.value, n->len);
-		n->str[n->len] = '\0';
-	}
-	rc = builder__attach(b, ev, n);
-	if (rc) {
-		ynode__free(n);
-		return rc;
-	}
-	if (kind != YN_SCALAR)
-		b->stack[b->depth++] = n;
-	return 0;
-}
-
-static int builder__event(struct builder *b, const yaml_event_t *ev, unsigned *ndocs)
-{
-	const yaml_char_t *tag = NULL;
-	enum ynode_kind kind;
-	int rc;
-
-	switch (ev->type) {
-	case YAML_DOCUMENT_START_EVENT:
-		if (++*ndocs > 1)
-			return errf(&b->err, "", ev->start_mark.line + 1, ev->start_mark.column + 1,
-				    "expected one YAML document, found a second one");
-		return 0;
-	case YAML_ALIAS_EVENT:
-		return builder__fail(b, &ev->start_mark, true,
-				     "aliases (*%s) are not supported; write the value out",
-				     (const char *)ev->data.alias.anchor);
-	case YAML_SCALAR_EVENT:
-		rc = builder__check_tag(b, ev, ev->data.scalar.tag);
-		if (rc)
-			return rc;
-		if (ev->data.scalar.length > CONFIG_MAX_STRING)
-			return builder__fail(b, &ev->start_mark, true,
-					     "string of %zu bytes is longer than the %d-byte limit",
-					     ev->data.scalar.length, CONFIG_MAX_STRING);
-		return builder__node(b, ev, YN_SCALAR);
-	case YAML_SEQUENCE_START_EVENT:
-	case YAML_MAPPING_START_EVENT:
-		if (ev->type == YAML_SEQUENCE_START_EVENT) {
-			kind = YN_SEQ;
-			tag = ev->data.sequence_start.tag;
-		} else {
-			kind = YN_MAP;
-			tag = ev->data.mapping_start.tag;
-		}
-		rc = builder__check_tag(b, ev, tag);
-		if (rc)
-			return rc;
-		if (b->depth >= CONFIG_MAX_DEPTH)
-			return builder__fail(b, &ev->start_mark, true,
-					     "nesting deeper than %d levels", CONFIG_MAX_DEPTH);
-		return builder__node(b, ev, kind);
-	case YAML_SEQUENCE_END_EVENT:
-	case YAML_MAPPING_END_EVENT:
-		if (b->depth)
-			b->depth--;
-		return 0;
-	default: /* stream start/end, document end, and no-event */
-		return 0;
-	}
-}
-
-/* Line and column (1-based) of a byte offset, for reader errors that carry only an offset. */
-static void offset_position(const char *text, size_t len, size_t offset, unsigned *ret_line,
-			    unsigned *ret_col)
-{
-	unsigned line = 1, col = 1;
-	size_t i;
-
-	for (i = 0; i < offset && i < len; i++) {
-		if (text[i] == '\n') {
-			line++;
-			col = 1;
-		} else {
-			col++;
-		}
-	}
-	*ret_line = line;
-	*ret_col = col;
-}
-
-/* The byte at a 1-based line and column, counting columns in bytes (exact for ASCII lines). */
-static int byte_at(const char *text, size_t len, unsigned line, unsigned col)
-{
-	size_t i = 0;
-
-	for (; line > 1 && i < len; i++)
-		if (text[i] == '\n')
-			line--;
-	i += col - 1;
-	return i < len ? (unsigned char)text[i] : -1;
-}
-
-static int syntax_error(const struct builder *b, const yaml_parser_t *p, const char *text,
-			size_t len)
-{
-	const char *problem = p->problem ? p->problem : "invalid YAML";
-	char context[128] = "";
-	unsigned line, col;
-
-	if (p->error == YAML_MEMORY_ERROR)
-		return -ENOMEM;
-	if (p->error == YAML_READER_ERROR) {
-		offset_position(text, len, p->problem_offset, &line, &col);
-		return errf(&b->err, "", line, col, "YAML syntax error: %s", problem);
-	}
-	line = p->problem_mark.line + 1;
-	col = p->problem_mark.column + 1;
-	if (byte_at(text, len, line, col) == '\t')
-		return errf(&b->err, "", line, col,
-			    "YAML syntax error: tabs cannot indent YAML; use spaces");
-	if (p->context && p->context_mark.line != p->problem_mark.line)
-		snprintf(context, sizeof(context), " %s started at line %zu", p->context,
-			 p->context_mark.line + 1);
-	else if (p->context)
-		snprintf(context, sizeof(context), " %s", p->context);
-	return errf(&b->err, "", line, col, "YAML syntax error: %s%s", problem, context);
-}
-
-static int tree__build(const char *text, size_t len, const struct errctx *err,
-		       struct ynode **ret_root)
-{
-	struct builder b = {.err = *err};
-	yaml_parser_t parser;
-	yaml_event_t ev;
-	unsigned ndocs = 0;
-	bool done = false;
-	int rc = 0;
-
-	if (!yaml_parser_initialize(&parser))
-		return -ENOMEM;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)(len ? text : ""), len);
-	while (!done && !rc) {
-		if (!yaml_parser_parse(&parser, &ev)) {
-			rc = syntax_error(&b, &parser, text, len);
-			break;
-		}
-		done = ev.type == YAML_STREAM_END_EVENT;
-		rc = builder__event(&b, &ev, &ndocs);
-		yaml_event_delete(&ev);
-	}
-	yaml_parser_delete(&parser);
-	if (rc) {
-		ynode__free(b.root);
-		return rc;
-	}
-	*ret_root = b.root;
-	return 0;
-}
 
 /* ---- phase 2: the tree against the table of keys ---- */
 
@@ -451,7 +41,7 @@ walk__fail(const struct walk *w, const struct ynode *n, const char *fmt, ...)
 	int rc;
 
 	va_start(ap, fmt);
-	rc = verrf(&w->err, w->path, n ? n->line : 0, n ? n->col : 0, fmt, ap);
+	rc = config_yaml__verrf(&w->err, w->path, n ? n->line : 0, n ? n->col : 0, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -460,7 +50,7 @@ static size_t walk__push_key(struct walk *w, const char *key, size_t klen)
 {
 	size_t old = w->plen;
 
-	path_add_key(w->path, sizeof(w->path), &w->plen, key, klen);
+	config_yaml__path_key(w->path, sizeof(w->path), &w->plen, key, klen);
 	return old;
 }
 
@@ -468,7 +58,7 @@ static size_t walk__push_index(struct walk *w, size_t idx)
 {
 	size_t old = w->plen;
 
-	path_add_index(w->path, sizeof(w->path), &w->plen, idx);
+	config_yaml__path_index(w->path, sizeof(w->path), &w->plen, idx);
 	return old;
 }
 
@@ -490,7 +80,7 @@ static const char *describe_node(const struct ynode *n, char *buf, size_t len)
 	if (n->kind == YN_SEQ)
 		return "a list";
 	buf[off++] = '"';
-	escape_into(buf, len - 8, &off, n->str, n->len, 64);
+	config_yaml__escape(buf, len - 8, &off, n->str, n->len, 64);
 	buf[off++] = '"';
 	buf[off] = '\0';
 	return buf;
@@ -1250,7 +840,7 @@ static int check_host_name(struct walk *w, const struct ynode *n, const struct f
 		size_t off = 0;
 
 		got[off++] = '"';
-		escape_into(got, sizeof(got) - 2, &off, *name, strlen(*name), 64);
+		config_yaml__escape(got, sizeof(got) - 2, &off, *name, strlen(*name), 64);
 		got[off++] = '"';
 		got[off] = '\0';
 		return walk__fail(w, n,
@@ -1539,11 +1129,12 @@ int config__parse(const char *text, size_t len, const char *display_name, struct
 	err.buf[0] = '\0';
 	*ret = NULL;
 	if (len > CONFIG_MAX_FILE_BYTES) {
-		errf(&err, "", 0, 0, "%s: %zu bytes is more than the %u-byte (1 MiB) limit",
-		     err.file, len, CONFIG_MAX_FILE_BYTES);
+		config_yaml__errf(&err, "", 0, 0,
+				  "%s: %zu bytes is more than the %u-byte (1 MiB) limit", err.file,
+				  len, CONFIG_MAX_FILE_BYTES);
 		return -EFBIG;
 	}
-	rc = tree__build(text, len, &err, &root);
+	rc = ynode__parse(text, len, &err, &root);
 	if (rc)
 		goto out;
 	w.cfg = config__defaults();
@@ -1562,7 +1153,7 @@ out:
 	if (rc) {
 		config__free(w.cfg);
 		if (rc == -ENOMEM)
-			errf(&err, "", 0, 0, "%s: out of memory", err.file);
+			config_yaml__errf(&err, "", 0, 0, "%s: out of memory", err.file);
 		return rc;
 	}
 	*ret = w.cfg;
@@ -1586,7 +1177,7 @@ int config__load(const char *path, struct agent_config **ret, char *errbuf, size
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
-		errf(&err, "", 0, 0, "cannot read %s: %s", path, strerror(-rc));
+		config_yaml__errf(&err, "", 0, 0, "cannot read %s: %s", path, strerror(-rc));
 		return rc;
 	}
 	buf = malloc(cap);
@@ -1601,7 +1192,8 @@ int config__load(const char *path, struct agent_config **ret, char *errbuf, size
 			continue;
 		if (n < 0) {
 			rc = -errno;
-			errf(&err, "", 0, 0, "cannot read %s: %s", path, strerror(-rc));
+			config_yaml__errf(&err, "", 0, 0, "cannot read %s: %s", path,
+					  strerror(-rc));
 			free(buf);
 			close(fd);
 			return rc;
@@ -1612,126 +1204,12 @@ int config__load(const char *path, struct agent_config **ret, char *errbuf, size
 	}
 	close(fd);
 	if (len > CONFIG_MAX_FILE_BYTES) {
-		errf(&err, "", 0, 0, "%s: larger than the %u-byte (1 MiB) limit", path,
-		     CONFIG_MAX_FILE_BYTES);
+		config_yaml__errf(&err, "", 0, 0, "%s: larger than the %u-byte (1 MiB) limit", path,
+				  CONFIG_MAX_FILE_BYTES);
 		free(buf);
 		return -EFBIG;
 	}
 	rc = config__parse(buf, len, path, ret, errbuf, errlen);
 	free(buf);
 	return rc;
-}
-
-/* ---- describe ---- */
-
-/* A YAML double-quoted scalar. The text is valid UTF-8 (libyaml checked it); characters that
- * a YAML reader would not take back as they are get an escape: C0 and C1 controls (NEL, U+0085,
- * would be read as a line break and folded to a space), the line and paragraph separators
- * U+2028 and U+2029, the byte order mark and the non-characters U+FFFE and U+FFFF. */
-static void put_str(FILE *f, const char *str)
-{
-	const unsigned char *s = (const unsigned char *)str;
-
-	fputc('"', f);
-	while (*s) {
-		unsigned char c = *s;
-		uint32_t cp = 0;
-
-		if (c == '"' || c == '\\') {
-			fprintf(f, "\\%c", c);
-			s++;
-			continue;
-		}
-		if (c < 0x20 || c == 0x7f) {
-			fprintf(f, "\\x%02x", c);
-			s++;
-			continue;
-		}
-		if (c == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f)
-			cp = s[1]; /* C1 controls */
-		else if (c == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9))
-			cp = 0x2000 | (s[2] - 0x80); /* U+2028, U+2029 */
-		else if (c == 0xef && ((s[1] == 0xbb && s[2] == 0xbf) ||
-				       (s[1] == 0xbf && (s[2] == 0xbe || s[2] == 0xbf))))
-			cp = 0xf000 | ((s[1] & 0x3f) << 6) | (s[2] & 0x3f); /* U+FEFF, U+FFFE/F */
-		if (cp) {
-			fprintf(f, "\\u%04" PRIX32, cp);
-			s += cp < 0x800 ? 2 : 3;
-			continue;
-		}
-		fputc(c, f);
-		s++;
-	}
-	fputc('"', f);
-}
-
-static const char *bool_str(bool b)
-{
-	return b ? "true" : "false";
-}
-
-int config__describe(const struct agent_config *cfg, FILE *f)
-{
-	static const char *const levels[] = {"error", "warning", "info", "debug"};
-	const char *sep = "";
-	size_t i;
-
-	fprintf(f, "# effective configuration\n");
-	fprintf(f, "sampling:\n  frequency_hz: %" PRIu32 "\n", cfg->sampling.frequency_hz);
-	fprintf(f, "  off_cpu:\n    enabled: %s\n    min_block_us: %" PRIu64 "\n",
-		bool_str(cfg->sampling.off_cpu.enabled), cfg->sampling.off_cpu.min_block_us);
-	fprintf(f, "  ring_buffer_mb: %" PRIu32 "\n", cfg->sampling.ring_buffer_mb);
-
-	fprintf(f, "targets:\n  all_python: %s\n  pids: [", bool_str(cfg->targets.all_python));
-	for (i = 0; i < cfg->targets.n_pids; i++)
-		fprintf(f, "%s%d", i ? ", " : "", (int)cfg->targets.pids[i]);
-	fprintf(f, "]\n  cmdline_regex: [");
-	for (i = 0; i < cfg->targets.n_cmdline_regex; i++) {
-		fputs(i ? ", " : "", f);
-		put_str(f, cfg->targets.cmdline_regex[i].pattern);
-	}
-	fprintf(f, "]\n  container_ids: [");
-	for (i = 0; i < cfg->targets.n_container_ids; i++) {
-		fputs(i ? ", " : "", f);
-		put_str(f, cfg->targets.container_ids[i]);
-	}
-	fprintf(f, "]\n");
-
-	fprintf(f, "window:\n  seconds: %" PRIu32 "\n", cfg->window.seconds);
-	fprintf(f, "output:\n  directory: ");
-	put_str(f, cfg->output.directory);
-	fprintf(f, "\n  formats: [");
-	for (i = 0; i < OUTPUT_FORMAT_MAX; i++) {
-		if (cfg->output.formats & (1u << i)) {
-			fprintf(f, "%s%s", sep, output__format_name(i));
-			sep = ", ";
-		}
-	}
-	fprintf(f, "]\ncontrol:\n  socket: ");
-	put_str(f, cfg->control.socket);
-	fprintf(f, "\nmetrics:\n  listen: ");
-	put_str(f, cfg->metrics.listen);
-	fprintf(f, "\nlog:\n  level: %s\n",
-		(unsigned)cfg->log.level < ARRAY_SIZE(levels) ? levels[cfg->log.level] : "info");
-	fprintf(f, "host:\n  name: ");
-	put_str(f, cfg->host.name);
-
-	fprintf(f, "\nupload:\n  s3:\n    enabled: %s\n    endpoint: ",
-		bool_str(cfg->upload.s3.enabled));
-	put_str(f, cfg->upload.s3.endpoint);
-	fprintf(f, "\n    region: ");
-	put_str(f, cfg->upload.s3.region);
-	fprintf(f, "\n    bucket: ");
-	put_str(f, cfg->upload.s3.bucket);
-	fprintf(f, "\n    prefix: ");
-	put_str(f, cfg->upload.s3.prefix);
-	fprintf(f, "\n    path_style: %s\n    interval_seconds: %" PRIu32 "\n    ca_file: ",
-		bool_str(cfg->upload.s3.path_style), cfg->upload.s3.interval_seconds);
-	put_str(f, cfg->upload.s3.ca_file);
-	fprintf(f, "\n    credentials:\n      file: ");
-	put_str(f, cfg->upload.s3.credentials.file);
-	fprintf(f, "\n  spool:\n    directory: ");
-	put_str(f, cfg->upload.spool.directory);
-	fprintf(f, "\n    max_bytes: %" PRIu64 "\n", cfg->upload.spool.max_bytes);
-	return ferror(f) ? -EIO : 0;
 }
