@@ -12,6 +12,7 @@ from common import AGENT, HERE, PYTHON
 SECONDS = int(os.environ.get("BENCH_DAEMON_S", "300"))
 IDLE_SECONDS = int(os.environ.get("BENCH_IDLE_S", "300"))
 WORKLOAD = os.path.join(HERE, "cpu_workload.py")
+TAG = "pyprof-bench-target"
 
 
 def proc_cpu_s(pid):
@@ -58,17 +59,21 @@ def main():
     work = tempfile.mkdtemp(prefix="pyprof-bench-")
     cfg = os.path.join(work, "agent.yaml")
     with open(cfg, "w") as f:
+        # the processes of the benchmark are selected by a word of their command line: this
+        # script is a Python process too, whose own wake-ups are not what is measured
         f.write("sampling:\n  frequency_hz: 99\n  off_cpu: {enabled: true, min_block_us: 1000}\n"
+                "targets:\n  all_python: false\n  cmdline_regex: ['%s']\n"
                 "window:\n  seconds: 60\noutput:\n  directory: %s/profiles\n"
-                "control:\n  socket: %s/agent.sock\n" % (work, work))
+                "control:\n  socket: %s/agent.sock\n" % (TAG, work, work))
     nprocs = len([p for p in os.listdir("/proc") if p.isdigit()])
-    idle = subprocess.Popen([PYTHON, "-c", "import time; time.sleep(%d)" % (IDLE_SECONDS + 30)])
+    idle = subprocess.Popen([PYTHON, "-c", "import time; time.sleep(%d)" % (IDLE_SECONDS + 30),
+                             TAG])
     try:
         idle_cpu, idle_max, idle_end = measure(cfg, IDLE_SECONDS)
     finally:
         idle.kill()
         idle.wait()
-    busy = [subprocess.Popen([PYTHON, WORKLOAD, str(SECONDS + 30), str(d)],
+    busy = [subprocess.Popen([PYTHON, WORKLOAD, str(SECONDS + 30), str(d), TAG],
                              stdout=subprocess.DEVNULL) for d in (5, 20, 50, 100)]
     try:
         cpu, rss_max, rss_end = measure(cfg, SECONDS)
@@ -77,8 +82,10 @@ def main():
             p.kill()
             p.wait()
     print("### Daemon\n")
-    print("As shipped (99 Hz, on-CPU and off-CPU). Idle host: %d processes, one of them a "
-          "sleeping %s, %d s. Busy: 4 busy processes (stack depths 5 to 100), %d s.\n"
+    print("As shipped (99 Hz, on-CPU and off-CPU), the benchmark's processes selected by their "
+          "command line (this script, a Python process that wakes every 5 s, is not). Idle "
+          "host: %d processes, one of them a sleeping %s, %d s. Busy: 4 busy processes (stack "
+          "depths 5 to 100), %d s. CPU from /proc/PID/task/*/schedstat.\n"
           % (nprocs, PYTHON, IDLE_SECONDS, SECONDS))
     print("| host | pyprof-agent CPU | CPU per minute | RSS (max) | RSS (end) |")
     print("|---|---|---|---|---|")
