@@ -2,7 +2,6 @@
 /* agentctl convert / diff / merge: read stored profiles (folded plain or gzipped, or pprof),
  * then write them in another format, compare two, or sum many. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,25 +80,16 @@ static int load_profile(const char *path, const struct input_opts *opts, struct 
 	size_t have = 0, cap = SNIFF_SIZE;
 	unsigned char *buf = malloc(cap);
 	struct folded_parser fp;
-	int fd, ret = 0, n = 0, sniff_failed, binary;
+	int ret = 0, n = 0, sniff_failed, binary;
 	gzFile gz = NULL;
 
 	memset(ret_meta, 0, sizeof(*ret_meta));
 	folded_parser__init(&fp, p);
 	if (!buf)
 		return -ENOMEM;
-	fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : dup(0);
-	if (fd < 0) {
-		ret = -errno;
-		snprintf(err, err_len, "cannot open: %s", strerror(errno));
+	ret = folded__gz_open(path, &gz, err, err_len);
+	if (ret)
 		goto out;
-	}
-	gz = gzdopen(fd, "rb"); /* reads plain files as they are */
-	if (!gz) {
-		close(fd);
-		ret = -ENOMEM;
-		goto out;
-	}
 	while (have < cap && (n = gzread(gz, buf + have, (unsigned)(cap - have))) > 0)
 		have += n;
 	sniff_failed = have < cap && folded__gz_failed(gz, n);

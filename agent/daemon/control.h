@@ -15,7 +15,9 @@
 #include <sys/types.h>
 
 #define CONTROL_PROTOCOL     2
-#define CONTROL_PROTOCOL_STR "2"
+#define CONTROL_STRINGIFY(x) #x
+#define CONTROL_STR(x)	     CONTROL_STRINGIFY(x)
+#define CONTROL_PROTOCOL_STR CONTROL_STR(CONTROL_PROTOCOL)
 
 /* What an answer says: its id, and its word on the wire. */
 #define CONTROL_STATUSES(X)                                                                        \

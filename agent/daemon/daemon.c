@@ -371,25 +371,16 @@ static void reload(struct daemon *d)
 	}
 	if (cfg->sampling.off_cpu.enabled != old->sampling.off_cpu.enabled ||
 	    cfg->sampling.off_cpu.min_block_us != old->sampling.off_cpu.min_block_us ||
-	    cfg->sampling.ring_buffer_mb != old->sampling.ring_buffer_mb) {
+	    cfg->sampling.ring_buffer_mb != old->sampling.ring_buffer_mb)
 		err = sampler_reopen(d, cfg, err_msg, sizeof(err_msg));
-		if (err) {
-			d->reload_errors++;
-			log_error("reload rejected: %s; the running configuration is kept",
-				  err_msg);
-			config__free(cfg);
-			return;
-		}
-	} else if (cfg->sampling.frequency_hz != sampler__frequency(d->smp)) {
+	else if (cfg->sampling.frequency_hz != sampler__frequency(d->smp))
 		err = sampler__set_frequency(d->smp, cfg->sampling.frequency_hz, err_msg,
 					     sizeof(err_msg));
-		if (err) {
-			d->reload_errors++;
-			log_error("reload rejected: %s; the running configuration is kept",
-				  err_msg);
-			config__free(cfg);
-			return;
-		}
+	if (err) {
+		d->reload_errors++;
+		log_error("reload rejected: %s; the running configuration is kept", err_msg);
+		config__free(cfg);
+		return;
 	}
 	if (strcmp(cfg->control.socket, old->control.socket) ||
 	    strcmp(cfg->metrics.listen, old->metrics.listen)) {

@@ -388,24 +388,33 @@ int folded__read_gz(struct folded_parser *fp, gzFile gz, const void *head, size_
 	return ret;
 }
 
-int folded__read_path(const char *path, struct profile *p, char *err, size_t err_len)
+int folded__gz_open(const char *path, gzFile *ret, char *err, size_t err_len)
 {
-	struct folded_parser fp;
-	int fd, ret;
-	gzFile gz;
+	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : dup(0);
 
-	fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : dup(0);
 	if (fd < 0) {
-		ret = -errno;
-		snprintf(err, err_len, "cannot open: %s", strerror(errno));
-		return ret;
+		int e = errno;
+
+		snprintf(err, err_len, "cannot open: %s", strerror(e));
+		return -e;
 	}
-	gz = gzdopen(fd, "rb"); /* reads plain files as they are */
-	if (!gz) {
+	*ret = gzdopen(fd, "rb"); /* reads plain files as they are */
+	if (!*ret) {
 		close(fd);
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
+	return 0;
+}
+
+int folded__read_path(const char *path, struct profile *p, char *err, size_t err_len)
+{
+	struct folded_parser fp;
+	gzFile gz;
+	int ret = folded__gz_open(path, &gz, err, err_len);
+
+	if (ret)
+		return ret;
 	folded_parser__init(&fp, p);
 	ret = folded__read_gz(&fp, gz, NULL, 0, err, err_len);
 	folded_parser__free(&fp);

@@ -42,6 +42,9 @@ int folded_parser__finish(struct folded_parser *fp, char *err, size_t err_len);
  * after. Returns 0 or -errno with a message in err. */
 int folded__read_gz(struct folded_parser *fp, gzFile gz, const void *head, size_t head_len,
 		    char *err, size_t err_len);
+/* Opens path ("-": standard input) for reading plain or gzip text. Returns 0 or -errno with a
+ * message in err. */
+int folded__gz_open(const char *path, gzFile *ret, char *err, size_t err_len);
 /* Whether gz failed (n: what the last gzread returned), and its error as a message. */
 int folded__gz_failed(gzFile gz, int n);
 int folded__gz_error(gzFile gz, unsigned long line, char *err, size_t err_len);
