@@ -20,7 +20,7 @@ TEST_LDLIBS := $(LDLIBS) -lcmocka
 DEB_BUILD  := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libyaml-dev \
 	      libcurl4-openssl-dev libssl-dev libcmocka-dev make gcc pkg-config \
 	      libprotobuf-c-dev protobuf-c-compiler
-DEB_TEST   := python3 python3-pytest golang-go chromium python3-websocket \
+DEB_TEST   := python3 python3-pytest golang-go chromium python3-websocket python3-uvicorn \
 	      systemd strace python3-yaml util-linux prometheus debootstrap
 DEPS_STAMP := $(BUILD)/.deps-installed
 

@@ -102,6 +102,7 @@ static inline const __u64 *sample_event__kstack(const struct sample_event *ev)
 enum pyprof_proc_event_kind {
 	PYPROF_PROC_EXEC = 1, /* a process executed a new program */
 	PYPROF_PROC_EXIT = 2, /* the last thread of a process exited */
+	PYPROF_PROC_FORK = 3, /* a new process (not a thread), with its parent */
 };
 
 /* Ring-buffer record of the process-events program. */
@@ -109,6 +110,8 @@ struct pyprof_proc_event {
 	__u32 kind; /* enum pyprof_proc_event_kind */
 	__u32 pid;  /* tgid */
 	__u64 time_ns;
+	__u32 ppid; /* PYPROF_PROC_FORK: the parent's tgid; else 0 */
+	__u32 pad;
 };
 
 /* Counters kept by the BPF programs in a per-CPU array: one list, X(ID, name, meaning), for

@@ -15,6 +15,7 @@ struct procwatch {
 	struct ring_buffer *rb;
 	procwatch_cb cb;
 	void *ctx;
+	int forks;
 	int use_btf;
 };
 
@@ -42,6 +43,9 @@ static int procwatch_try(struct procwatch *w, int btf, char *ret_reason, size_t 
 	bpf_program__set_autoload(w->skel->progs.pyprof_exit_btf, btf);
 	bpf_program__set_autoload(w->skel->progs.pyprof_exec_raw, !btf);
 	bpf_program__set_autoload(w->skel->progs.pyprof_exit_raw, !btf);
+	bpf_program__set_autoload(w->skel->progs.pyprof_fork_btf, btf && w->forks);
+	bpf_program__set_autoload(w->skel->progs.pyprof_fork_raw, !btf && w->forks);
+	w->skel->rodata->report_forks = w->forks;
 	err = procevents_bpf__load(w->skel);
 	if (!err)
 		err = procevents_bpf__attach(w->skel);
@@ -56,7 +60,8 @@ out:
 	return 0;
 }
 
-int procwatch__open(procwatch_cb cb, void *ctx, struct procwatch **ret, char *errbuf, size_t errlen)
+int procwatch__open(procwatch_cb cb, void *ctx, int forks, struct procwatch **ret, char *errbuf,
+		    size_t errlen)
 {
 	struct procwatch *w = calloc(1, sizeof(*w));
 	char btf_reason[256] = "", raw_reason[256] = "";
@@ -66,6 +71,7 @@ int procwatch__open(procwatch_cb cb, void *ctx, struct procwatch **ret, char *er
 		return -ENOMEM;
 	w->cb = cb;
 	w->ctx = ctx;
+	w->forks = forks;
 	/* tp_btf where the kernel takes it, else raw_tp: decided by loading */
 	if (!(bpfload__forced() & BPFLOAD_FORCE_RAW_TP))
 		err = procwatch_try(w, 1, btf_reason, sizeof(btf_reason));

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Process exec and exit events from BPF, for discovering targets as they start. */
+/* Process exec, exit and (when asked) fork events from BPF, for discovering targets as they
+ * start. */
 #ifndef PYPROF_PROCWATCH_H
 #define PYPROF_PROCWATCH_H
 
@@ -10,9 +11,10 @@ typedef void (*procwatch_cb)(void *ctx, const struct pyprof_proc_event *ev);
 
 struct procwatch;
 
-int procwatch__open(procwatch_cb cb, void *ctx, struct procwatch **ret, char *errbuf,
+/* With forks, every new process is reported too (PYPROF_PROC_FORK, with its parent). */
+int procwatch__open(procwatch_cb cb, void *ctx, int forks, struct procwatch **ret, char *errbuf,
 		    size_t errlen);
-/* A descriptor that polls readable when an exec event is queued (exits wake nobody). */
+/* A descriptor that polls readable when an exec or fork event is queued (exits wake nobody). */
 int procwatch__fd(const struct procwatch *w);
 /* Delivers the events queued so far; returns how many, or -errno. */
 int procwatch__drain(struct procwatch *w);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cmd/convert.h"
+#include "cmd/record.h"
 #include "cmd/snapshot.h"
 #include "config/config.h"
 #include "daemon/control.h"
@@ -19,7 +20,7 @@ static volatile sig_atomic_t stop_requested;
 
 static void on_signal(int sig)
 {
-	stop_requested = 1;
+	stop_requested = sig; /* record tells SIGTERM, its own, from Ctrl-C, the command's too */
 }
 
 static void usage(FILE *f)
@@ -34,7 +35,7 @@ static void usage(FILE *f)
 	    "\n"
 	    "Commands:\n"
 	    "  snapshot --pid PID [--duration SECONDS] [--rate HZ] [--threads] [--kernel]\n"
-	    "           [--mode cpu|offcpu|wall] [--gil] [--min-block-us US]\n"
+	    "           [--mode cpu|offcpu|wall] [--gil] [--min-block-us US] [--subprocesses]\n"
 	    "           [--format folded|pprof|speedscope|svg] [--output FILE] [--socket PATH]\n"
 	    "           [--verbose]\n"
 	    "      Profile every thread of one CPython process for SECONDS (default 10) at HZ\n"
@@ -53,6 +54,12 @@ static void usage(FILE *f)
 	    "                     shares of each thread's wall-clock time\n"
 	    "      --min-block-us blocks shorter than US (default 1000) are only counted\n"
 	    "      --gil          keep only on-CPU samples of threads holding the GIL\n"
+	    "      --subprocesses also every descendant of PID that runs CPython, those that\n"
+	    "                     start during the snapshot included (forked or spawned\n"
+	    "                     workers, subprocesses, an exec of another interpreter), each\n"
+	    "                     under its own 'COMM (PID)' root with a '[parent PPID]' frame\n"
+	    "                     below it; PID itself need not be CPython. Always sampled by\n"
+	    "                     agentctl's own programs\n"
 	    "      --format       pprof (gzipped protobuf), speedscope JSON or an interactive SVG\n"
 	    "                     flame graph instead of folded stacks\n"
 	    "      --output FILE  write there instead of standard output\n"
@@ -64,6 +71,19 @@ static void usage(FILE *f)
 	    "      Ctrl-C (SIGINT) or SIGTERM ends early and writes what was collected; a process\n"
 	    "      that exits meanwhile leaves what was collected, with a warning. A closing\n"
 	    "      'counters:' line on stderr names every non-zero failure counter.\n"
+	    "  record [--subprocesses] [--rate HZ] [--threads] [--kernel] [--mode ...] [--gil]\n"
+	    "         [--min-block-us US] [--format ...] [--output FILE] [--verbose]\n"
+	    "         -- COMMAND [ARGS...]\n"
+	    "      Run COMMAND (found in PATH; through sudo, as the invoking user, SUDO_UID and\n"
+	    "      SUDO_GID, with its environment) and profile it from its start until it\n"
+	    "      exits, then write the profile to FILE (default pyprof-PID.EXT in the working\n"
+	    "      directory, owned by the sudo user; '-' for standard output). Options as for\n"
+	    "      snapshot. The command is made before agentctl loads its programs and runs\n"
+	    "      once they watch it: its exec is seen at once and the interpreter sampled\n"
+	    "      within milliseconds. Ctrl-C ends the recording (the command gets it too);\n"
+	    "      SIGTERM to agentctl ends it and is passed on to the command. Exits with the\n"
+	    "      command's status (128+N if killed by signal N), 127 if COMMAND is not\n"
+	    "      found, 126 if it cannot be executed.\n"
 	    "  status [--socket PATH]\n"
 	    "      Print the running daemon's version, configuration file, uptime, targets (one\n"
 	    "      'target:' line each: PID, comm, container, pod and pid in its namespace),\n"
@@ -95,7 +115,7 @@ static void usage(FILE *f)
 	    "  " CONFIG_DEFAULT_SOCKET "  the daemon's control socket; root only\n"
 	    "  /proc/kallsyms  kernel symbols (--kernel, --mode offcpu|wall)\n"
 	    "\n"
-	    "Privileges: snapshot and status need root, or CAP_BPF + CAP_PERFMON +\n"
+	    "Privileges: snapshot, record and status need root, or CAP_BPF + CAP_PERFMON +\n"
 	    "CAP_SYS_PTRACE (with CAP_DAC_READ_SEARCH for targets in private directories and\n"
 	    "CAP_SYSLOG for kernel frame names); convert, diff and merge need none.\n"
 	    "\n"
@@ -104,6 +124,8 @@ static void usage(FILE *f)
 	    "    3 no such process, 4 not a CPython process, 5 unsupported CPython version (named\n"
 	    "    in the message), 6 missing privilege, 7 the kernel refused every way of what\n"
 	    "    --mode needs (no way of the off-CPU tracer loads: the message says why)\n"
+	    "  record: the command's status; 126, 127 as a shell's; 1, 6 or 7 as snapshot's when\n"
+	    "    the profiling cannot start (the command is then not run)\n"
 	    "  convert, diff, merge: 0 done, 1 failure (unreadable or malformed input, or for\n"
 	    "    diff --fail-above a total share grown past PERCENT), 2 usage\n");
 }
@@ -164,7 +186,18 @@ static int cmd_status(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_snapshot(int argc, char **argv)
+/* Options of the commands that profile (snapshot, record): which of the per-command ones each
+ * takes. */
+enum {
+	TAKES_PID = 1 << 0,	 /* --pid, required */
+	TAKES_DURATION = 1 << 1, /* --duration */
+	TAKES_SOCKET = 1 << 2,	 /* --socket: through the daemon */
+};
+
+/* Parses argv into o (and *sock, *rate_given); stops at the first argument that is not an
+ * option. Returns -1 when done, else the exit code to leave with (0 for --help). */
+static int parse_profiling(int argc, char **argv, const char *cmd, unsigned takes,
+			   struct snapshot_opts *o, const char **sock, int *rate_given)
 {
 	static const struct option longopts[] = {
 	    {"pid", required_argument, NULL, 'p'},
@@ -178,18 +211,22 @@ static int cmd_snapshot(int argc, char **argv)
 	    {"mode", required_argument, NULL, 'm'},
 	    {"gil", no_argument, NULL, 'g'},
 	    {"min-block-us", required_argument, NULL, 'B'},
+	    {"subprocesses", no_argument, NULL, 's'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
-	struct snapshot_opts o = {.duration_s = 10, .rate_hz = 99, .min_block_us = 1000};
-	const char *sock = default_socket();
-	int rate_given = 0, code;
-	struct sigaction sa = {.sa_handler = on_signal};
 	unsigned long v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "p:d:r:tko:f:S:m:gB:vh", longopts, NULL)) != -1) {
+	/* "+": options end at the command of record, whose own options are its own */
+	while ((c = getopt_long(argc, argv, "+p:d:r:tko:f:S:m:gB:svh", longopts, NULL)) != -1) {
+		if ((c == 'p' && !(takes & TAKES_PID)) || (c == 'd' && !(takes & TAKES_DURATION)) ||
+		    (c == 'S' && !(takes & TAKES_SOCKET))) {
+			fprintf(stderr, "agentctl %s: %s is not an option of this command\n", cmd,
+				argv[optind - 1]);
+			return SNAP_USAGE;
+		}
 		switch (c) {
 		case 'p':
 			if (parse_uint(optarg, 0x3fffffff, &v) || !v) {
@@ -198,13 +235,14 @@ static int cmd_snapshot(int argc, char **argv)
 					optarg);
 				return SNAP_USAGE;
 			}
-			o.pid = (pid_t)v;
+			o->pid = (pid_t)v;
 			break;
 		case 'd': {
 			char *end;
 
-			o.duration_s = strtod(optarg, &end);
-			if (end == optarg || *end || !(o.duration_s > 0) || o.duration_s > 86400) {
+			o->duration_s = strtod(optarg, &end);
+			if (end == optarg || *end || !(o->duration_s > 0) ||
+			    o->duration_s > 86400) {
 				fprintf(stderr,
 					"agentctl: --duration: expected seconds in (0, 86400], "
 					"got '%s'\n",
@@ -220,14 +258,14 @@ static int cmd_snapshot(int argc, char **argv)
 					optarg);
 				return SNAP_USAGE;
 			}
-			o.rate_hz = (unsigned)v;
-			rate_given = 1;
+			o->rate_hz = (unsigned)v;
+			*rate_given = 1;
 			break;
 		case 'S':
-			sock = optarg;
+			*sock = optarg;
 			break;
 		case 'm':
-			if (profile__parse_kind(optarg, &o.mode)) {
+			if (profile__parse_kind(optarg, &o->mode)) {
 				fprintf(
 				    stderr,
 				    "agentctl: --mode: expected cpu, offcpu or wall, got '%s'\n",
@@ -236,7 +274,7 @@ static int cmd_snapshot(int argc, char **argv)
 			}
 			break;
 		case 'g':
-			o.gil_only = 1;
+			o->gil_only = 1;
 			break;
 		case 'B':
 			if (parse_uint(optarg, 60000000, &v)) {
@@ -246,19 +284,22 @@ static int cmd_snapshot(int argc, char **argv)
 					optarg);
 				return SNAP_USAGE;
 			}
-			o.min_block_us = v;
+			o->min_block_us = v;
 			break;
 		case 't':
-			o.threads = 1;
+			o->threads = 1;
 			break;
 		case 'k':
-			o.kernel = 1;
+			o->kernel = 1;
+			break;
+		case 's':
+			o->subprocesses = 1;
 			break;
 		case 'o':
-			o.output = optarg;
+			o->output = optarg;
 			break;
 		case 'f':
-			if (output__parse_format(optarg, &o.format)) {
+			if (output__parse_format(optarg, &o->format)) {
 				fprintf(stderr,
 					"agentctl: --format: expected folded, pprof, speedscope or "
 					"svg, got '%s'\n",
@@ -277,19 +318,61 @@ static int cmd_snapshot(int argc, char **argv)
 			return SNAP_USAGE;
 		}
 	}
-	if (optind < argc || !o.pid) {
-		fprintf(stderr, "agentctl snapshot: %s\n",
-			o.pid ? "unexpected argument" : "--pid is required");
+	if ((takes & TAKES_PID) && !o->pid) {
+		fprintf(stderr, "agentctl %s: --pid is required\n", cmd);
 		return SNAP_USAGE;
 	}
-	if (!rate_given) {
+	return -1;
+}
+
+static void catch_stop_signals(void)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static int cmd_snapshot(int argc, char **argv)
+{
+	struct snapshot_opts o = {.duration_s = 10, .rate_hz = 99, .min_block_us = 1000};
+	const char *sock = default_socket();
+	int rate_given = 0, code;
+
+	code = parse_profiling(argc, argv, "snapshot", TAKES_PID | TAKES_DURATION | TAKES_SOCKET,
+			       &o, &sock, &rate_given);
+	if (code >= 0)
+		return code;
+	if (optind < argc) {
+		fprintf(stderr, "agentctl snapshot: unexpected argument '%s'\n", argv[optind]);
+		return SNAP_USAGE;
+	}
+	/* the daemon follows no process tree: a tree is sampled here */
+	if (!rate_given && !o.subprocesses) {
 		code = snapshot__via_agent(&o, sock);
 		if (code >= 0)
 			return code;
 	}
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	catch_stop_signals();
 	return snapshot__run(&o, &stop_requested);
+}
+
+static int cmd_record(int argc, char **argv)
+{
+	struct snapshot_opts o = {.rate_hz = 99, .min_block_us = 1000};
+	const char *sock = NULL;
+	int rate_given = 0, code;
+
+	code = parse_profiling(argc, argv, "record", 0, &o, &sock, &rate_given);
+	if (code >= 0)
+		return code;
+	if (optind >= argc) {
+		fprintf(stderr, "agentctl record: no command given (agentctl record [OPTIONS] -- "
+				"COMMAND [ARGS...])\n");
+		return SNAP_USAGE;
+	}
+	catch_stop_signals();
+	return record__run(&o, argv + optind, &stop_requested);
 }
 
 int main(int argc, char **argv)
@@ -307,6 +390,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "snapshot"))
 		return cmd_snapshot(argc - 1, argv + 1);
+	if (!strcmp(cmd, "record"))
+		return cmd_record(argc - 1, argv + 1);
 	if (!strcmp(cmd, "status"))
 		return cmd_status(argc - 1, argv + 1);
 	if (!strcmp(cmd, "convert"))

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "cmd/session.h"
 #include "format/output.h"
 
 struct snapshot_opts {
@@ -20,26 +21,19 @@ struct snapshot_opts {
 	enum profile_kind mode;	   /* cpu (default), offcpu or wall */
 	int gil_only;		   /* on-CPU samples of threads holding the GIL only */
 	uint64_t min_block_us;	   /* off-CPU: shorter blocks are only counted */
+	int subprocesses;	   /* and every CPython descendant, as it appears */
 };
 
-/* Exit codes of agentctl snapshot, documented in README. */
-enum snapshot_exit {
-	SNAP_OK = 0,
-	SNAP_FAILED = 1,
-	SNAP_USAGE = 2,
-	SNAP_NO_PROCESS = 3,
-	SNAP_NOT_PYTHON = 4,
-	SNAP_UNSUPPORTED = 5,
-	SNAP_NO_PRIVILEGE = 6,
-	SNAP_NO_KERNEL_SUPPORT = 7, /* the kernel refused every way of what --mode needs */
-};
+/* The session's options for opts (pid, duration and output are snapshot's own). */
+struct session_opts snapshot__session_opts(const struct snapshot_opts *opts);
+
+/* Writes the profile of kind that session s collected to path (NULL or "-": standard output),
+ * in format. Returns 0 or -errno, logged. */
+int snapshot__write(struct session *s, enum profile_kind kind, const char *path,
+		    enum output_format format, uint64_t start_wall_ns, uint64_t duration_ns);
 
 /* Runs the snapshot; stops early when *stop becomes non-zero. Returns an exit code. */
 int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop);
-
-/* pyproc__open, giving a process that started a moment ago time to map its interpreter. */
-struct pyproc;
-int snapshot__open_process(pid_t pid, struct pyproc **ret, char *errbuf, size_t errlen);
 
 /* Asks the daemon listening on socket_path to take the snapshot with its own sampler (at its
  * configured rate). Returns an exit code, or -1 when no daemon answers there (the caller then

@@ -604,7 +604,7 @@ static int start(struct daemon *d)
 	log_offcpu_state(d->smp);
 	if (watch_ring(d))
 		return 1;
-	err = procwatch__open(on_proc_event, d, &d->pw, err_msg, sizeof(err_msg));
+	err = procwatch__open(on_proc_event, d, 0, &d->pw, err_msg, sizeof(err_msg));
 	if (err) {
 		/* optional: new processes are then found by the /proc rescans */
 		snprintf(d->pw_unavailable, sizeof(d->pw_unavailable), "%s", err_msg);

@@ -150,6 +150,11 @@ static int examine(struct discovery *d, pid_t pid, struct proc_rec *r, uint64_t 
 	int err;
 
 	d->stats[DISC_STAT_EXAMINED]++;
+	if (d->ops.select && !d->ops.select(d->ops.ctx, pid)) {
+		d->stats[DISC_STAT_NOT_SELECTED]++;
+		r->state = PS_REJECTED;
+		return 0;
+	}
 	err = pyproc__open(pid, d->cache, &p, err_msg, sizeof(err_msg));
 	if (err == -ENOEXEC && r->state == PS_PENDING && now_ns < r->give_up_ns) {
 		/* libpython may not be mapped yet */
@@ -169,7 +174,7 @@ static int examine(struct discovery *d, pid_t pid, struct proc_rec *r, uint64_t 
 			d->stats[DISC_STAT_ERRORS]++;
 		return 0;
 	}
-	if (!selected(d->cfg, pid)) {
+	if (!d->ops.select && !selected(d->cfg, pid)) {
 		d->stats[DISC_STAT_NOT_SELECTED]++;
 		r->state = PS_REJECTED;
 		pyproc__free(p);

@@ -20,6 +20,9 @@ struct discovery_ops {
 	int (*on_target)(void *ctx, struct pyproc *p);
 	/* A target is gone (exited, or no longer selected): stop sampling it. */
 	void (*on_gone)(void *ctx, pid_t pid);
+	/* Whether pid may become a target, asked before anything else is read of it; NULL: the
+	 * config's targets.* decide (asked of CPython processes only). */
+	int (*select)(void *ctx, pid_t pid);
 	void *ctx;
 };
 
@@ -39,14 +42,15 @@ extern const char *const discovery_stat_names[DISC_STAT_MAX];
 
 struct discovery;
 
+/* cfg may be NULL when ops->select decides. */
 struct discovery *discovery__new(const struct agent_config *cfg, const struct discovery_ops *ops);
 /* A new config (SIGHUP): targets no longer selected are reported gone, and every process is
  * examined again on the next rescan. */
 void discovery__set_config(struct discovery *d, const struct agent_config *cfg);
 /* Examines every process in /proc not examined yet. */
 void discovery__scan(struct discovery *d, uint64_t now_ns);
-/* A process executed a program: it is due for examination now, and again for a while (its
- * interpreter library may not be mapped yet). */
+/* A process executed a program (or was forked): it is due for examination now, and again for a
+ * while (its interpreter library may not be mapped yet). */
 void discovery__on_exec(struct discovery *d, pid_t pid, uint64_t now_ns);
 /* A process ended: it is reported gone after the grace period, so samples still in flight
  * are named. */

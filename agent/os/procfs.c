@@ -313,11 +313,12 @@ int procfs__online_cpus(unsigned char **ret_online, int *ret_n)
 	return err;
 }
 
-int procfs__stat(pid_t pid, uint64_t *ret_starttime, char *ret_state)
+int procfs__stat(pid_t pid, struct procfs_stat *ret)
 {
 	char path[64], *text, *p;
 	unsigned long long start;
 	char state;
+	int ppid;
 	size_t len;
 	int err;
 
@@ -328,24 +329,24 @@ int procfs__stat(pid_t pid, uint64_t *ret_starttime, char *ret_state)
 	/* the command name may hold spaces and parentheses: fields resume after the last ')' */
 	p = strrchr(text, ')');
 	if (!p || sscanf(p + 1,
-			 " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+			 " %c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
 			 "%*d %*d %*d %llu",
-			 &state, &start) != 2)
+			 &state, &ppid, &start) != 3)
 		err = -EINVAL;
 	free(text);
 	if (err)
 		return err;
-	*ret_starttime = start;
-	*ret_state = state;
+	ret->state = state;
+	ret->ppid = ppid;
+	ret->starttime = start;
 	return 0;
 }
 
 uint64_t procfs__starttime(pid_t pid)
 {
-	uint64_t start;
-	char state;
+	struct procfs_stat st;
 
-	return procfs__stat(pid, &start, &state) ? 0 : start;
+	return procfs__stat(pid, &st) ? 0 : st.starttime;
 }
 
 int64_t procfs__age_ms(pid_t pid)
@@ -366,9 +367,8 @@ int64_t procfs__age_ms(pid_t pid)
 
 int procfs__alive(pid_t pid)
 {
-	uint64_t start;
-	char state;
+	struct procfs_stat st;
 
 	/* Z and X have exited */
-	return !procfs__stat(pid, &start, &state) && state != 'Z' && state != 'X';
+	return !procfs__stat(pid, &st) && st.state != 'Z' && st.state != 'X';
 }

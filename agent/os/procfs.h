@@ -47,9 +47,15 @@ int procfs__alive(pid_t pid);
 /* Path of the executable as seen by the process, or -errno. */
 int procfs__exe(pid_t pid, char *buf, size_t len);
 
-/* Start time (clock ticks since boot) and state letter ('R', 'S', 'Z', ...) of pid, from one
- * read of /proc/PID/stat; -ENOENT if it is gone (or reaped), -EINVAL if it does not parse. */
-int procfs__stat(pid_t pid, uint64_t *ret_starttime, char *ret_state);
+/* What one read of /proc/PID/stat tells. */
+struct procfs_stat {
+	char state;	    /* 'R', 'S', 'Z', ... */
+	pid_t ppid;	    /* the parent's pid */
+	uint64_t starttime; /* clock ticks since boot */
+};
+
+/* -ENOENT if pid is gone (or reaped), -EINVAL if its stat does not parse. */
+int procfs__stat(pid_t pid, struct procfs_stat *ret);
 /* Start time of pid in clock ticks since boot (tells a reused pid apart), 0 if it is gone. */
 uint64_t procfs__starttime(pid_t pid);
 /* Milliseconds since pid started, -1 if it is gone. */

@@ -28,7 +28,8 @@ const char *const collector_stat_names[COLL_STAT_MAX] = {
 struct proc_entry {
 	struct pyproc *proc;
 	struct symbolizer *sym;
-	char comm[64]; /* of the root frame, with the pid */
+	char comm[64];	 /* of the root frame, with the pid */
+	char parent[32]; /* "[parent PPID]", read when the process was added */
 	/* For a process in a container or its own pid namespace, frames under the root (and the
 	 * thread frame): its container (a pprof label), markers "[pod UID]" and "[ns pid N]". */
 	struct {
@@ -187,6 +188,13 @@ int collector__add_process(struct collector *c, struct pyproc *p)
 		return -ENOMEM;
 	}
 	procfs__comm(p->pid, 0, e->comm, sizeof(e->comm));
+	if (c->opts.parents) {
+		struct procfs_stat st;
+
+		if (procfs__stat(p->pid, &st))
+			st.ppid = 0; /* gone already: its samples are not named anyway */
+		snprintf(e->parent, sizeof(e->parent), "[parent %d]", (int)st.ppid);
+	}
 	describe_where(e);
 	err = hashmap__put(&c->procs, k, e, (void **)&old);
 	if (err) {
@@ -436,6 +444,8 @@ static int build_stack(struct collector *c, struct proc_entry *e, const struct s
 	c->st.n = 0;
 	c->st.used = 0;
 	err = push(c, FRAME_PROCESS, e->comm, NULL, e->proc->pid);
+	if (!err && e->parent[0])
+		err = push_marker(c, e->parent);
 	if (!err && c->opts.threads) {
 		char comm[17];
 

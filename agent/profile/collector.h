@@ -20,6 +20,7 @@ struct collector_opts {
 	int threads;	  /* add "thread TID (name)" under the process root */
 	int kernel;	  /* add kernel frames "name_[k]" to on-CPU stacks */
 	int gil_only;	  /* keep only on-CPU samples of threads holding the GIL */
+	int parents;	  /* add "[parent PPID]" under the process root (process trees) */
 	/* reads the targets' memory (recorded memory in the replay tests); NULL: each process's
 	 * own, with process_vm_readv */
 	const struct mem_reader *reader;

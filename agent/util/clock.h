@@ -26,4 +26,12 @@ static inline uint64_t clock__wall_ns(void)
 	return (uint64_t)ts.tv_sec * CLOCK_NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
+/* Sleeps ns of CLOCK_MONOTONIC; a signal (Ctrl-C) ends the nap early. */
+static inline void clock__sleep_ns(uint64_t ns)
+{
+	struct timespec ts = {.tv_sec = ns / CLOCK_NS_PER_S, .tv_nsec = ns % CLOCK_NS_PER_S};
+
+	nanosleep(&ts, NULL);
+}
+
 #endif

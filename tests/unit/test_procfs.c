@@ -334,12 +334,14 @@ static void test_cpu_list_garbage_rejected(void **state)
 /* A child that has exited but is not reaped is a zombie: present, not alive. */
 static void test_stat_tells_running_zombie_and_reaped_apart(void **state)
 {
+	struct procfs_stat own, st = {0};
 	uint64_t start = 0, zstart = 0;
-	char st = 0;
 	pid_t child;
 
-	assert_int_equal(procfs__stat(getpid(), &start, &st), 0);
-	assert_int_equal(st, 'R'); /* reading its own stat, it runs */
+	assert_int_equal(procfs__stat(getpid(), &own), 0);
+	assert_int_equal(own.state, 'R'); /* reading its own stat, it runs */
+	assert_int_equal(own.ppid, getppid());
+	start = own.starttime;
 	assert_true(start > 0);
 	assert_true(start == procfs__starttime(getpid()));
 	assert_true(procfs__alive(getpid()));
@@ -349,17 +351,19 @@ static void test_stat_tells_running_zombie_and_reaped_apart(void **state)
 	if (child == 0)
 		_exit(0);
 	for (int i = 0; i < 2000; i++) { /* until it has exited: at most 2 s */
-		if (!procfs__stat(child, &zstart, &st) && st == 'Z')
+		if (!procfs__stat(child, &st) && st.state == 'Z')
 			break;
 		usleep(1000);
 	}
-	assert_int_equal(st, 'Z');
+	assert_int_equal(st.state, 'Z');
+	assert_int_equal(st.ppid, getpid());
+	zstart = st.starttime;
 	assert_true(zstart >= start);
 	assert_true(procfs__starttime(child) == zstart);
 	assert_false(procfs__alive(child));
 
 	assert_int_equal(waitpid(child, NULL, 0), child);
-	assert_int_equal(procfs__stat(child, &zstart, &st), -ENOENT);
+	assert_int_equal(procfs__stat(child, &st), -ENOENT);
 	assert_true(procfs__starttime(child) == 0);
 	assert_false(procfs__alive(child));
 }
