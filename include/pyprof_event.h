@@ -46,9 +46,26 @@ struct py_tstate_cache {
 
 /* One Python frame as captured: enough for userspace to name it. */
 struct py_frame {
-	__u64 code;  /* PyCodeObject address (tags removed) */
+	__u64 code;  /* PyCodeObject address (tags removed), and its check in the top bits */
 	__u64 instr; /* f_lasti (3.6-3.10) or the instruction pointer (3.11+) */
 };
+
+/* A code object can be freed, and its memory taken by another, between the sample and its naming
+ * in userspace (a module's body is freed as soon as its import ends). So the walker sends, in
+ * the top PY_CODE_CHECK_BITS of each frame's code word, a hash of the code object's co_filename
+ * and co_name pointers as they were at sample time; userspace names the frame only if the code
+ * object it reads has the same. 0: no check (not readable, or addresses above 2^48). */
+#define PY_CODE_ADDR_BITS  48
+#define PY_CODE_ADDR_MASK  ((1ULL << PY_CODE_ADDR_BITS) - 1)
+#define PY_CODE_CHECK_BITS 16
+
+static inline __u64 py_code_check(__u64 filename, __u64 name)
+{
+	__u64 h = (filename ^ (name * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL;
+
+	h >>= 64 - PY_CODE_CHECK_BITS;
+	return h ? h : 1;
+}
 
 enum sample_flags {
 	SAMPLE_TRUNCATED = 1 << 0,  /* more frames than PYPROF_MAX_FRAMES */

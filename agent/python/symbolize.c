@@ -30,6 +30,7 @@ const char *const sym_stat_names[SYM_STAT_MAX] = {
     [SYM_STAT_REUSED_ADDRESS] = "reused_address",
     [SYM_STAT_FROM_CACHE_DEAD] = "named_from_cache_after_exit",
     [SYM_STAT_UNREADABLE] = "code_unreadable",
+    [SYM_STAT_CODE_REPLACED] = "code_replaced",
     [SYM_STAT_NOT_CODE] = "not_a_code_object",
     [SYM_STAT_BAD_STRING] = "bad_string",
     [SYM_STAT_BAD_LINETABLE] = "bad_linetable",
@@ -434,12 +435,30 @@ static int line_of(struct symbolizer *s, struct code_entry *e, uint64_t instr)
 	return line;
 }
 
+/* Whether e is the code object the frame's check was taken from (see py_code_check). */
+static int same_code(const struct code_entry *e, uint64_t check)
+{
+	return !check || py_code_check(e->code.id.filename, e->code.id.name) == check;
+}
+
 int symbolizer__resolve(struct symbolizer *s, const struct py_frame *f, struct frame_sym *ret)
 {
+	uint64_t addr = f->code & PY_CODE_ADDR_MASK, check = f->code >> PY_CODE_ADDR_BITS;
 	struct code_entry *e;
 
 	s->cache->stats[SYM_STAT_FRAMES]++;
-	e = code_get(s, f->code);
+	e = code_get(s, addr);
+	if (e && !same_code(e, check)) {
+		/* the cache held another object at this address: read what is there now */
+		s->cache->stats[SYM_STAT_REUSED_ADDRESS]++;
+		code_drop(s, e);
+		e = code_get(s, addr);
+		if (e && !same_code(e, check)) {
+			/* freed since the sample was taken, and its memory reused */
+			s->cache->stats[SYM_STAT_CODE_REPLACED]++;
+			e = NULL;
+		}
+	}
 	if (!e) {
 		ret->name = fixed_str(s, "<unknown>");
 		ret->filename = fixed_str(s, "?");

@@ -312,6 +312,67 @@ static void test_reused_address_gives_new_name_every_version(void **state)
 	}
 }
 
+/* The check word BPF puts in a frame of the code object whose header is hdr. */
+static uint64_t check_of(const struct py_offsets *off, const uint8_t *hdr)
+{
+	uint64_t filename, name;
+
+	memcpy(&filename, hdr + off->code_filename, 8);
+	memcpy(&name, hdr + off->code_name, 8);
+	return py_code_check(filename, name) << PY_CODE_ADDR_BITS;
+}
+
+/* A code object freed and its memory taken by another between a sample and its naming: with the
+ * check the sampler sends, each sample is named by the object it was taken of, or not at all,
+ * whatever the cache holds and whenever its period ends. */
+static void test_check_names_the_sampled_object_or_none(void **state)
+{
+	for (unsigned minor = 6; minor <= 13; minor++) {
+		struct env e;
+		const struct pm_code *a, *b;
+		uint8_t *a_header, *b_header;
+		uint64_t check_a, check_b;
+		struct frame_sym fs;
+		struct py_frame f;
+
+		env_open(&e, minor);
+		a = pymem_find(&e.pm, "area");
+		b = pymem_find(&e.pm, "plain");
+		a_header = copy_bytes(&e.pm, a->addr, e.off->code_size);
+		b_header = copy_bytes(&e.pm, b->addr, e.off->code_size);
+		check_a = check_of(e.off, a_header);
+		check_b = check_of(e.off, b_header);
+		assert_int_not_equal(check_a, check_b);
+		f = frame_at(&e.pm, e.off, a->addr, 2);
+		f.code |= check_a;
+		assert_int_equal(symbolizer__resolve(e.s, &f, &fs), 0);
+		assert_string_equal(fs.name, display_of(&e.pm, a));
+
+		/* a is freed, b's header now at a's address, within one period */
+		overlay_add(&e.mem, a->addr, b_header, e.off->code_size);
+		/* a sample taken before: still a's, from the cache */
+		assert_int_equal(symbolizer__resolve(e.s, &f, &fs), 0);
+		assert_string_equal(fs.name, display_of(&e.pm, a));
+		/* a sample of the new object: the cache is not trusted, the object read again */
+		f.code = a->addr | check_b;
+		assert_int_equal(symbolizer__resolve(e.s, &f, &fs), 0);
+		assert_string_equal(fs.name, display_of(&e.pm, b));
+		assert_int_equal(stat(&e, SYM_STAT_REUSED_ADDRESS), 1);
+		/* a late sample of a, named after b took its place: unknown, never b's name */
+		f.code = a->addr | check_a;
+		assert_int_equal(symbolizer__resolve(e.s, &f, &fs), -ENOENT);
+		assert_int_equal(fs.known, 0);
+		assert_int_equal(stat(&e, SYM_STAT_CODE_REPLACED), 1);
+		/* without a check (a sampler that could not read one), the object there now */
+		f.code = a->addr;
+		assert_int_equal(symbolizer__resolve(e.s, &f, &fs), 0);
+		assert_string_equal(fs.name, display_of(&e.pm, b));
+		env_close(&e);
+		free(a_header);
+		free(b_header);
+	}
+}
+
 /* Over its budget the cache evicts the least recently used code objects, of any symbolizer that
  * shares it, and reads them again when they come back: names stay right, never guessed. */
 static void test_budget_evicts_and_rereads_right_names(void **state)
@@ -528,6 +589,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_stat_names_all_set_and_distinct),
 	    cmocka_unit_test(test_resolve_matches_cpython_every_version),
+	    cmocka_unit_test(test_check_names_the_sampled_object_or_none),
 	    cmocka_unit_test(test_frame_not_started_is_on_first_line),
 	    cmocka_unit_test(test_second_resolve_served_from_cache),
 	    cmocka_unit_test(test_tick_revalidates_once_per_period),
