@@ -13,7 +13,7 @@ import sys
 LAYERS = [
     ("util", "hashmap lru errbuf log clock text atomicfile statlist version"),
     ("os", "procfs elfsym kallsyms container privilege memread sdnotify"),
-    ("python", "pyproc pyoffsets pyobj linetable qualname symbolize"),
+    ("python", "pyproc pyoffsets pyobj linetable qualname symbolize uwalk uwalk_shim"),
     ("bpf", "bpfload sampler procwatch"),
     ("profile", "profile frame collector diff"),
     ("format", "folded pprof speedscope flamegraph output json"),
