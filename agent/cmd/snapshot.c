@@ -44,7 +44,7 @@ static const unsigned char exit_code_of_answer[CONTROL_STATUS_MAX] = {
     [CONTROL_FAILED] = SNAP_FAILED,
 };
 
-static int exit_code_for(int err)
+int snapshot__exit_code(int err)
 {
 	return exit_code_of_answer[control__status_of(err)];
 }
@@ -140,7 +140,7 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 			log_error("%s (needs %s)", err_msg, missing);
 		else
 			log_error("%s", err_msg);
-		return exit_code_for(err);
+		return snapshot__exit_code(err);
 	}
 	procfs__comm(opts->pid, 0, comm, sizeof(comm));
 	log_info("pid %d (%s): CPython %u.%u in %s, layout from %s", opts->pid, comm, proc->major,

@@ -37,6 +37,10 @@ enum snapshot_exit {
 /* Runs the snapshot; stops early when *stop becomes non-zero. Returns an exit code. */
 int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop);
 
+/* The exit code for an error of pyproc__open (or the daemon's answer to it): -ESRCH is
+ * SNAP_NO_PROCESS, -ENOEXEC SNAP_NOT_PYTHON, ... */
+int snapshot__exit_code(int err);
+
 /* pyproc__open, giving a process that started a moment ago time to map its interpreter. */
 struct pyproc;
 int snapshot__open_process(pid_t pid, struct pyproc **ret, char *errbuf, size_t errlen);

@@ -238,6 +238,12 @@ int uwalk__sample(const struct mem_reader *r, const struct py_offsets *off,
 	return 0;
 }
 
+void uwalk__reset(void)
+{
+	maps_init();
+	maps_clear(0);
+}
+
 int uwalk__cache_tstate(uint32_t tid, uint64_t tstate)
 {
 	/* valid for the next sample, which advances the clock by 1000 ns */

@@ -26,6 +26,9 @@ int uwalk__sample(const struct mem_reader *r, const struct py_offsets *off,
 		  const struct py_target *t, uint32_t tid, uint64_t fsbase, int legacy, int fresh,
 		  struct sample_event *ret, size_t *ret_len, uint64_t *ret_metrics);
 
+/* Empties every map (thread-state cache included): before the threads of another process. */
+void uwalk__reset(void);
+
 /* Puts tstate in the walker's thread-state cache as tid's, as its own list walk would: the next
  * non-fresh sample of tid checks it with one read (its thread_id is the fsbase given) instead of
  * walking the thread list. For a caller that has just read the list itself. */
