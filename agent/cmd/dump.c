@@ -52,7 +52,8 @@ struct dump_proc {
 	int exited;	  /* gone while it was read */
 	int more_threads; /* more than the bounds */
 	uint64_t metrics[METRIC_MAX];
-	double read_ms; /* from the first read of the process to the last */
+	uint64_t read_start_ns,
+	    read_end_ns; /* CLOCK_MONOTONIC: first and last read of its threads */
 };
 
 static pid_t parent_of(pid_t pid)
@@ -200,8 +201,12 @@ static int read_threads(struct dump_proc *d)
 				break;
 			}
 		}
-		if (t->tid)
+		if (t->tid) {
 			key = (uint32_t)t->tid;
+			/* its state again, right before its stack: both of about one moment */
+			if (proctask__read(d->pid, t->tid, &t->task))
+				t->task.state = 0;
+		}
 		/* the walker finds the thread state by its thread_id (the fsbase given); told where
 		 * it is, it checks that with one read instead of walking the list again */
 		uwalk__cache_tstate(key, pys[i].tstate);
@@ -242,7 +247,8 @@ static int read_threads(struct dump_proc *d)
 		t->gil = -1;
 	}
 	qsort(d->threads, d->nthreads, sizeof(*d->threads), cmp_thread);
-	d->read_ms = (clock__mono_ns() - start) / 1e6;
+	d->read_start_ns = start;
+	d->read_end_ns = clock__mono_ns();
 	return 0;
 }
 
@@ -293,7 +299,12 @@ static void write_text_thread(const struct dump_thread *t, FILE *out)
 
 static void write_text(const struct dump_proc *d, FILE *out)
 {
-	fprintf(out, "Process %d: %s\n", d->pid, d->cmdline);
+	char cmdline[sizeof(d->cmdline)];
+
+	/* one line, whatever the arguments hold (python -c 'multi-line code') */
+	snprintf(cmdline, sizeof(cmdline), "%s", d->cmdline);
+	procfs__sanitize_comm(cmdline);
+	fprintf(out, "Process %d: %s\n", d->pid, cmdline);
 	fprintf(out, "Python %u.%u (%s), parent %d\n", d->py->major, d->py->minor, d->py->elf_path,
 		d->parent);
 	for (size_t i = 0; i < d->nthreads; i++)
@@ -351,7 +362,7 @@ static void write_json_proc(const struct dump_proc *d, FILE *out)
 	fprintf(out, ", ");
 	json_key_string(out, "python_path", d->py->elf_path);
 	fprintf(out, ", \"exited\": %s, \"read_ms\": %.3f, \"threads\": [",
-		d->exited ? "true" : "false", d->read_ms);
+		d->exited ? "true" : "false", (d->read_end_ns - d->read_start_ns) / 1e6);
 	for (size_t i = 0; i < d->nthreads; i++) {
 		fprintf(out, "%s", i ? ", " : "");
 		write_json_thread(&d->threads[i], out);
@@ -441,9 +452,12 @@ static void dump_one(struct dump_run *r, pid_t pid, pid_t parent, int top)
 		if (top)
 			r->code = SNAP_NO_PROCESS;
 	} else {
+		/* the interval, for comparing with the target's own clock (time.monotonic) */
 		log_info("pid %d: %zu threads read in %.1f ms (%.1f ms with finding the "
-			 "interpreter)%s",
-			 pid, d.nthreads, d.read_ms, (clock__mono_ns() - start) / 1e6,
+			 "interpreter), from %.6f to %.6f s of CLOCK_MONOTONIC%s",
+			 pid, d.nthreads, (d.read_end_ns - d.read_start_ns) / 1e6,
+			 (clock__mono_ns() - start) / 1e6, d.read_start_ns / 1e9,
+			 d.read_end_ns / 1e9,
 			 d.more_threads ? "; more threads than the bounds were left out" : "");
 	}
 out:
