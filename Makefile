@@ -9,8 +9,9 @@ PYTHON     ?= /usr/bin/python3
 ARCH       := x86
 
 CFLAGS     ?= -O2 -g
+# -Ibpf: agent/python/uwalk.c compiles the BPF walker (bpf/pystack.bpf.h) for userspace.
 CFLAGS     += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -std=gnu11 \
-	      -D_GNU_SOURCE -Iinclude -Iagent -I$(BUILD)
+	      -D_GNU_SOURCE -Iinclude -Iagent -Ibpf -I$(BUILD)
 # libcurl for S3 uploads (its SigV4 signer); libssl/libcrypto (already in the process through
 # Debian's OpenSSL-flavoured libcurl) for the payload's SHA-256 and the extra CA bundle.
 LDLIBS     := -lbpf -lelf -lz -lpthread -lyaml -lprotobuf-c -lcurl -lssl -lcrypto
@@ -228,8 +229,9 @@ fuzz-replay: $(FUZZ_BINS)
 	@tests/fuzz/run.sh replay $(FUZZ_DIR) $(FUZZ_TARGETS)
 
 # ---- The walker replayed without a kernel (tests/replay/) -------------------------------------
-# build/pyprof-replay: bpf/pystack.bpf.h compiled for userspace over recorded memory (pages, thread
-# registers and the stacks CPython reported) of every CPython, tests/fixtures/replay/*.rec.gz.
+# build/pyprof-replay: bpf/pystack.bpf.h compiled for userspace (agent/python/uwalk.c) over recorded
+# memory (pages, thread registers and the stacks CPython reported) of every CPython,
+# tests/fixtures/replay/*.rec.gz.
 # `make replay` (a `make test` tier, no root) checks every recording; `make record-fixtures`
 # records them again from the interpreters on this machine (root).
 REPLAY_SRCS := $(wildcard tests/replay/*.c)
@@ -237,7 +239,7 @@ REPLAY_SRCS := $(wildcard tests/replay/*.c)
 
 $(BUILD)/pyprof-replay: $(REPLAY_SRCS) $(wildcard tests/replay/*.h) $(wildcard bpf/*.bpf.h) \
 		$(wildcard include/*.h) $(LIB_OBJS)
-	$(CC) $(CFLAGS) -Ibpf -Itests/replay -Wno-unused-function $(REPLAY_SRCS) $(LIB_OBJS) \
+	$(CC) $(CFLAGS) -Itests/replay $(REPLAY_SRCS) $(LIB_OBJS) \
 		$(LDLIBS) -o $@
 
 replay: $(BUILD)/pyprof-replay

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cmd/convert.h"
+#include "cmd/dump.h"
 #include "cmd/record.h"
 #include "cmd/snapshot.h"
 #include "config/config.h"
@@ -30,8 +31,8 @@ static void usage(FILE *f)
 	    "Usage: agentctl COMMAND [OPTIONS]\n"
 	    "       agentctl --help | --version\n"
 	    "\n"
-	    "Profiles one CPython process now, talks to a running pyprof-agent, and converts,\n"
-	    "compares and merges profiles.\n"
+	    "Profiles one CPython process now, dumps its threads' stacks, talks to a running\n"
+	    "pyprof-agent, and converts, compares and merges profiles.\n"
 	    "\n"
 	    "Commands:\n"
 	    "  snapshot --pid PID [--duration SECONDS] [--rate HZ] [--threads] [--kernel]\n"
@@ -84,6 +85,20 @@ static void usage(FILE *f)
 	    "      SIGTERM to agentctl ends it and is passed on to the command. Exits with the\n"
 	    "      command's status (128+N if killed by signal N), 127 if COMMAND is not\n"
 	    "      found, 126 if it cannot be executed.\n"
+	    "  dump --pid PID [--subprocesses] [--json]\n"
+	    "      Print the Python stack of every thread of PID as it is now, innermost frame\n"
+	    "      first (as py-spy dump): 'Thread TID (STATE in KERNEL_FUNCTION, holds the\n"
+	    "      GIL): \"NAME\"', then one 'qualname (file.py:LINE)' line per frame. STATE is\n"
+	    "      running, sleeping or waiting for the GIL (blocked on a futex inside the\n"
+	    "      interpreter's GIL). The process is never stopped (no ptrace): its memory is\n"
+	    "      read with process_vm_readv by the same CPython walker as the samplers, so\n"
+	    "      the threads move on while they are read, each stack is of its own moment.\n"
+	    "      Threads without a Python thread state are listed after the Python ones.\n"
+	    "      dump loads no BPF program: it runs alone even when a daemon listens.\n"
+	    "      --subprocesses  also every Python descendant, each under its own\n"
+	    "                      'Process PID: COMMAND LINE' header naming its parent\n"
+	    "      --json          one JSON document: processes, their threads, their frames\n"
+	    "                      (name, file, line), innermost first\n"
 	    "  status [--socket PATH]\n"
 	    "      Print the running daemon's version, configuration file, uptime, targets (one\n"
 	    "      'target:' line each: PID, comm, container, pod and pid in its namespace),\n"
@@ -117,13 +132,16 @@ static void usage(FILE *f)
 	    "\n"
 	    "Privileges: snapshot, record and status need root, or CAP_BPF + CAP_PERFMON +\n"
 	    "CAP_SYS_PTRACE (with CAP_DAC_READ_SEARCH for targets in private directories and\n"
-	    "CAP_SYSLOG for kernel frame names); convert, diff and merge need none.\n"
+	    "CAP_SYSLOG for kernel frame names); dump needs root or CAP_SYS_PTRACE (it reads\n"
+	    "memory, never attaches); convert, diff and merge need none.\n"
 	    "\n"
 	    "Exit status:\n"
-	    "  snapshot, status: 0 written, 1 failure (status: no daemon listens), 2 usage,\n"
-	    "    3 no such process, 4 not a CPython process, 5 unsupported CPython version (named\n"
-	    "    in the message), 6 missing privilege, 7 the kernel refused every way of what\n"
-	    "    --mode needs (no way of the off-CPU tracer loads: the message says why)\n"
+	    "  snapshot, dump, status: 0 written, 1 failure (status: no daemon listens), 2 usage,\n"
+	    "    3 no such process (dump: also when it exited while being read; what was read\n"
+	    "    is written), 4 not a CPython process (dump --subprocesses: nor any descendant),\n"
+	    "    5 unsupported CPython version (named in the message), 6 missing privilege, 7 the\n"
+	    "    kernel refused every way of what --mode needs (no way of the off-CPU tracer\n"
+	    "    loads: the message says why)\n"
 	    "  record: the command's status; 126, 127 as a shell's; 1, 6 or 7 as snapshot's when\n"
 	    "    the profiling cannot start (the command is then not run)\n"
 	    "  convert, diff, merge: 0 done, 1 failure (unreadable or malformed input, or for\n"
@@ -137,6 +155,29 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
 	if (text__parse_u64(s, strlen(s), max, &v))
 		return -EINVAL;
 	*ret = (unsigned long)v;
+	return 0;
+}
+
+static int parse_pid(const char *s, pid_t *ret)
+{
+	unsigned long v;
+
+	if (parse_uint(s, 0x3fffffff, &v) || !v) {
+		fprintf(stderr, "agentctl: --pid: expected a process id, got '%s'\n", s);
+		return -EINVAL;
+	}
+	*ret = (pid_t)v;
+	return 0;
+}
+
+/* The end of a command's options: no operand left, and --pid given. */
+static int check_pid_given(const char *cmd, int optind_, int argc, pid_t pid)
+{
+	if (optind_ < argc || !pid) {
+		fprintf(stderr, "agentctl %s: %s\n", cmd,
+			pid ? "unexpected argument" : "--pid is required");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -229,13 +270,8 @@ static int parse_profiling(int argc, char **argv, const char *cmd, unsigned take
 		}
 		switch (c) {
 		case 'p':
-			if (parse_uint(optarg, 0x3fffffff, &v) || !v) {
-				fprintf(stderr,
-					"agentctl: --pid: expected a process id, got '%s'\n",
-					optarg);
+			if (parse_pid(optarg, &o->pid))
 				return SNAP_USAGE;
-			}
-			o->pid = (pid_t)v;
 			break;
 		case 'd': {
 			char *end;
@@ -375,6 +411,44 @@ static int cmd_record(int argc, char **argv)
 	return record__run(&o, argv + optind, &stop_requested);
 }
 
+static int cmd_dump(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"pid", required_argument, NULL, 'p'}, {"subprocesses", no_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},	   {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},	   {},
+	};
+	struct dump_opts o = {0};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "p:sjvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (parse_pid(optarg, &o.pid))
+				return SNAP_USAGE;
+			break;
+		case 's':
+			o.subprocesses = 1;
+			break;
+		case 'j':
+			o.json = 1;
+			break;
+		case 'v':
+			log__set_level(LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return SNAP_USAGE;
+		}
+	}
+	if (check_pid_given("dump", optind, argc, o.pid))
+		return SNAP_USAGE;
+	return dump__run(&o, stdout);
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -392,6 +466,8 @@ int main(int argc, char **argv)
 		return cmd_snapshot(argc - 1, argv + 1);
 	if (!strcmp(cmd, "record"))
 		return cmd_record(argc - 1, argv + 1);
+	if (!strcmp(cmd, "dump"))
+		return cmd_dump(argc - 1, argv + 1);
 	if (!strcmp(cmd, "status"))
 		return cmd_status(argc - 1, argv + 1);
 	if (!strcmp(cmd, "convert"))

@@ -208,8 +208,12 @@ static void add_descendants(struct session *s)
 	free(procs);
 }
 
-/* pyproc__open, giving a process that started a moment ago time to map its interpreter. */
-static int open_process(pid_t pid, struct pyproc **ret, char *errbuf, size_t errlen)
+int session__exit_code(int err)
+{
+	return snapshot_exit_of_status[control__status_of(err)];
+}
+
+int session__open_process(pid_t pid, struct pyproc **ret, char *errbuf, size_t errlen)
 {
 	int err;
 
@@ -232,7 +236,7 @@ static int check_root(const struct session_opts *o)
 {
 	struct pyproc *p = NULL;
 	char err_msg[512] = "", missing[64];
-	int err = open_process(o->pid, &p, err_msg, sizeof(err_msg));
+	int err = session__open_process(o->pid, &p, err_msg, sizeof(err_msg));
 
 	pyproc__free(p);
 	if (!err)
@@ -249,7 +253,7 @@ static int check_root(const struct session_opts *o)
 		log_error("%s (needs %s)", err_msg, missing);
 	else
 		log_error("%s", err_msg);
-	return snapshot_exit_of_status[control__status_of(err)];
+	return session__exit_code(err);
 }
 
 int session__open(const struct session_opts *opts, struct session **ret)

@@ -34,6 +34,13 @@ extern const unsigned char snapshot_exit_of_status[CONTROL_STATUS_MAX];
  * younger than this, "not a CPython process" is asked again. */
 #define SESSION_SETTLE_MS 1500
 
+/* The exit code for an error of pyproc__open or the sampler: -ESRCH is SNAP_NO_PROCESS,
+ * -ENOEXEC SNAP_NOT_PYTHON, ... */
+int session__exit_code(int err);
+/* pyproc__open, giving a process that started a moment ago (younger than SESSION_SETTLE_MS)
+ * time to map its interpreter. */
+int session__open_process(pid_t pid, struct pyproc **ret, char *errbuf, size_t errlen);
+
 struct session_opts {
 	pid_t pid;	  /* the process, or the root of the tree */
 	int subprocesses; /* also every CPython descendant, as it appears */

@@ -16,17 +16,17 @@
 #include "util/lru.h"
 
 enum sym_stat {
-	SYM_STAT_FRAMES,	   /* frames resolved */
-	SYM_STAT_CODE_READS,	   /* code objects read from the target */
-	SYM_STAT_REVALIDATIONS,	   /* cached code objects checked again */
-	SYM_STAT_REUSED_ADDRESS,   /* a cached address held another code object: re-read */
-	SYM_STAT_FROM_CACHE_DEAD,  /* named from the cache after the object or process was gone */
-	SYM_STAT_UNREADABLE,	   /* unknown: code object unreadable and not cached */
-	SYM_STAT_CODE_REPLACED,	   /* unknown: the sampled code object was freed, its memory reused */
-	SYM_STAT_NOT_CODE,	   /* unknown: the address did not hold a code object */
-	SYM_STAT_BAD_STRING,	   /* unknown: name or file name unreadable */
-	SYM_STAT_BAD_LINETABLE,	   /* line unknown: line table unreadable or malformed */
-	SYM_STAT_NO_LINE,	   /* line unknown: the instruction has no line */
+	SYM_STAT_FRAMES,	  /* frames resolved */
+	SYM_STAT_CODE_READS,	  /* code objects read from the target */
+	SYM_STAT_REVALIDATIONS,	  /* cached code objects checked again */
+	SYM_STAT_REUSED_ADDRESS,  /* a cached address held another code object: re-read */
+	SYM_STAT_FROM_CACHE_DEAD, /* named from the cache after the object or process was gone */
+	SYM_STAT_UNREADABLE,	  /* unknown: code object unreadable and not cached */
+	SYM_STAT_CODE_REPLACED, /* unknown: the sampled code object was freed, its memory reused */
+	SYM_STAT_NOT_CODE,	/* unknown: the address did not hold a code object */
+	SYM_STAT_BAD_STRING,	/* unknown: name or file name unreadable */
+	SYM_STAT_BAD_LINETABLE, /* line unknown: line table unreadable or malformed */
+	SYM_STAT_NO_LINE,	/* line unknown: the instruction has no line */
 	SYM_STAT_QUALNAME_DERIVED, /* pre-3.11 qualified name derived from the source */
 	SYM_STAT_MAX,
 };

@@ -27,7 +27,7 @@
 #include "recording.h"
 #include "python/symbolize.h"
 #include "profile/collector.h"
-#include "walk.h"
+#include "python/uwalk.h"
 
 /* What pyproc.c reads from the start of _PyRuntime for the 3.13+ _Py_DebugOffsets. */
 #define DEBUG_OFFSETS_READ 4096
@@ -222,6 +222,7 @@ static void sample_both(struct replay *x, const char *what, uint32_t tid, uint64
 			const struct expect *e)
 {
 	static const char *const builds[2] = {"bpf_loop", "legacy"};
+	struct mem_reader rd = {.read = replay_mem__reader, .ctx = &x->r->mem};
 	static struct sample_event warm;
 	char why[1024];
 
@@ -236,10 +237,10 @@ static void sample_both(struct replay *x, const char *what, uint32_t tid, uint64
 			eb.flags |= SAMPLE_TRUNCATED;
 		}
 
-		if (walk__sample(&x->r->mem, &x->off, &x->target, tid, fsbase, legacy, 1, ev, &len,
-				 NULL) ||
-		    walk__sample(&x->r->mem, &x->off, &x->target, tid, fsbase, legacy, 0, &warm,
-				 &len, NULL))
+		if (uwalk__sample(&rd, &x->off, &x->target, tid, fsbase, legacy, 1, ev, &len,
+				  NULL) ||
+		    uwalk__sample(&rd, &x->off, &x->target, tid, fsbase, legacy, 0, &warm, &len,
+				  NULL))
 			err = "no record sent";
 		else if (e->flags & SAMPLE_NO_TSTATE ? !(warm.flags & SAMPLE_NO_TSTATE)
 						     : !sample_eq(ev, &warm))

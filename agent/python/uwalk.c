@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: MIT
-/* bpf/pystack.bpf.h built for userspace: the shim (bpf_shim.h) stands for the kernel, maps are
- * small tables keyed by the address of their definition, and memory is a replay_mem. */
+/* bpf/pystack.bpf.h built for userspace: the shim (uwalk_shim.h) stands for the kernel, maps are
+ * small tables keyed by the address of their definition, and memory is a struct mem_reader. The
+ * walker is included unchanged (the build puts bpf/ on the include path). */
 #include <stdlib.h>
 
-#include "bpf_shim.h"
+#include "python/uwalk_shim.h"
 #include "pystack.bpf.h"
 #include "event.bpf.h"
-#include "walk.h"
+#include "python/uwalk.h"
 
-struct replay_mem *shim_mem;
-struct task_struct shim_current_task;
-__u64 shim_now_ns;
+/* unused in a build without a kernel, as in some BPF objects */
+#pragma GCC diagnostic ignored "-Wunused-function"
+
+const struct mem_reader *uwalk_shim_mem;
+struct task_struct uwalk_shim_current_task;
+__u64 uwalk_shim_now_ns;
 
 /* Sizes from the definitions' own macros: __uint(x, N) is int (*x)[N]. */
 #define MAP_UINT(m, f) ((__u32)(sizeof(*(m).f) / sizeof(int)))
@@ -94,7 +98,7 @@ static int map_is_hash(const struct shim_map *m)
 	return m->type == BPF_MAP_TYPE_HASH || m->type == BPF_MAP_TYPE_LRU_HASH;
 }
 
-void *shim_map__lookup(const void *def, const void *key)
+void *uwalk_shim__map_lookup(const void *def, const void *key)
 {
 	struct shim_map *m = map_of(def);
 
@@ -111,10 +115,10 @@ void *shim_map__lookup(const void *def, const void *key)
 	return NULL;
 }
 
-long shim_map__update(const void *def, const void *key, const void *value, __u64 flags)
+long uwalk_shim__map_update(const void *def, const void *key, const void *value, __u64 flags)
 {
 	struct shim_map *m = map_of(def);
-	void *v = shim_map__lookup(def, key);
+	void *v = uwalk_shim__map_lookup(def, key);
 	__u8 *k, *vs;
 
 	if (v) {
@@ -143,10 +147,10 @@ long shim_map__update(const void *def, const void *key, const void *value, __u64
 	return 0;
 }
 
-long shim_map__delete(const void *def, const void *key)
+long uwalk_shim__map_delete(const void *def, const void *key)
 {
 	struct shim_map *m = map_of(def);
-	__u8 *v = shim_map__lookup(def, key);
+	__u8 *v = uwalk_shim__map_lookup(def, key);
 	__u32 i;
 
 	if (!v || !map_is_hash(m))
@@ -160,7 +164,7 @@ long shim_map__delete(const void *def, const void *key)
 	return 0;
 }
 
-long shim_ringbuf__output(const void *ringbuf, const void *data, __u64 size, __u64 flags)
+long uwalk_shim__ringbuf_output(const void *ringbuf, const void *data, __u64 size, __u64 flags)
 {
 	(void)flags;
 	if (ringbuf != &events || size > sizeof(ring_last))
@@ -193,23 +197,23 @@ static void oncpu(__u32 pid, __u32 tid, const int legacy)
 	ev->flags = 0;
 	ev->error = 0;
 	ev->state = 0;
-	memcpy(ev->comm, "replay", sizeof("replay"));
+	memcpy(ev->comm, "uwalk", sizeof("uwalk"));
 	pystack__capture(ev, t, tid, pystack__current_fsbase(legacy), ev->time_ns, 1, legacy);
 	ev->kstack_bytes = 0;
 	event__send(ev, METRIC_EVENTS_SENT, METRIC_RINGBUF_FULL);
 }
 
-int walk__sample(struct replay_mem *m, const struct py_offsets *off, const struct py_target *t,
-		 uint32_t tid, uint64_t fsbase, int legacy, int fresh, struct sample_event *ret,
-		 size_t *ret_len, uint64_t *ret_metrics)
+int uwalk__sample(const struct mem_reader *r, const struct py_offsets *off,
+		  const struct py_target *t, uint32_t tid, uint64_t fsbase, int legacy, int fresh,
+		  struct sample_event *ret, size_t *ret_len, uint64_t *ret_metrics)
 {
 	__u32 pid = 1, zero = 0;
 
 	maps_init();
 	maps_clear(!fresh);
-	shim_mem = m;
-	shim_current_task.thread.fsbase = fsbase;
-	shim_now_ns += 1000; /* within TSTATE_REVALIDATE_NS of the previous sample */
+	uwalk_shim_mem = r;
+	uwalk_shim_current_task.thread.fsbase = fsbase;
+	uwalk_shim_now_ns += 1000; /* within TSTATE_REVALIDATE_NS of the previous sample */
 	if (bpf_map_update_elem(&layouts, &zero, off, BPF_ANY) ||
 	    bpf_map_update_elem(&targets, &pid, t, BPF_ANY))
 		return -ENOMEM;
@@ -218,7 +222,7 @@ int walk__sample(struct replay_mem *m, const struct py_offsets *off, const struc
 		oncpu(pid, tid, 1);
 	else
 		oncpu(pid, tid, 0);
-	shim_mem = NULL;
+	uwalk_shim_mem = NULL;
 	if (ret_metrics) {
 		for (__u32 i = 0; i < METRIC_MAX; i++) {
 			__u64 *v = bpf_map_lookup_elem(&metrics, &i);
@@ -232,4 +236,32 @@ int walk__sample(struct replay_mem *m, const struct py_offsets *off, const struc
 	memcpy(ret, ring_last, ring_len);
 	*ret_len = ring_len;
 	return 0;
+}
+
+void uwalk__reset(void)
+{
+	maps_init();
+	maps_clear(0);
+}
+
+int uwalk__cache_tstate(uint32_t tid, uint64_t tstate)
+{
+	/* valid for the next sample, which advances the clock by 1000 ns */
+	struct tstate_cache_entry e = {.tstate = tstate,
+				       .expire_ns = uwalk_shim_now_ns + TSTATE_REVALIDATE_NS};
+
+	maps_init();
+	return (int)bpf_map_update_elem(&tstate_cache, &tid, &e, BPF_ANY);
+}
+
+uint64_t uwalk__gil_addr(const struct mem_reader *r, const struct py_offsets *off,
+			 const struct py_target *t)
+{
+	struct py_target copy = *t;
+	uint64_t gil;
+
+	uwalk_shim_mem = r;
+	gil = pystack__gil_addr(&copy, off);
+	uwalk_shim_mem = NULL;
+	return gil;
 }

@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* What bpf/pystack.bpf.h gets from vmlinux.h and libbpf's headers, for a userspace build of the
- * walker over recorded memory: maps become small tables, helpers read a replay_mem image. */
-#ifndef PYPROF_REPLAY_BPF_SHIM_H
-#define PYPROF_REPLAY_BPF_SHIM_H
+/* What bpf/pystack.bpf.h gets from vmlinux.h and libbpf's headers, for its userspace build
+ * (python/uwalk.c): maps become small tables, helpers read through a struct mem_reader (a live
+ * process with process_vm_readv, or tests/replay's recorded memory). Only uwalk.c includes it. */
+#ifndef PYPROF_UWALK_SHIM_H
+#define PYPROF_UWALK_SHIM_H
 
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <linux/types.h>
 
-#include "replay_mem.h"
+#include "os/memread.h"
 
 #define SEC(name)
 #ifndef __always_inline
@@ -46,23 +47,23 @@ enum {
 	BPF_RB_RING_SIZE = 1,
 };
 
-/* The maps: one CPU, looked up by the address of their definition (tests/replay/walk.c
- * registers each one with its sizes). */
-void *shim_map__lookup(const void *map, const void *key);
-long shim_map__update(const void *map, const void *key, const void *value, __u64 flags);
-long shim_map__delete(const void *map, const void *key);
+/* The maps: one CPU, looked up by the address of their definition (python/uwalk.c registers
+ * each one with its sizes). */
+void *uwalk_shim__map_lookup(const void *map, const void *key);
+long uwalk_shim__map_update(const void *map, const void *key, const void *value, __u64 flags);
+long uwalk_shim__map_delete(const void *map, const void *key);
 
-#define bpf_map_lookup_elem(map, key)	       shim_map__lookup(map, key)
-#define bpf_map_update_elem(map, key, val, fl) shim_map__update(map, key, val, fl)
-#define bpf_map_delete_elem(map, key)	       shim_map__delete(map, key)
+#define bpf_map_lookup_elem(map, key)	       uwalk_shim__map_lookup(map, key)
+#define bpf_map_update_elem(map, key, val, fl) uwalk_shim__map_update(map, key, val, fl)
+#define bpf_map_delete_elem(map, key)	       uwalk_shim__map_delete(map, key)
 
-/* The memory the helpers read: a recording, or a stopped process being recorded. */
-extern struct replay_mem *shim_mem;
+/* The memory the helpers read, for the duration of one uwalk call. */
+extern const struct mem_reader *uwalk_shim_mem;
 
 /* As the kernel's: the whole range or nothing, the destination zeroed on a fault. */
 static inline long bpf_probe_read_user(void *dst, __u32 size, const void *unsafe_ptr)
 {
-	if (replay_mem__read(shim_mem, (uint64_t)(uintptr_t)unsafe_ptr, dst, size)) {
+	if (mem_read(uwalk_shim_mem, (uint64_t)(uintptr_t)unsafe_ptr, dst, size)) {
 		memset(dst, 0, size);
 		return -EFAULT;
 	}
@@ -83,35 +84,36 @@ static inline long bpf_loop(__u32 nr_loops, long (*callback_fn)(__u32, void *), 
 	return i;
 }
 
-/* Only what the walker reads of the current task: its FS base, from the recorded registers. */
+/* Only what the walker reads of the current task: its FS base (the thread's pthread_self()),
+ * which the caller gives. */
 struct task_struct {
 	struct {
 		__u64 fsbase;
 	} thread;
 };
-extern struct task_struct shim_current_task;
+extern struct task_struct uwalk_shim_current_task;
 
 static inline struct task_struct *bpf_get_current_task_btf(void)
 {
-	return &shim_current_task;
+	return &uwalk_shim_current_task;
 }
 
 static inline __u64 bpf_get_current_task(void)
 {
-	return (__u64)(uintptr_t)&shim_current_task;
+	return (__u64)(uintptr_t)&uwalk_shim_current_task;
 }
 
 #define BPF_CORE_READ(src, a) ((src)->a)
 
-extern __u64 shim_now_ns;
+extern __u64 uwalk_shim_now_ns;
 static inline __u64 bpf_ktime_get_ns(void)
 {
-	return shim_now_ns;
+	return uwalk_shim_now_ns;
 }
 
 /* The ring buffer keeps the last record sent, as userspace would receive it. */
-long shim_ringbuf__output(const void *ringbuf, const void *data, __u64 size, __u64 flags);
-#define bpf_ringbuf_output(rb, data, size, flags) shim_ringbuf__output(rb, data, size, flags)
+long uwalk_shim__ringbuf_output(const void *ringbuf, const void *data, __u64 size, __u64 flags);
+#define bpf_ringbuf_output(rb, data, size, flags) uwalk_shim__ringbuf_output(rb, data, size, flags)
 
 /* An empty ring of 1 MiB: no sample asks for a wakeup. */
 static inline __u64 bpf_ringbuf_query(const void *ringbuf, __u64 flags)
@@ -119,4 +121,4 @@ static inline __u64 bpf_ringbuf_query(const void *ringbuf, __u64 flags)
 	return flags == BPF_RB_RING_SIZE ? 1 << 20 : 0;
 }
 
-#endif /* PYPROF_REPLAY_BPF_SHIM_H */
+#endif /* PYPROF_UWALK_SHIM_H */
