@@ -15,7 +15,7 @@ LAYERS = [
     ("os", "procfs elfsym kallsyms container privilege memread sdnotify"),
     ("python", "pyproc pyoffsets pyobj linetable qualname symbolize"),
     ("bpf", "bpfload sampler procwatch"),
-    ("profile", "profile frame collector diff"),
+    ("profile", "profile frame collector diff topview"),
     ("format", "folded pprof speedscope flamegraph output json"),
     ("config", "config yaml describe"),
     ("upload", "uploader spool s3"),
