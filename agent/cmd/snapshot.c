@@ -66,7 +66,8 @@ static void report_counters(struct sampler *s, struct collector *c)
 				      pyprof_metric_names[i], (unsigned long long)bpf[i]);
 	}
 	for (int i = 0; i < COLL_STAT_MAX && o < sizeof(line); i++) {
-		if (cs[i] && i != COLL_STAT_SAMPLES)
+		if (cs[i] && i != COLL_STAT_SAMPLES && i != COLL_STAT_ON_CPU &&
+		    i != COLL_STAT_GIL_HELD)
 			o += snprintf(line + o, sizeof(line) - o, " %s=%llu",
 				      collector_stat_names[i], (unsigned long long)cs[i]);
 	}
@@ -99,7 +100,7 @@ int snapshot__open_process(pid_t pid, struct pyproc **ret, char *errbuf, size_t 
 	}
 }
 
-int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
+int snapshot__start(const struct snapshot_opts *opts, struct snapshot_live *ret)
 {
 	struct sampler_opts so = {
 	    .freq_hz = opts->rate_hz,
@@ -116,17 +117,11 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 	    .kernel = opts->kernel,
 	    .gil_only = opts->gil_only,
 	};
-	struct kallsyms ksyms = {0}, *kp = NULL;
-	struct collector *coll = NULL;
-	struct sampler *smp = NULL;
 	struct pyproc *proc = NULL;
-	char err_msg[512] = "", comm[64];
-	uint64_t start, deadline, last_tick, elapsed;
-	struct profile_meta meta = {.kind = opts->mode, .rate_hz = opts->rate_hz};
-	struct timespec wall;
-	int err, code = SNAP_FAILED, exited = 0;
-	FILE *out = stdout;
+	char err_msg[512] = "";
+	int err, code = SNAP_FAILED;
 
+	memset(ret, 0, sizeof(*ret));
 	err = snapshot__open_process(opts->pid, &proc, err_msg, sizeof(err_msg));
 	if (err) {
 		char missing[64];
@@ -142,54 +137,88 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 			log_error("%s", err_msg);
 		return exit_code_for(err);
 	}
-	procfs__comm(opts->pid, 0, comm, sizeof(comm));
-	log_info("pid %d (%s): CPython %u.%u in %s, layout from %s", opts->pid, comm, proc->major,
-		 proc->minor, proc->elf_path,
+	procfs__comm(opts->pid, 0, ret->comm, sizeof(ret->comm));
+	ret->major = proc->major;
+	ret->minor = proc->minor;
+	log_info("pid %d (%s): CPython %u.%u in %s, layout from %s", opts->pid, ret->comm,
+		 proc->major, proc->minor, proc->elf_path,
 		 proc->layout_from_debug_offsets ? "its _Py_DebugOffsets" : "the built-in table");
 	if (proc->layout_guessed_from)
 		log_warn("CPython %u.%u is newer than this agent knows: read with the 3.%u layout, "
 			 "which checked out against the process",
 			 proc->major, proc->minor, proc->layout_guessed_from);
 	if (so.kernel_stacks) {
-		err = kallsyms__load(&ksyms);
+		err = kallsyms__load(&ret->ksyms);
 		if (err)
 			log_warn(
 			    "kernel symbols unavailable (%s): kernel frames will be [unknown]_[k]",
 			    strerror(-err));
 		else
-			kp = &ksyms;
+			ret->ksyms_loaded = 1;
 	}
-	coll = collector__new(&co, kp);
-	if (!coll) {
+	ret->coll = collector__new(&co, ret->ksyms_loaded ? &ret->ksyms : NULL);
+	if (!ret->coll) {
 		log_error("out of memory");
 		goto out;
 	}
-	err = sampler__open(&so, collector__on_sample, coll, &smp, err_msg, sizeof(err_msg));
+	err = sampler__open(&so, collector__on_sample, ret->coll, &ret->smp, err_msg,
+			    sizeof(err_msg));
 	if (err) {
 		log_error("%s", err_msg);
 		code = err == -EPERM ? SNAP_NO_PRIVILEGE : SNAP_FAILED;
 		goto out;
 	}
-	log_debug("on-CPU sampler: %s", sampler__oncpu_kind(smp));
-	if (so.off_cpu && !sampler__offcpu_attach_kind(smp)) {
+	log_debug("on-CPU sampler: %s", sampler__oncpu_kind(ret->smp));
+	if (so.off_cpu && !sampler__offcpu_attach_kind(ret->smp)) {
 		log_error("--mode %s needs the off-CPU tracer: %s", profile__kind_name(opts->mode),
-			  sampler__offcpu_unavailable(smp));
+			  sampler__offcpu_unavailable(ret->smp));
 		code = SNAP_NO_KERNEL_SUPPORT;
 		goto out;
 	}
-	if (sampler__offcpu_attach_kind(smp))
-		log_info("off-CPU tracer: %s", sampler__offcpu_attach_kind(smp));
-	err = sampler__add_target(smp, proc);
+	if (sampler__offcpu_attach_kind(ret->smp))
+		log_info("off-CPU tracer: %s", sampler__offcpu_attach_kind(ret->smp));
+	err = sampler__add_target(ret->smp, proc);
 	if (err) {
 		log_error("cannot start sampling pid %d: %s", opts->pid, strerror(-err));
 		goto out;
 	}
-	err = collector__add_process(coll, proc);
+	err = collector__add_process(ret->coll, proc);
 	if (err) {
 		log_error("cannot track pid %d: %s", opts->pid, strerror(-err));
 		goto out;
 	}
-	proc = NULL; /* owned by the collector now */
+	return SNAP_OK; /* proc is owned by the collector now */
+out:
+	pyproc__free(proc);
+	snapshot__stop(ret);
+	return code;
+}
+
+void snapshot__stop(struct snapshot_live *l)
+{
+	sampler__close(l->smp);
+	collector__free(l->coll);
+	kallsyms__free(&l->ksyms);
+	memset(l, 0, sizeof(*l));
+}
+
+int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
+{
+	struct snapshot_live live;
+	struct collector *coll;
+	struct sampler *smp;
+	uint64_t start, deadline, last_tick, elapsed;
+	struct profile_meta meta = {.kind = opts->mode, .rate_hz = opts->rate_hz};
+	struct timespec wall;
+	int err, code, exited = 0;
+	FILE *out = stdout;
+
+	code = snapshot__start(opts, &live);
+	if (code != SNAP_OK)
+		return code;
+	code = SNAP_FAILED;
+	coll = live.coll;
+	smp = live.smp;
 
 	clock_gettime(CLOCK_REALTIME, &wall);
 	meta.start_ns = (uint64_t)wall.tv_sec * 1000000000ULL + wall.tv_nsec;
@@ -256,10 +285,7 @@ int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 	report_counters(smp, coll);
 	code = SNAP_OK;
 out:
-	sampler__close(smp);
-	collector__free(coll);
-	pyproc__free(proc);
-	kallsyms__free(&ksyms);
+	snapshot__stop(&live);
 	return code;
 }
 
