@@ -20,7 +20,7 @@ LAYERS = [
     ("config", "config yaml describe"),
     ("upload", "uploader spool s3"),
     ("daemon", "daemon discovery control netserver window state status serve"),
-    ("cmd", "agentctl pyprof-agent snapshot convert"),
+    ("cmd", "agentctl pyprof-agent snapshot convert top"),
 ]
 RANK = {layer: i for i, (layer, _) in enumerate(LAYERS)}
 HOME = {name: layer for layer, names in LAYERS for name in names.split()}

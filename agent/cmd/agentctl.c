@@ -8,6 +8,7 @@
 #include <string.h>
 #include "cmd/convert.h"
 #include "cmd/snapshot.h"
+#include "cmd/top.h"
 #include "config/config.h"
 #include "daemon/control.h"
 #include "format/output.h"
@@ -64,6 +65,25 @@ static void usage(FILE *f)
 	    "      Ctrl-C (SIGINT) or SIGTERM ends early and writes what was collected; a process\n"
 	    "      that exits meanwhile leaves what was collected, with a warning. A closing\n"
 	    "      'counters:' line on stderr names every non-zero failure counter.\n"
+	    "  top --pid PID [--rate HZ] [--mode cpu|offcpu|wall] [--kernel] [--verbose]\n"
+	    "      A live table of the functions of one CPython process, redrawn every second,\n"
+	    "      as py-spy top: %%Own and %%Total are the last second's time in the function\n"
+	    "      itself and in it or its callees, as percent of one second (like top's %%CPU:\n"
+	    "      two busy threads make 200%%), OwnTime and TotalTime the same in seconds since\n"
+	    "      start. A function counts once per stack in Total however deep it recurses.\n"
+	    "      Rows are 'qualname (file:line)' with lines aggregated per function, showing\n"
+	    "      the line with the most own time (key l: one row per line). Process, thread,\n"
+	    "      container and marker frames are no rows; kernel frames only with --kernel.\n"
+	    "      The header shows samples per second, the process's threads (and how many\n"
+	    "      were sampled), the share of on-CPU samples whose thread held the GIL and, in\n"
+	    "      wall mode, the share of the time spent off-CPU (a block counts when it ends).\n"
+	    "      Keys: 1-4 sort by %%Own, %%Total, OwnTime (the default), TotalTime; r reverses\n"
+	    "      the order; l toggles rows per line; R resets the figures; q or Ctrl-C quits,\n"
+	    "      leaving the terminal as it was. When the process exits, its last table stays\n"
+	    "      on the terminal and top exits 0. When standard output is not a terminal, a\n"
+	    "      plain table of the first 20 rows is printed every second, with no escape\n"
+	    "      codes. --subprocesses is not supported yet (exit 2). Always samples with its\n"
+	    "      own BPF programs, not through a running daemon.\n"
 	    "  status [--socket PATH]\n"
 	    "      Print the running daemon's version, configuration file, uptime, targets (one\n"
 	    "      'target:' line each: PID, comm, container, pod and pid in its namespace),\n"
@@ -95,12 +115,13 @@ static void usage(FILE *f)
 	    "  " CONFIG_DEFAULT_SOCKET "  the daemon's control socket; root only\n"
 	    "  /proc/kallsyms  kernel symbols (--kernel, --mode offcpu|wall)\n"
 	    "\n"
-	    "Privileges: snapshot and status need root, or CAP_BPF + CAP_PERFMON +\n"
+	    "Privileges: snapshot, top and status need root, or CAP_BPF + CAP_PERFMON +\n"
 	    "CAP_SYS_PTRACE (with CAP_DAC_READ_SEARCH for targets in private directories and\n"
 	    "CAP_SYSLOG for kernel frame names); convert, diff and merge need none.\n"
 	    "\n"
 	    "Exit status:\n"
-	    "  snapshot, status: 0 written, 1 failure (status: no daemon listens), 2 usage,\n"
+	    "  snapshot, top, status: 0 written (top: quit, or the process exited), 1 failure\n"
+	    "    (status: no daemon listens), 2 usage,\n"
 	    "    3 no such process, 4 not a CPython process, 5 unsupported CPython version (named\n"
 	    "    in the message), 6 missing privilege, 7 the kernel refused every way of what\n"
 	    "    --mode needs (no way of the off-CPU tracer loads: the message says why)\n"
@@ -115,6 +136,55 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
 	if (text__parse_u64(s, strlen(s), max, &v))
 		return -EINVAL;
 	*ret = (unsigned long)v;
+	return 0;
+}
+
+/* The options snapshot and top share (--pid, --rate, --mode, --verbose; and getopt's '?' for one
+ * it does not know): 0 when good, else the exit code, said. */
+static int parse_sampling_option(int c, const char *arg, struct snapshot_opts *o)
+{
+	unsigned long v;
+
+	switch (c) {
+	case 'p':
+		if (parse_uint(arg, 0x3fffffff, &v) || !v) {
+			fprintf(stderr, "agentctl: --pid: expected a process id, got '%s'\n", arg);
+			return SNAP_USAGE;
+		}
+		o->pid = (pid_t)v;
+		return 0;
+	case 'r':
+		if (parse_uint(arg, 10000, &v) || !v) {
+			fprintf(stderr, "agentctl: --rate: expected 1 to 10000 Hz, got '%s'\n",
+				arg);
+			return SNAP_USAGE;
+		}
+		o->rate_hz = (unsigned)v;
+		return 0;
+	case 'm':
+		if (profile__parse_kind(arg, &o->mode)) {
+			fprintf(stderr,
+				"agentctl: --mode: expected cpu, offcpu or wall, got '%s'\n", arg);
+			return SNAP_USAGE;
+		}
+		return 0;
+	case 'v':
+		log__set_level(LOG_DEBUG);
+		return 0;
+	default:
+		usage(stderr);
+		return SNAP_USAGE;
+	}
+}
+
+/* After the options of command cmd: --pid given and nothing else left. */
+static int check_sampling_options(const char *cmd, int argc, const struct snapshot_opts *o)
+{
+	if (optind < argc || !o->pid) {
+		fprintf(stderr, "agentctl %s: %s\n", cmd,
+			o->pid ? "unexpected argument" : "--pid is required");
+		return SNAP_USAGE;
+	}
 	return 0;
 }
 
@@ -191,15 +261,6 @@ static int cmd_snapshot(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "p:d:r:tko:f:S:m:gB:vh", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'p':
-			if (parse_uint(optarg, 0x3fffffff, &v) || !v) {
-				fprintf(stderr,
-					"agentctl: --pid: expected a process id, got '%s'\n",
-					optarg);
-				return SNAP_USAGE;
-			}
-			o.pid = (pid_t)v;
-			break;
 		case 'd': {
 			char *end;
 
@@ -213,27 +274,8 @@ static int cmd_snapshot(int argc, char **argv)
 			}
 			break;
 		}
-		case 'r':
-			if (parse_uint(optarg, 10000, &v) || !v) {
-				fprintf(stderr,
-					"agentctl: --rate: expected 1 to 10000 Hz, got '%s'\n",
-					optarg);
-				return SNAP_USAGE;
-			}
-			o.rate_hz = (unsigned)v;
-			rate_given = 1;
-			break;
 		case 'S':
 			sock = optarg;
-			break;
-		case 'm':
-			if (profile__parse_kind(optarg, &o.mode)) {
-				fprintf(
-				    stderr,
-				    "agentctl: --mode: expected cpu, offcpu or wall, got '%s'\n",
-				    optarg);
-				return SNAP_USAGE;
-			}
 			break;
 		case 'g':
 			o.gil_only = 1;
@@ -266,22 +308,19 @@ static int cmd_snapshot(int argc, char **argv)
 				return SNAP_USAGE;
 			}
 			break;
-		case 'v':
-			log__set_level(LOG_DEBUG);
-			break;
 		case 'h':
 			usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
-			return SNAP_USAGE;
+			code = parse_sampling_option(c, optarg, &o);
+			if (code)
+				return code;
+			rate_given |= c == 'r';
 		}
 	}
-	if (optind < argc || !o.pid) {
-		fprintf(stderr, "agentctl snapshot: %s\n",
-			o.pid ? "unexpected argument" : "--pid is required");
-		return SNAP_USAGE;
-	}
+	code = check_sampling_options("snapshot", argc, &o);
+	if (code)
+		return code;
 	if (!rate_given) {
 		code = snapshot__via_agent(&o, sock);
 		if (code >= 0)
@@ -290,6 +329,47 @@ static int cmd_snapshot(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	return snapshot__run(&o, &stop_requested);
+}
+
+static int cmd_top(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"pid", required_argument, NULL, 'p'},    {"rate", required_argument, NULL, 'r'},
+	    {"mode", required_argument, NULL, 'm'},   {"kernel", no_argument, NULL, 'k'},
+	    {"subprocesses", no_argument, NULL, 's'}, {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},	      {},
+	};
+	/* thread frames: the header counts the threads sampled (they are no row of the table) */
+	struct snapshot_opts o = {.rate_hz = 99, .min_block_us = 1000, .threads = 1};
+	struct sigaction sa = {.sa_handler = on_signal};
+	int c, code;
+
+	while ((c = getopt_long(argc, argv, "p:r:m:ksvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			o.kernel = 1;
+			break;
+		case 's':
+			fprintf(stderr,
+				"agentctl top: --subprocesses is not supported yet; run one "
+				"top per process meanwhile\n");
+			return SNAP_USAGE;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			code = parse_sampling_option(c, optarg, &o);
+			if (code)
+				return code;
+		}
+	}
+	code = check_sampling_options("top", argc, &o);
+	if (code)
+		return code;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL); /* the terminal closed */
+	return top__run(&o, &stop_requested);
 }
 
 int main(int argc, char **argv)
@@ -307,6 +387,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "snapshot"))
 		return cmd_snapshot(argc - 1, argv + 1);
+	if (!strcmp(cmd, "top"))
+		return cmd_top(argc - 1, argv + 1);
 	if (!strcmp(cmd, "status"))
 		return cmd_status(argc - 1, argv + 1);
 	if (!strcmp(cmd, "convert"))

@@ -247,6 +247,11 @@ static int cmp_rows(const void *a, const void *b, void *ctx)
 
 	if (vx != vy)
 		return (vx > vy ? -1 : 1) * (sc->reverse ? -1 : 1);
+	/* equal totals: callers (less own) first; equal owns: more total first */
+	vx = value_of(x, sc->key ^ 1);
+	vy = value_of(y, sc->key ^ 1);
+	if (vx != vy)
+		return (vx < vy ? -1 : 1) * (sc->key & 1 ? 1 : -1);
 	c = strcmp(x->name, y->name);
 	if (!c)
 		c = strcmp(x->file ? x->file : "", y->file ? y->file : "");

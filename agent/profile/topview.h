@@ -8,7 +8,8 @@
 #include <stdint.h>
 #include "profile/profile.h"
 
-/* The columns a table sorts by, as py-spy's keys 1 to 4. */
+/* The columns a table sorts by, as py-spy's keys 1 to 4: in pairs, own then total of the same
+ * period (the sort's tie-break relies on it). */
 enum topview_key {
 	TOPVIEW_OWN_NOW = 0, /* %Own: the last interval's own weight */
 	TOPVIEW_TOTAL_NOW,   /* %Total: the last interval's total weight */
@@ -41,8 +42,9 @@ int topview__add(struct topview *tv, const struct profile *p);
 /* Forgets everything seen (py-spy's reset). */
 void topview__reset(struct topview *tv);
 /* Every function seen since start (or the last reset), by function or by line, sorted by key,
- * largest first (smallest first with reverse); ties by name, file, line. *ret_rows stays valid
- * until the next call on tv. Returns 0 or -ENOMEM. */
+ * largest first (smallest first with reverse); equal totals with the less own first (callers
+ * before callees), equal owns with the more total first, then by name, file, line. *ret_rows stays
+ * valid until the next call on tv. Returns 0 or -ENOMEM. */
 int topview__rows(struct topview *tv, enum topview_key key, int reverse, int by_line,
 		  const struct topview_row **ret_rows, size_t *ret_n);
 /* The weight of the last interval's profile, and since start (stacks without a function

@@ -129,10 +129,19 @@ static void test_sort_keys_and_reverse(void **state)
 	assert_string_equal(order(tv, TOPVIEW_OWN_ALL, 0), "b c a main");
 	assert_string_equal(order(tv, TOPVIEW_TOTAL_ALL, 0), "main a b c");
 	assert_string_equal(order(tv, TOPVIEW_TOTAL_ALL, 1), "c b a main");
-	/* ties by name, whichever the direction */
+	/* equal totals: the caller (less own) first, whichever the direction */
 	assert_string_equal(order(tv, TOPVIEW_TOTAL_NOW, 1), "a b c main");
 	assert_int_equal(topview__weight_now(tv), 36);
 	assert_int_equal(topview__weight_all(tv), 146);
+	topview__free(tv);
+
+	/* one path: every total equal, the leaf last; equal owns: the more total first */
+	tv = topview__new(0);
+	add_text(tv, "app (1);<module> (/a.py:1);zmain (/a.py:2);leaf (/a.py:3) 10\n"
+		     "app (1);<module> (/a.py:1);other (/a.py:4) 0\n");
+	assert_string_equal(order(tv, TOPVIEW_TOTAL_ALL, 0), "<module> zmain leaf");
+	add_text(tv, "app (1);<module> (/a.py:1);zmain (/a.py:2) 1\n");
+	assert_string_equal(order(tv, TOPVIEW_OWN_NOW, 0), "zmain <module> leaf");
 	topview__free(tv);
 }
 
