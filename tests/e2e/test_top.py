@@ -11,7 +11,8 @@ import uuid
 
 import pytest
 
-from conftest import EXIT_NO_PROCESS, EXIT_NOT_PYTHON, EXIT_OK, EXIT_USAGE, agentctl, run_agentctl
+from conftest import (EXIT_NO_PROCESS, EXIT_NOT_PYTHON, EXIT_OK, EXIT_USAGE, agentctl, free_pid,
+                      run_agentctl)
 
 COLUMNS = re.compile(r"^\s*%Own\s+%Total\s+OwnTime\s+TotalTime\s+Function")
 ROW = re.compile(r"^\s*\d+\.\d\d%\s+\d+\.\d\d%\s+\S+s\s+\S+s\s+(\S+) \((.*)\)$")
@@ -211,14 +212,6 @@ def test_top_piped_prints_plain_tables_and_exits_0_with_the_last_when_the_target
     assert all(rows_of(tb)[:1] == ["busy_leaf"] for tb in tables[:-1]), text
     assert ", exited" in tables[-1].splitlines()[0], tables[-1]
     assert "pid %d exited" % w.pid in err.decode(), err.decode()
-
-
-def free_pid():
-    with open("/proc/sys/kernel/pid_max") as f:
-        pid = int(f.read()) - 1
-    while os.path.exists("/proc/%d" % pid):
-        pid -= 1
-    return pid
 
 
 def test_top_of_no_such_pid_exits_3_and_of_a_non_python_process_exits_4(spawn):
