@@ -344,6 +344,9 @@ static int cmd_top(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_signal};
 	int c, code;
 
+	/* what snapshot logs at info (the interpreter, the off-CPU way) the table's header shows,
+	 * or would be drawn over: quiet unless --verbose */
+	log__set_level(LOG_WARN);
 	while ((c = getopt_long(argc, argv, "p:r:m:ksvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'k':

@@ -425,7 +425,7 @@ int top__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 		t.tty = t.keys = 0;
 		if (!err)
 			err = draw(&t);
-		log_info("pid %d exited after %.1f s", opts->pid, (t.last_ns - t.start_ns) / 1e9);
+		log_warn("pid %d exited after %.1f s", opts->pid, (t.last_ns - t.start_ns) / 1e9);
 	}
 	term_leave();
 	if (err)

@@ -315,7 +315,8 @@ int topview__rows(struct topview *tv, enum topview_key key, int reverse, int by_
 		r->total_all = c->total_all;
 	}
 	free(hot);
-	qsort_r(tv->rows, n, sizeof(*tv->rows), cmp_rows, &sc);
+	if (n) /* rows is NULL before the first function */
+		qsort_r(tv->rows, n, sizeof(*tv->rows), cmp_rows, &sc);
 	*ret_rows = tv->rows;
 	*ret_n = n;
 	return 0;

@@ -121,8 +121,9 @@ def start_top(t, started, pid, width=120, height=30):
 def check_terminal_given_back(t, what, marker="BEFORE-TOP"):
     """After top: the prior screen is back (alternate screen left), top exited 0, and the
     terminal reads lines with echo again (cbreak mode undone)."""
-    s = t.wait_screen(lambda s: "top-exit=" in s, 10, "top did not exit after %s" % what)
-    assert "top-exit=%d" % EXIT_OK in s, s
+    exit_line = re.compile(r"^top-exit=(\d+)$", re.M)  # not the command line's "top-exit=$?"
+    s = t.wait_screen(lambda s: exit_line.search(s), 10, "top did not exit after %s" % what)
+    assert exit_line.search(s).group(1) == str(EXIT_OK), s
     s = t.screen(history=True)
     assert marker in s, "the screen before top is not back after %s:\n%s" % (what, s)
     assert not t.alternate_on(), "the alternate screen is still on after %s" % what
