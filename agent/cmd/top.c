@@ -396,11 +396,12 @@ int top__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 			wait_ms = POLL_MS;
 		if (poll(&pfd, t.keys ? 1 : 0, wait_ms) > 0 && (pfd.revents & (POLLIN | POLLHUP)))
 			quit = read_keys(&t);
-		sampler__drain(t.live.smp, 0);
 		if (suspended) {
 			suspend(&t);
 			resized = 1;
 		}
+		/* after a suspension too, so its interval gets what was sampled meanwhile */
+		sampler__drain(t.live.smp, 0);
 		if (resized) {
 			resized = 0;
 			draw(&t);

@@ -215,6 +215,49 @@ def test_top_piped_prints_plain_tables_and_exits_0_with_the_last_when_the_target
     assert "pid %d exited" % w.pid in err.decode(), err.decode()
 
 
+def top_piped(pid, seconds, *args):
+    """`agentctl top` into a pipe for seconds, then Ctrl-C: (exit code, tables, stderr)."""
+    p = subprocess.Popen([agentctl(), "top", "--pid", str(pid)] + list(args),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(seconds)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert b"\x1b" not in out, "escape bytes in piped output: %r" % out[:300]
+    tables = [tb for tb in re.split(r"\n(?=pid \d+ )", out.decode()) if "%Own" in tb]
+    return p.returncode, tables, err.decode(errors="replace")
+
+
+def header_figure(table, name):
+    m = re.search(r"%s: ([\d.]+)%%" % name, table)
+    assert m, "no %s figure in\n%s" % (name, table)
+    return float(m.group(1))
+
+
+def test_top_header_shows_gil_share_threads_and_wall_mode_off_cpu_share(any_interp, spawn):
+    # one thread, always running Python: it holds the GIL in every on-CPU sample
+    w = spawn(any_interp.path, "busy.py")
+    rc, tables, err = top_piped(w.pid, 2.6)
+    assert rc == EXIT_OK and tables, err
+    assert header_figure(tables[-1], "GIL") >= 90, tables[-1]
+    assert "Threads: 1 (1 sampled)" in tables[-1], tables[-1]
+    assert "Off-CPU" not in tables[-1], tables[-1]
+
+    # a thread sleeping next to a spinning one: about half the wall-clock time is off-CPU
+    w = spawn(any_interp.path, "offcpu_sleep.py")
+    rc, tables, err = top_piped(w.pid, 3.6, "--mode", "wall")
+    if rc == 7:
+        pytest.skip("the kernel refused the off-CPU tracer: " + err)
+    assert rc == EXIT_OK and len(tables) >= 2, err
+    off = header_figure(tables[-1], "Off-CPU")
+    assert 25 <= off <= 85, tables[-1]
+    assert {"sleeper", "spinner"} <= set(rows_of(tables[-1])[:4]), tables[-1]
+
+
 def test_top_of_no_such_pid_exits_3_and_of_a_non_python_process_exits_4(spawn):
     pid = free_pid()
     r = run_agentctl("top", "--pid", pid)
