@@ -354,8 +354,8 @@ static int read_keys(struct top *t)
 	char buf[64];
 	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
 
-	if (n == 0)
-		t->keys = 0; /* end of input: Ctrl-C still quits */
+	if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+		t->keys = 0; /* end of input, or a terminal gone: no more polling it */
 	for (ssize_t i = 0; i < n; i++)
 		if (on_key(t, buf[i]))
 			return 1;
