@@ -53,6 +53,7 @@ class Tmux:
         self.run("new-session", "-d", "-x", str(width), "-y", str(height), "-s", "t",
                  "%s bash --norc --noprofile" % env)
         self.shell_pid = int(self.run("display", "-p", "-t", "t", "#{pane_pid}").strip())
+        self.socket_path = self.run("display", "-p", "-t", "t", "#{socket_path}").strip()
 
     def send(self, *keys):
         self.run("send-keys", "-t", "t", *keys)
@@ -87,6 +88,9 @@ class Tmux:
 
     def kill(self):
         self.run("kill-server", check=False)
+        path = getattr(self, "socket_path", "")
+        if path.endswith(self.sock) and os.path.exists(path):
+            os.unlink(path)  # the server leaves its socket file behind
 
 
 @pytest.fixture
