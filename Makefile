@@ -22,7 +22,7 @@ DEB_BUILD  := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libyaml-dev \
 	      libcurl4-openssl-dev libssl-dev libcmocka-dev make gcc pkg-config \
 	      libprotobuf-c-dev protobuf-c-compiler
 DEB_TEST   := python3 python3-pytest golang-go chromium python3-websocket python3-uvicorn \
-	      systemd strace python3-yaml util-linux prometheus debootstrap
+	      systemd strace python3-yaml util-linux prometheus debootstrap tmux
 DEPS_STAMP := $(BUILD)/.deps-installed
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)

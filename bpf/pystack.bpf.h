@@ -275,8 +275,6 @@ struct walk_ctx {
 	__u32 max_frames; /* frames kept at most: PYPROF_MAX_FRAMES, or fewer in the legacy build */
 	__u32 off_code_id; /* co_filename, with co_name next to it; PYOFF_NONE: no check */
 	__u64 code_mask;
-	__u64 last_code; /* the previous frame's code object and its check (recursion) */
-	__u64 last_check;
 	struct sample_event *ev;
 };
 
@@ -331,20 +329,18 @@ static __always_inline int frame_load(struct frame_buf *b, __u64 addr, __u32 siz
 	return 0;
 }
 
-/* The code word of a frame: code with its check (see py_code_check) in the top bits. */
-static __always_inline __u64 with_check(struct walk_ctx *c, __u64 code)
+/* The check of the code object at code (see py_code_check), from its co_filename and co_name
+ * (off_id: co_filename's offset, co_name next), shifted into place; 0 if they cannot be read.
+ * A global function, verified once: a branch inlined into the walk's step multiplies the
+ * states the verifier explores in every program that walks (a second of load time each). */
+__noinline __u64 pystack__code_check(__u64 code, __u64 off_id)
 {
 	__u64 id[2];
 
-	if (code > PY_CODE_ADDR_MASK || c->off_code_id == PYOFF_NONE)
-		return code;
-	if (code != c->last_code) {
-		c->last_code = code;
-		c->last_check = 0;
-		if (!bpf_probe_read_user(id, sizeof(id), (const void *)(code + c->off_code_id)))
-			c->last_check = py_code_check(id[0], id[1]);
-	}
-	return code | c->last_check << PY_CODE_ADDR_BITS;
+	if (code > PY_CODE_ADDR_MASK || off_id == PYOFF_NONE ||
+	    bpf_probe_read_user(id, sizeof(id), (const void *)(code + off_id)))
+		return 0;
+	return py_code_check(id[0], id[1]) << PY_CODE_ADDR_BITS;
 }
 
 /* One step of the frame walk: reads frame c->frame, stores it in ev, moves to its caller.
@@ -394,7 +390,7 @@ static __always_inline long walk_frame(struct walk_ctx *c, struct sample_event *
 	code &= c->code_mask;
 	if (c->instr_is_int)
 		instr = (__u64)(__s64)(__s32)instr;
-	code = with_check(c, code);
+	code |= pystack__code_check(code, c->off_code_id);
 	if (ev) {
 		__u32 n = c->n & (PYPROF_MAX_FRAMES - 1);
 

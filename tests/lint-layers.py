@@ -15,12 +15,12 @@ LAYERS = [
     ("os", "procfs proctask elfsym kallsyms container privilege memread sdnotify"),
     ("python", "pyproc pyoffsets pyobj linetable qualname symbolize uwalk uwalk_shim pythreads"),
     ("bpf", "bpfload sampler procwatch"),
-    ("profile", "profile frame collector diff"),
+    ("profile", "profile frame collector diff topview"),
     ("format", "folded pprof speedscope flamegraph output json"),
     ("config", "config yaml describe"),
     ("upload", "uploader spool s3"),
     ("daemon", "daemon discovery control netserver window state status serve"),
-    ("cmd", "agentctl pyprof-agent session snapshot record dump convert"),
+    ("cmd", "agentctl pyprof-agent session snapshot record dump top convert"),
 ]
 RANK = {layer: i for i, (layer, _) in enumerate(LAYERS)}
 HOME = {name: layer for layer, names in LAYERS for name in names.split()}

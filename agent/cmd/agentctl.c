@@ -10,6 +10,7 @@
 #include "cmd/dump.h"
 #include "cmd/record.h"
 #include "cmd/snapshot.h"
+#include "cmd/top.h"
 #include "config/config.h"
 #include "daemon/control.h"
 #include "format/output.h"
@@ -99,6 +100,26 @@ static void usage(FILE *f)
 	    "                      'Process PID: COMMAND LINE' header naming its parent\n"
 	    "      --json          one JSON document: processes, their threads, their frames\n"
 	    "                      (name, file, line), innermost first\n"
+	    "  top --pid PID [--subprocesses] [--rate HZ] [--mode cpu|offcpu|wall] [--kernel]\n"
+	    "      [--verbose]\n"
+	    "      A live table of the functions of one CPython process, redrawn every second,\n"
+	    "      as py-spy top: %%Own and %%Total are the last second's time in the function\n"
+	    "      itself and in it or its callees, as percent of one second (like top's %%CPU:\n"
+	    "      two busy threads make 200%%), OwnTime and TotalTime the same in seconds since\n"
+	    "      start. A function counts once per stack in Total however deep it recurses.\n"
+	    "      Rows are 'qualname (file:line)' with lines aggregated per function, showing\n"
+	    "      the line with the most own time (key l: one row per line). Process, thread,\n"
+	    "      container and marker frames are no rows; kernel frames only with --kernel.\n"
+	    "      The header shows samples per second, the process's threads (and how many\n"
+	    "      were sampled), the share of on-CPU samples whose thread held the GIL and, in\n"
+	    "      wall mode, the share of the time spent off-CPU (a block counts when it ends).\n"
+	    "      Keys: 1-4 sort by %%Own, %%Total, OwnTime (the default), TotalTime; r reverses\n"
+	    "      the order; l toggles rows per line; R resets the figures; q or Ctrl-C quits,\n"
+	    "      leaving the terminal as it was. When the process exits, its last table stays\n"
+	    "      on the terminal and top exits 0. When standard output is not a terminal, a\n"
+	    "      plain table of the first 20 rows is printed every second, with no escape\n"
+	    "      codes. --subprocesses adds every CPython descendant, as for snapshot. Always\n"
+	    "      samples with its own BPF programs, not through a running daemon.\n"
 	    "  status [--socket PATH]\n"
 	    "      Print the running daemon's version, configuration file, uptime, targets (one\n"
 	    "      'target:' line each: PID, comm, container, pod and pid in its namespace),\n"
@@ -130,13 +151,14 @@ static void usage(FILE *f)
 	    "  " CONFIG_DEFAULT_SOCKET "  the daemon's control socket; root only\n"
 	    "  /proc/kallsyms  kernel symbols (--kernel, --mode offcpu|wall)\n"
 	    "\n"
-	    "Privileges: snapshot, record and status need root, or CAP_BPF + CAP_PERFMON +\n"
+	    "Privileges: snapshot, record, top and status need root, or CAP_BPF + CAP_PERFMON +\n"
 	    "CAP_SYS_PTRACE (with CAP_DAC_READ_SEARCH for targets in private directories and\n"
 	    "CAP_SYSLOG for kernel frame names); dump needs root or CAP_SYS_PTRACE (it reads\n"
 	    "memory, never attaches); convert, diff and merge need none.\n"
 	    "\n"
 	    "Exit status:\n"
-	    "  snapshot, dump, status: 0 written, 1 failure (status: no daemon listens), 2 usage,\n"
+	    "  snapshot, dump, top, status: 0 written (top: quit, or the process exited), 1\n"
+	    "    failure (status: no daemon listens), 2 usage,\n"
 	    "    3 no such process (dump: also when it exited while being read; what was read\n"
 	    "    is written), 4 not a CPython process (dump --subprocesses: nor any descendant),\n"
 	    "    5 unsupported CPython version (named in the message), 6 missing privilege, 7 the\n"
@@ -449,6 +471,32 @@ static int cmd_dump(int argc, char **argv)
 	return dump__run(&o, stdout);
 }
 
+static int cmd_top(int argc, char **argv)
+{
+	/* thread frames: the header counts the threads sampled (they are no row of the table) */
+	struct snapshot_opts o = {.rate_hz = 99, .min_block_us = 1000, .threads = 1};
+	struct sigaction sa = {.sa_handler = on_signal};
+	const char *sock = NULL;
+	int rate_given = 0, code;
+
+	/* what the session logs at info (the interpreter, the off-CPU way) the table's header
+	 * shows, or would be drawn over: quiet unless --verbose */
+	log__set_level(LOG_WARN);
+	code = parse_profiling(argc, argv, "top", TAKES_PID, &o, &sock, &rate_given);
+	if (code >= 0)
+		return code;
+	if (optind < argc || o.output || o.format || o.gil_only) {
+		fprintf(stderr, "agentctl top: %s\n",
+			optind < argc ? "unexpected argument"
+				      : "--output, --format and --gil are not options of top");
+		return SNAP_USAGE;
+	}
+	o.threads = 1;
+	catch_stop_signals();
+	sigaction(SIGHUP, &sa, NULL); /* the terminal closed */
+	return top__run(&o, &stop_requested);
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -466,6 +514,8 @@ int main(int argc, char **argv)
 		return cmd_snapshot(argc - 1, argv + 1);
 	if (!strcmp(cmd, "record"))
 		return cmd_record(argc - 1, argv + 1);
+	if (!strcmp(cmd, "top"))
+		return cmd_top(argc - 1, argv + 1);
 	if (!strcmp(cmd, "dump"))
 		return cmd_dump(argc - 1, argv + 1);
 	if (!strcmp(cmd, "status"))

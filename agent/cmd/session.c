@@ -425,7 +425,9 @@ void session__report(struct session *s)
 				      pyprof_metric_names[i], (unsigned long long)bpf[i]);
 	}
 	for (int i = 0; i < COLL_STAT_MAX && o < sizeof(line); i++) {
-		if (cs[i] && i != COLL_STAT_SAMPLES)
+		/* counts of what was sampled, not of what went wrong */
+		if (cs[i] && i != COLL_STAT_SAMPLES && i != COLL_STAT_ON_CPU &&
+		    i != COLL_STAT_GIL_HELD)
 			o += snprintf(line + o, sizeof(line) - o, " %s=%llu",
 				      collector_stat_names[i], (unsigned long long)cs[i]);
 	}

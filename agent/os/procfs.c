@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* /proc readers. Everything read here is produced by the kernel, but a process controls its own
  * names and mapped paths, so lengths are still bounded. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -371,4 +372,21 @@ int procfs__alive(pid_t pid)
 
 	/* Z and X have exited */
 	return !procfs__stat(pid, &st) && st.state != 'Z' && st.state != 'X';
+}
+
+int procfs__threads(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
 }

@@ -23,6 +23,8 @@ const char *const collector_stat_names[COLL_STAT_MAX] = {
     [COLL_STAT_GIL_DROPPED] = "gil_not_held_dropped",
     [COLL_STAT_GIL_UNKNOWN] = "gil_state_unknown",
     [COLL_STAT_RUNNABLE_ORPHANS] = "runnable_orphans",
+    [COLL_STAT_ON_CPU] = "on_cpu_samples",
+    [COLL_STAT_GIL_HELD] = "gil_held_samples",
 };
 
 struct proc_entry {
@@ -604,6 +606,9 @@ int collector__on_sample(void *ctx, const struct sample_event *ev, size_t size)
 	}
 	switch (ev->kind) {
 	case SAMPLE_ON_CPU:
+		c->stats[COLL_STAT_ON_CPU]++;
+		if ((ev->flags & SAMPLE_GIL_KNOWN) && (ev->flags & SAMPLE_GIL_HELD))
+			c->stats[COLL_STAT_GIL_HELD]++;
 		if (!(ev->flags & SAMPLE_GIL_KNOWN)) {
 			c->stats[COLL_STAT_GIL_UNKNOWN]++;
 		} else if (c->opts.gil_only && !(ev->flags & SAMPLE_GIL_HELD)) {

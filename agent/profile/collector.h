@@ -37,6 +37,9 @@ enum collector_stat {
 	COLL_STAT_GIL_DROPPED,	    /* on-CPU samples left out by gil_only: not holding the GIL */
 	COLL_STAT_GIL_UNKNOWN,	    /* on-CPU samples whose GIL state is unknown (kept) */
 	COLL_STAT_RUNNABLE_ORPHANS, /* runnable durations whose stack record was missing */
+	/* Not defects: what a live view's header shows (agentctl top's GIL share). */
+	COLL_STAT_ON_CPU,   /* on-CPU records of described processes, gil_only's drops included */
+	COLL_STAT_GIL_HELD, /* those whose thread held the GIL */
 	COLL_STAT_MAX,
 };
 

@@ -558,6 +558,15 @@ def check_busy_profile(prof, pid, comm):
     assert prof.count(lambda s: s.names == BUSY_PATH) >= 0.5 * prof.total, prof.show()
 
 
+def free_pid():
+    """A pid no process has now (the highest free one: the kernel hands them out upward)."""
+    with open("/proc/sys/kernel/pid_max") as f:
+        pid = int(f.read()) - 1
+    while os.path.exists("/proc/%d" % pid):
+        pid -= 1
+    return pid
+
+
 def read_comm(pid):
     with open("/proc/%d/comm" % pid) as f:
         return f.read().rstrip("\n")

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import (EXIT_NO_PROCESS, EXIT_NOT_PYTHON, EXIT_OK,
                       EXIT_UNSUPPORTED, EXIT_USAGE, Profile, check_busy_profile, check_ok,
-                      agentctl, read_comm, run_agentctl, snapshot, source_line, workload_path)
+                      agentctl, free_pid, read_comm, run_agentctl, snapshot, source_line, workload_path)
 
 
 def ratio(part, whole):
@@ -205,14 +205,6 @@ def test_interpreter_in_a_venv_is_profiled(interp, spawn, tmp_path):
 
 
 # 8. Bad input
-
-
-def free_pid():
-    with open("/proc/sys/kernel/pid_max") as f:
-        pid = int(f.read()) - 1
-    while os.path.exists("/proc/%d" % pid):
-        pid -= 1
-    return pid
 
 
 def test_unknown_pid_exits_3_naming_the_pid():
