@@ -273,7 +273,7 @@ struct walk_ctx {
 	__u32 instr_is_int;
 	__u32 truncated;
 	__u32 max_frames; /* frames kept at most: PYPROF_MAX_FRAMES, or fewer in the legacy build */
-	__u32 off_code_id; /* co_filename, with co_name next to it; PYOFF_NONE: no check */
+	__u32 off_code_id; /* py_code_id_offset: PYOFF_NONE, no check */
 	__u64 code_mask;
 	struct sample_event *ev;
 };
@@ -329,18 +329,18 @@ static __always_inline int frame_load(struct frame_buf *b, __u64 addr, __u32 siz
 	return 0;
 }
 
-/* The check of the code object at code (see py_code_check), from its co_filename and co_name
- * (off_id: co_filename's offset, co_name next), shifted into place; 0 if they cannot be read.
+/* The check of the code object at code (see py_code_check), from the three pointers at off_id
+ * (py_code_id_offset), shifted into place; 0 if they cannot be read.
  * A global function, verified once: a branch inlined into the walk's step multiplies the
  * states the verifier explores in every program that walks (a second of load time each). */
 __noinline __u64 pystack__code_check(__u64 code, __u64 off_id)
 {
-	__u64 id[2];
+	__u64 id[3];
 
 	if (code > PY_CODE_ADDR_MASK || off_id == PYOFF_NONE ||
 	    bpf_probe_read_user(id, sizeof(id), (const void *)(code + off_id)))
 		return 0;
-	return py_code_check(id[0], id[1]) << PY_CODE_ADDR_BITS;
+	return py_code_check(id[0], id[1], id[2]) << PY_CODE_ADDR_BITS;
 }
 
 /* One step of the frame walk: reads frame c->frame, stores it in ev, moves to its caller.
@@ -548,7 +548,7 @@ static __always_inline void pystack__capture(struct sample_event *ev, struct py_
 		}
 	}
 	c.code_mask = off->frame_code_mask;
-	c.off_code_id = off->code_name == off->code_filename + 8 ? off->code_filename : PYOFF_NONE;
+	c.off_code_id = py_code_id_offset(off);
 	c.ev = ev;
 	if (legacy) {
 		__u32 zero = 0;

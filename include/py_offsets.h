@@ -88,4 +88,15 @@ struct py_offsets {
 			   * a thread waiting for the GIL waits on a futex inside it */
 };
 
+/* Where the three pointers of a code object's check start (see py_code_check): co_filename, when
+ * co_name and then co_qualname or the line table follow it; PYOFF_NONE in a layout without. */
+static inline __u32 py_code_id_offset(const struct py_offsets *o)
+{
+	if (o->code_filename == PYOFF_NONE || o->code_name != o->code_filename + 8)
+		return PYOFF_NONE;
+	if (o->code_qualname == o->code_name + 8 || o->code_linetable == o->code_name + 8)
+		return o->code_filename;
+	return PYOFF_NONE;
+}
+
 #endif /* PYPROF_PY_OFFSETS_H */

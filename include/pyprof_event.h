@@ -52,16 +52,19 @@ struct py_frame {
 
 /* A code object can be freed, and its memory taken by another, between the sample and its naming
  * in userspace (a module's body is freed as soon as its import ends). So the walker sends, in
- * the top PY_CODE_CHECK_BITS of each frame's code word, a hash of the code object's co_filename
- * and co_name pointers as they were at sample time; userspace names the frame only if the code
- * object it reads has the same. 0: no check (not readable, or addresses above 2^48). */
+ * the top PY_CODE_CHECK_BITS of each frame's code word, a hash of three pointers of the code
+ * object as they were at sample time: co_filename, co_name and the one after it (co_qualname
+ * from 3.11, co_lnotab or co_linetable before; see py_code_id_offset); userspace names the frame
+ * only if the code object it reads has the same. 0: no check (not readable, a layout without
+ * the three in a row, or an address above 2^48). */
 #define PY_CODE_ADDR_BITS  48
 #define PY_CODE_ADDR_MASK  ((1ULL << PY_CODE_ADDR_BITS) - 1)
 #define PY_CODE_CHECK_BITS 16
 
-static inline __u64 py_code_check(__u64 filename, __u64 name)
+static inline __u64 py_code_check(__u64 filename, __u64 name, __u64 third)
 {
-	__u64 h = (filename ^ (name * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL;
+	__u64 h = (filename ^ (name * 0x9e3779b97f4a7c15ULL) ^ (third * 0xc2b2ae3d27d4eb4fULL)) *
+		  0xff51afd7ed558ccdULL;
 
 	h >>= 64 - PY_CODE_CHECK_BITS;
 	return h ? h : 1;

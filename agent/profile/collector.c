@@ -59,9 +59,10 @@ struct stack_frames {
 /* Samples repeat: a hot loop's stack arrives hundreds of times a window, and naming and
  * interning its every frame was most of the agent's CPU time. What build_stack reads of a
  * sample is kept, as words, with the profile stacks the sample went to, so a repeat costs a
- * hash of its words. Emptied whenever a stack could be named differently (the symbolizer's
- * per-second check, a process added or forgotten), when a profile is taken (its stacks go
- * with it), and when it holds MEMO_MAX_BYTES. */
+ * hash of its words. Its words include each frame's code check, so a replaced code object
+ * is a new key. Emptied whenever a stack could be named differently (a process added or
+ * forgotten; the symbolizer's per-second check for a layout without code checks), when a
+ * profile is taken (its stacks go with it), and when it holds MEMO_MAX_BYTES. */
 #define MEMO_MAX_BYTES (4u << 20)
 #define MEMO_KEY_WORDS (3 + 2 + 2 * PYPROF_MAX_FRAMES + PYPROF_MAX_KSTACK)
 
@@ -238,10 +239,17 @@ void collector__tick(struct collector *c)
 {
 	struct proc_entry *e;
 	size_t it = 0;
+	int unchecked = 0;
 
-	while (hashmap__next(&c->procs, &it, NULL, (void **)&e))
+	while (hashmap__next(&c->procs, &it, NULL, (void **)&e)) {
 		symbolizer__tick(e->sym);
-	memo_clear(c);
+		unchecked |= py_code_id_offset(&e->proc->offsets) == PYOFF_NONE;
+	}
+	/* A memo key holds each frame's code check (see py_code_check): a code object freed and
+	 * replaced at its address gives a new key, never the old names. Without checks, the
+	 * symbolizer's per-second revalidation is what notices, and the memo must ask it again. */
+	if (unchecked)
+		memo_clear(c);
 }
 
 struct profile *collector__profile(struct collector *c, enum profile_kind kind)

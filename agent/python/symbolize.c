@@ -436,9 +436,13 @@ static int line_of(struct symbolizer *s, struct code_entry *e, uint64_t instr)
 }
 
 /* Whether e is the code object the frame's check was taken from (see py_code_check). */
-static int same_code(const struct code_entry *e, uint64_t check)
+static int same_code(const struct symbolizer *s, const struct code_entry *e, uint64_t check)
 {
-	return !check || py_code_check(e->code.id.filename, e->code.id.name) == check;
+	const struct py_code_id *id = &e->code.id;
+	uint64_t third =
+	    s->off.code_qualname == s->off.code_name + 8 ? id->qualname : id->linetable;
+
+	return !check || py_code_check(id->filename, id->name, third) == check;
 }
 
 int symbolizer__resolve(struct symbolizer *s, const struct py_frame *f, struct frame_sym *ret)
@@ -448,12 +452,12 @@ int symbolizer__resolve(struct symbolizer *s, const struct py_frame *f, struct f
 
 	s->cache->stats[SYM_STAT_FRAMES]++;
 	e = code_get(s, addr);
-	if (e && !same_code(e, check)) {
+	if (e && !same_code(s, e, check)) {
 		/* the cache held another object at this address: read what is there now */
 		s->cache->stats[SYM_STAT_REUSED_ADDRESS]++;
 		code_drop(s, e);
 		e = code_get(s, addr);
-		if (e && !same_code(e, check)) {
+		if (e && !same_code(s, e, check)) {
 			/* freed since the sample was taken, and its memory reused */
 			s->cache->stats[SYM_STAT_CODE_REPLACED]++;
 			e = NULL;

@@ -315,11 +315,11 @@ static void test_reused_address_gives_new_name_every_version(void **state)
 /* The check word BPF puts in a frame of the code object whose header is hdr. */
 static uint64_t check_of(const struct py_offsets *off, const uint8_t *hdr)
 {
-	uint64_t filename, name;
+	uint64_t w[3];
 
-	memcpy(&filename, hdr + off->code_filename, 8);
-	memcpy(&name, hdr + off->code_name, 8);
-	return py_code_check(filename, name) << PY_CODE_ADDR_BITS;
+	assert_int_equal(py_code_id_offset(off), off->code_filename);
+	memcpy(w, hdr + off->code_filename, sizeof(w));
+	return py_code_check(w[0], w[1], w[2]) << PY_CODE_ADDR_BITS;
 }
 
 /* A code object freed and its memory taken by another between a sample and its naming: with the
