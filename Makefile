@@ -138,7 +138,11 @@ test-kernels: all $(KERNELS_STAMP)
 run: all
 	@tests/demo/run-demo.sh $(BUILD)/pyprof-agent
 
-bench: all
+# The kernel's floor under the sampler (perf events alone, and with an empty program).
+$(BUILD)/pyprof-floor: tests/bench/floor.c $(LIB_OBJS)
+	$(CC) $(CFLAGS) $< $(LIB_OBJS) $(LDLIBS) -o $@
+
+bench: all $(BUILD)/pyprof-floor
 	@for b in oncpu offcpu daemon churn scale codechurn; do \
 		AGENTCTL=$(BUILD)/agentctl PYPROF_AGENT=$(BUILD)/pyprof-agent $(PYTHON) tests/bench/$$b.py \
 			|| exit 1; done

@@ -15,14 +15,23 @@ WORKLOAD = os.path.join(HERE, "cpu_workload.py")
 RUN_S = float(os.environ.get("BENCH_RUN_S", "4"))
 
 
-def throughput(rate, depth=1):
-    """Work per second of one workload run, profiled at rate Hz (0: not profiled)."""
+FLOOR = os.path.join(REPO, "build", "pyprof-floor")
+# The conditions of the slowdown table: not profiled (0), the sampler at a rate (an int), and the
+# kernel's floor at 999 Hz: its perf events alone, and with a BPF program that returns at once.
+FLOORS = {"events": "999 Hz, perf events alone (the kernel's floor)",
+          "empty": "999 Hz, perf events and an empty BPF program"}
+
+
+def throughput(cond, depth=1):
+    """Work per second of one workload run under cond (see FLOORS)."""
     wl = subprocess.Popen([PYTHON, WORKLOAD, str(RUN_S), str(depth)], stdout=subprocess.PIPE,
                           text=True)
     agent = None
-    if rate:
+    if cond in FLOORS:
+        agent = subprocess.Popen([FLOOR, cond, "999", str(RUN_S + 1)])
+    elif cond:
         agent = subprocess.Popen([AGENTCTL, "snapshot", "--pid", str(wl.pid), "--duration",
-                                  str(RUN_S + 5), "--rate", str(rate), "--output", os.devnull],
+                                  str(RUN_S + 5), "--rate", str(cond), "--output", os.devnull],
                                  stderr=subprocess.DEVNULL)
     out, _ = wl.communicate()
     if agent:
@@ -144,10 +153,15 @@ def main():
     print("| sampling rate | baseline work/s (median) | with agent (median) | slowdown "
           "(ratio of medians) | slowdown (median of paired runs) | baseline spread (stdev) |")
     print("|---|---|---|---|---|---|")
-    res = interleaved([0, 99, 999], throughput)
-    for rate, base, med, sd, pair, noise in slowdown_rows(res, 0):
-        print("| %d Hz | %.1f | %.1f | %.2f%% | %.2f%% | %.2f%% |" % (rate, base, med, sd, pair,
-                                                                   noise))
+    res = interleaved([0, "events", "empty", 99, 999], throughput)
+    rows = slowdown_rows(res, 0)
+    for cond, base, med, sd, pair, noise in rows:
+        print("| %s | %.1f | %.1f | %.2f%% | %.2f%% | %.2f%% |" % (
+            FLOORS.get(cond, "%s Hz" % cond), base, med, sd, pair, noise))
+    by = {r[0]: r[4] for r in rows}
+    print("\nAt 999 Hz, ours (the sampler's slowdown less the empty program's, medians of "
+          "paired runs): %.2f points; the kernel's floor: %.2f points (perf events alone) and "
+          "%.2f (with an empty program)." % (by[999] - by["empty"], by["events"], by["empty"]))
     print("\nBPF time of `pyprof_oncpu` (kernel BPF stats, 999 Hz, 5 s). Runs include the "
           "early exits on other processes; the per-sample figure charges all run time to the "
           "target's samples, so it is an upper bound.\n")
