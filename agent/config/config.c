@@ -1062,7 +1062,7 @@ struct agent_config *config__defaults(void)
 	if (!cfg)
 		return NULL;
 	cfg->sampling.frequency_hz = 99;
-	cfg->sampling.ring_buffer_mb = 2;
+	cfg->sampling.ring_buffer_mb = 1; /* 2 MiB of RSS: mapped twice */
 	cfg->sampling.off_cpu.enabled = true;
 	cfg->sampling.off_cpu.min_block_us = 1000;
 	cfg->targets.all_python = true;

@@ -98,7 +98,8 @@ static void snapshot_start(struct daemon *d, uint64_t conn, const struct control
 		return;
 	}
 	memset(r, 0, sizeof(*r));
-	r->coll = collector__new(&co, d->have_ksyms ? &d->ksyms : NULL);
+	daemon_want_ksyms(d);
+	r->coll = collector__new(&co, &d->ksyms);
 	if (!r->coll) {
 		answer_error(d->ctl, conn, CONTROL_FAILED, "out of memory");
 		pyproc__free(p);

@@ -111,6 +111,11 @@ static void gather(struct daemon *d, struct stat_list *l)
 			       sampler__offcpu_unavailable(d->smp));
 	else
 		statlist__info(l, "off-CPU", "disabled");
+	if (d->have_ksyms)
+		statlist__info(l, "kernel symbols", "%zu loaded", d->ksyms.n);
+	else
+		statlist__info(l, "kernel symbols", "not loaded (%s)",
+			       d->ksyms_warned ? "unreadable" : "no target for 60 s, or none yet");
 	/* a part the configuration asks for but the kernel refused: 1, with the reason */
 	statlist__add(l, "part_unavailable", STAT_GAUGE,
 		      "1 for a part of the agent that is asked for but the kernel refused.", "part",

@@ -357,6 +357,21 @@ def test_status_and_snapshot_through_the_running_daemon(daemon, busy):
     assert 0.8 * 99 * cpu <= prof.total <= 1.1 * 99 * cpu, (prof.total, cpu)
 
 
+def test_kernel_symbols_are_loaded_only_once_there_is_a_target(daemon, busy):
+    """An idle host does not keep the kernel's symbols (megabytes) in the daemon."""
+    tag = "ksyms-target-%d" % os.getpid()
+    d = daemon(seconds=2, targets="  all_python: false\n  cmdline_regex: ['%s']\n" % tag)
+    time.sleep(1)
+    st = agentctl("status", "--socket", d.sock)
+    assert "kernel symbols: not loaded" in st.stdout, st.stdout
+    busy(tag)
+    deadline = time.time() + 10
+    while time.time() < deadline and "kernel symbols: not loaded" in st.stdout:
+        time.sleep(0.2)
+        st = agentctl("status", "--socket", d.sock)
+    assert re.search(r"kernel symbols: \d+ loaded", st.stdout), st.stdout
+
+
 def test_snapshot_of_a_process_the_daemon_does_not_target(daemon, busy):
     p = busy()
     other = busy()

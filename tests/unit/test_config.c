@@ -152,7 +152,7 @@ static void test_defaults_have_documented_values(void **state)
 	assert_int_equal(d->sampling.frequency_hz, 99);
 	assert_true(d->sampling.off_cpu.enabled);
 	assert_int_equal(d->sampling.off_cpu.min_block_us, 1000);
-	assert_int_equal(d->sampling.ring_buffer_mb, 2);
+	assert_int_equal(d->sampling.ring_buffer_mb, 1);
 	assert_true(d->targets.all_python);
 	assert_int_equal(
 	    d->targets.n_pids + d->targets.n_cmdline_regex + d->targets.n_container_ids, 0);
