@@ -275,6 +275,7 @@ struct walk_ctx {
 	__u32 max_frames; /* frames kept at most: PYPROF_MAX_FRAMES, or fewer in the legacy build */
 	__u32 off_code_id; /* py_code_id_offset: PYOFF_NONE, no check */
 	__u64 code_mask;
+	__u64 last_code; /* the previous frame's code word, its check included */
 	struct sample_event *ev;
 };
 
@@ -329,18 +330,23 @@ static __always_inline int frame_load(struct frame_buf *b, __u64 addr, __u32 siz
 	return 0;
 }
 
-/* The check of the code object at code (see py_code_check), from the three pointers at off_id
- * (py_code_id_offset), shifted into place; 0 if they cannot be read.
- * A global function, verified once: a branch inlined into the walk's step multiplies the
- * states the verifier explores in every program that walks (a second of load time each). */
-__noinline __u64 pystack__code_check(__u64 code, __u64 off_id)
+/* The code word of a frame: the code object's address with its check (see py_code_check) in
+ * the top bits, the check from the three pointers at off_id (py_code_id_offset); no check if
+ * they cannot be read. last is the previous frame's code word of this sample: a recursion
+ * reads its code object once. A global function, verified once: a branch inlined into the
+ * walk's step multiplies the states the verifier explores in every program that walks (a
+ * second of load time each). */
+__noinline __u64 pystack__code_word(__u64 code, __u64 off_id, __u64 last)
 {
 	__u64 id[3];
 
-	if (code > PY_CODE_ADDR_MASK || off_id == PYOFF_NONE ||
-	    bpf_probe_read_user(id, sizeof(id), (const void *)(code + off_id)))
-		return 0;
-	return py_code_check(id[0], id[1], id[2]) << PY_CODE_ADDR_BITS;
+	if (code > PY_CODE_ADDR_MASK || off_id == PYOFF_NONE)
+		return code;
+	if ((last & PY_CODE_ADDR_MASK) == code)
+		return last;
+	if (bpf_probe_read_user(id, sizeof(id), (const void *)(code + off_id)))
+		return code;
+	return code | py_code_check(id[0], id[1], id[2]) << PY_CODE_ADDR_BITS;
 }
 
 /* One step of the frame walk: reads frame c->frame, stores it in ev, moves to its caller.
@@ -390,7 +396,8 @@ static __always_inline long walk_frame(struct walk_ctx *c, struct sample_event *
 	code &= c->code_mask;
 	if (c->instr_is_int)
 		instr = (__u64)(__s64)(__s32)instr;
-	code |= pystack__code_check(code, c->off_code_id);
+	code = pystack__code_word(code, c->off_code_id, c->last_code);
+	c->last_code = code;
 	if (ev) {
 		__u32 n = c->n & (PYPROF_MAX_FRAMES - 1);
 

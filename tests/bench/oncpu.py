@@ -48,15 +48,15 @@ VERSIONS = [("3.12", "/root/.pyenv/versions/3.12.1/bin/python3.12"),
             ("3.15 (sid)", os.path.join(SID_BIN, "python3.15"))]
 
 
-def start_workload(python, depth, seconds):
+def start_workload(python, depth, seconds, distinct=False):
     """cpu_workload.py under python; returns (process, its interpreter's host pid): a sid
     wrapper hands that back through PYPROF_SID_PIDFILE."""
     pidfile = "/tmp/pyprof-bench-%d.pid" % os.getpid()
     if os.path.exists(pidfile):
         os.unlink(pidfile)
     env = dict(os.environ, PYPROF_SID_PIDFILE=pidfile, PYPROF_SID_BINDS=HERE)
-    wl = subprocess.Popen([python, WORKLOAD, str(seconds), str(depth)], stdout=subprocess.DEVNULL,
-                          env=env)
+    wl = subprocess.Popen([python, WORKLOAD, str(seconds), str(depth)] +
+                          (["distinct"] if distinct else []), stdout=subprocess.DEVNULL, env=env)
     if not python.startswith(SID_BIN):
         return wl, wl.pid
     for _ in range(200):
@@ -71,10 +71,10 @@ def start_workload(python, depth, seconds):
     return wl, wl.pid
 
 
-def bpf_time(python, depth, env=None):
+def bpf_time(python, depth, env=None, distinct=False):
     """(BPF runs, target samples, ns per run, ns per target sample) of a 5 s snapshot at 999 Hz
     of cpu_workload.py at depth under python, or None."""
-    wl, pid = start_workload(python, depth, 9)
+    wl, pid = start_workload(python, depth, 9, distinct)
     time.sleep(0.5)
     agent = subprocess.Popen([AGENTCTL, "snapshot", "--pid", str(pid), "--duration", "6",
                               "--rate", "999", "--output", os.devnull], stderr=subprocess.PIPE,
@@ -92,12 +92,17 @@ def bpf_time(python, depth, env=None):
 
 
 def bpf_time_by_depth(depths=(1, 10, 50, 200, 1000)):
+    """Rows by depth of one function recursing, and at 50 of 50 different functions (each frame
+    its own code object, whose check is read once per sample)."""
     bpf_stats(1)
     rows = []
     for depth in depths:
         r = bpf_time(PYTHON, depth)
         if r:
-            rows.append((depth,) + r)
+            rows.append((str(depth),) + r)
+    r = bpf_time(PYTHON, 50, distinct=True)
+    if r:
+        rows.append(("50, different functions",) + r)
     bpf_stats(0)
     return rows
 
@@ -169,7 +174,7 @@ def main():
           "(upper bound) |")
     print("|---|---|---|---|---|")
     for depth, cnt, samples, per_run, per_sample in bpf_time_by_depth():
-        print("| %d | %d | %d | %.0f | %.0f |" % (depth, cnt, samples, per_run, per_sample))
+        print("| %s | %d | %d | %.0f | %.0f |" % (depth, cnt, samples, per_run, per_sample))
     print("\nThe same at a 50-frame stack, per CPython version (3.14 and 3.15: Debian sid's, in "
           "their own root and namespaces), and for the sampler's bounded-loop build: the median "
           "of 3 interleaved runs.\n")
