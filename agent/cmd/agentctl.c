@@ -405,8 +405,7 @@ static int cmd_snapshot(int argc, char **argv)
 		fprintf(stderr, "agentctl snapshot: unexpected argument '%s'\n", argv[optind]);
 		return SNAP_USAGE;
 	}
-	/* the daemon follows no process tree: a tree is sampled here */
-	if (!rate_given && !o.subprocesses) {
+	if (!rate_given) {
 		code = snapshot__via_agent(&o, sock);
 		if (code >= 0)
 			return code;

@@ -52,9 +52,25 @@ void snapshot__stop(struct snapshot_live *l);
 /* Runs the snapshot; stops early when *stop becomes non-zero. Returns an exit code. */
 int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop);
 
-/* Asks the daemon listening on socket_path to take the snapshot with its own sampler (at its
- * configured rate). Returns an exit code, or -1 when no daemon answers there (the caller then
- * runs the snapshot itself). */
+/* Writes prof to path (NULL or "-": standard output) in format. Returns 0 or -errno, logged. */
+int snapshot__write_profile(const struct profile *prof, const struct profile_meta *meta,
+			    const char *path, enum output_format format);
+
+/* Asks the daemon listening on socket_path to take the snapshot (with opts->subprocesses, of
+ * the process tree) with its own sampler (at its configured rate). Returns an exit code, or -1
+ * when no daemon answers there or it cannot serve this (the caller then runs the snapshot
+ * itself). */
 int snapshot__via_agent(const struct snapshot_opts *opts, const char *socket_path);
+/* Whether the outcome of a request to the daemon (control__call's err and ans) means "no
+ * daemon, or one that cannot serve this": the client then samples by itself (said in the log
+ * when the agent is older). */
+int snapshot__agent_unable(int err, const struct control_request *req,
+			   const struct control_answer *ans, const char *socket_path);
+/* Asks the daemon for the snapshot req and reads its folded answer into ret (its to free when
+ * 0 is returned with ans->status CONTROL_OK). Returns control__call's error, or -EBADMSG when
+ * the answer is not a profile (errbuf says why). */
+int snapshot__agent_profile(const char *socket_path, const struct control_request *req,
+			    int timeout_s, struct profile *ret, struct control_answer *ans,
+			    char *errbuf, size_t errlen);
 
 #endif

@@ -83,13 +83,15 @@ static void test_answer_lines_carry_a_code(void **state)
 {
 	char line[128];
 
-	assert_int_equal(control__answer_line(line, sizeof(line), CONTROL_OK, 0, NULL), 3);
+	assert_int_equal(control__answer_line(line, sizeof(line), CONTROL_OK, 0, 0, NULL), 3);
 	assert_string_equal(line, "ok\n");
-	control__answer_line(line, sizeof(line), CONTROL_OK, 1, NULL);
+	control__answer_line(line, sizeof(line), CONTROL_OK, 1, 0, NULL);
 	assert_string_equal(line, "ok exited\n");
-	control__answer_line(line, sizeof(line), CONTROL_NOT_PYTHON, 0, "pid 7 is not a CPython");
+	control__answer_line(line, sizeof(line), CONTROL_NOT_PYTHON, 0, 0,
+			     "pid 7 is not a CPython");
 	assert_string_equal(line, "error not-python: pid 7 is not a CPython\n");
-	assert_int_equal(control__answer_line(line, 8, CONTROL_FAILED, 0, "long words"), -ENOSPC);
+	assert_int_equal(control__answer_line(line, 8, CONTROL_FAILED, 0, 0, "long words"),
+			 -ENOSPC);
 	/* every status has a distinct word */
 	for (int i = 0; i < CONTROL_STATUS_MAX; i++) {
 		assert_non_null(control_status_names[i]);
