@@ -475,13 +475,13 @@ static int cmd_top(int argc, char **argv)
 	/* thread frames: the header counts the threads sampled (they are no row of the table) */
 	struct snapshot_opts o = {.rate_hz = 99, .min_block_us = 1000, .threads = 1};
 	struct sigaction sa = {.sa_handler = on_signal};
-	const char *sock = NULL;
+	const char *sock = default_socket();
 	int rate_given = 0, code;
 
 	/* what the session logs at info (the interpreter, the off-CPU way) the table's header
 	 * shows, or would be drawn over: quiet unless --verbose */
 	log__set_level(LOG_WARN);
-	code = parse_profiling(argc, argv, "top", TAKES_PID, &o, &sock, &rate_given);
+	code = parse_profiling(argc, argv, "top", TAKES_PID | TAKES_SOCKET, &o, &sock, &rate_given);
 	if (code >= 0)
 		return code;
 	if (optind < argc || o.output || o.format || o.gil_only) {
@@ -493,7 +493,7 @@ static int cmd_top(int argc, char **argv)
 	o.threads = 1;
 	catch_stop_signals();
 	sigaction(SIGHUP, &sa, NULL); /* the terminal closed */
-	return top__run(&o, &stop_requested);
+	return top__run(&o, rate_given ? NULL : sock, &stop_requested);
 }
 
 int main(int argc, char **argv)
