@@ -417,10 +417,10 @@ static int cmd_snapshot(int argc, char **argv)
 static int cmd_record(int argc, char **argv)
 {
 	struct snapshot_opts o = {.rate_hz = 99, .min_block_us = 1000};
-	const char *sock = NULL;
+	const char *sock = default_socket();
 	int rate_given = 0, code;
 
-	code = parse_profiling(argc, argv, "record", 0, &o, &sock, &rate_given);
+	code = parse_profiling(argc, argv, "record", TAKES_SOCKET, &o, &sock, &rate_given);
 	if (code >= 0)
 		return code;
 	if (optind >= argc) {
@@ -429,7 +429,7 @@ static int cmd_record(int argc, char **argv)
 		return SNAP_USAGE;
 	}
 	catch_stop_signals();
-	return record__run(&o, argv + optind, &stop_requested);
+	return record__run(&o, argv + optind, rate_given ? NULL : sock, &stop_requested);
 }
 
 static int cmd_dump(int argc, char **argv)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "bpf/sampler.h"
 #include "cmd/snapshot.h"
 #include "daemon/control.h"
@@ -116,9 +117,8 @@ int snapshot__agent_unable(int err, const struct control_request *req,
 	return 0;
 }
 
-int snapshot__agent_profile(const char *socket_path, const struct control_request *req,
-			    int timeout_s, struct profile *ret, struct control_answer *ans,
-			    char *errbuf, size_t errlen)
+int snapshot__read_agent_profile(int fd, int timeout_s, struct profile *ret,
+				 struct control_answer *ans, char *errbuf, size_t errlen)
 {
 	struct folded_parser fp;
 	char *body = NULL;
@@ -129,7 +129,7 @@ int snapshot__agent_profile(const char *socket_path, const struct control_reques
 	mem = open_memstream(&body, &body_len);
 	if (!mem)
 		return -ENOMEM;
-	err = control__call(socket_path, req, timeout_s, mem, ans);
+	err = control__read_answer(fd, timeout_s, mem, ans);
 	fclose(mem);
 	if (err || ans->status != CONTROL_OK) {
 		free(body);
@@ -147,6 +147,20 @@ int snapshot__agent_profile(const char *socket_path, const struct control_reques
 		return -EBADMSG;
 	}
 	return 0;
+}
+
+int snapshot__agent_profile(const char *socket_path, const struct control_request *req,
+			    int timeout_s, struct profile *ret, struct control_answer *ans,
+			    char *errbuf, size_t errlen)
+{
+	int fd = control__send(socket_path, req), err;
+
+	memset(ans, 0, sizeof(*ans));
+	if (fd < 0)
+		return fd;
+	err = snapshot__read_agent_profile(fd, timeout_s, ret, ans, errbuf, errlen);
+	close(fd);
+	return err;
 }
 
 int snapshot__write_profile(const struct profile *prof, const struct profile_meta *meta,

@@ -72,5 +72,8 @@ int snapshot__agent_unable(int err, const struct control_request *req,
 int snapshot__agent_profile(const char *socket_path, const struct control_request *req,
 			    int timeout_s, struct profile *ret, struct control_answer *ans,
 			    char *errbuf, size_t errlen);
+/* The same on a connection already sent its request (control__send): reads the answer. */
+int snapshot__read_agent_profile(int fd, int timeout_s, struct profile *ret,
+				 struct control_answer *ans, char *errbuf, size_t errlen);
 
 #endif
