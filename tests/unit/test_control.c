@@ -30,6 +30,8 @@ static void test_request_round_trips_with_its_version(void **state)
 				      .duration_ms = 1500,
 				      .kernel = 1,
 				      .mode = 2,
+				      .tree = 1,
+				      .held = 1,
 				      .version = CONTROL_PROTOCOL},
 			       back;
 	const char *why;
@@ -49,23 +51,14 @@ static void test_request_round_trips_with_its_version(void **state)
 static void test_tree_and_held_are_sent_only_when_set(void **state)
 {
 	/* a plain request reads as before to an older agent of this protocol, which refuses
-	 * words it does not know */
-	struct control_request req = {.cmd = CONTROL_SNAPSHOT,
-				      .pid = 7,
-				      .duration_ms = 1000,
-				      .version = CONTROL_PROTOCOL},
-			       back;
+	 * words it does not know (the round trip with them set: above) */
+	struct control_request req = {.cmd = CONTROL_SNAPSHOT, .pid = 7, .duration_ms = 1}, back;
 	const char *why;
 	char line[256];
 
 	assert_int_equal(control__format(&req, line, sizeof(line)), 0);
 	assert_null(strstr(line, "tree="));
 	assert_null(strstr(line, "held="));
-	req.tree = req.held = 1;
-	assert_int_equal(control__format(&req, line, sizeof(line)), 0);
-	assert_non_null(strstr(line, " tree=1 held=1\n"));
-	assert_int_equal(parse(line, &back, &why), 0);
-	assert_memory_equal(&req, &back, sizeof(req));
 	assert_int_equal(parse("snapshot v=2 pid=1 duration_ms=5 tree=2\n", &back, &why), -EINVAL);
 	assert_int_equal(parse("snapshot v=2 pid=1 duration_ms=5 held=1 held=1\n", &back, &why),
 			 -EINVAL);
