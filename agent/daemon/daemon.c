@@ -357,6 +357,11 @@ static int sampler_reopen(struct daemon *d, const struct agent_config *cfg, char
 		return err;
 	sampler__drain(d->smp, 0);
 	collector__each_process(d->coll, readd_target, fresh);
+	/* and what snapshots sample that the windows do not */
+	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
+		if (d->snaps[i].active)
+			collector__each_process(d->snaps[i].coll, readd_target, fresh);
+	}
 	sampler__close(d->smp); /* its ring leaves the epoll set as it closes */
 	d->smp = fresh;
 	log_offcpu_state(d->smp);
