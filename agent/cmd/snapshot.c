@@ -228,8 +228,12 @@ int snapshot__via_agent(const struct snapshot_opts *opts, const char *socket_pat
 		log_error("%s", err && err != -EPROTO ? strerror(-err) : ans.message);
 		return err ? SNAP_FAILED : snapshot_exit_of_status[ans.status];
 	}
-	log_info("snapshot of pid %d%s taken through the agent on %s at %u Hz", opts->pid, what,
-		 socket_path, ans.rate_hz);
+	if (ans.rate_hz)
+		log_info("snapshot of pid %d%s taken through the agent on %s at %u Hz", opts->pid,
+			 what, socket_path, ans.rate_hz);
+	else /* an agent that does not say its rate */
+		log_info("snapshot of pid %d%s taken through the agent on %s", opts->pid, what,
+			 socket_path);
 	if (ans.exited)
 		log_warn("pid %d%s exited during the snapshot; wrote the samples collected until "
 			 "then",
