@@ -153,14 +153,21 @@ int snapshot__agent_profile(const char *socket_path, const struct control_reques
 			    int timeout_s, struct profile *ret, struct control_answer *ans,
 			    char *errbuf, size_t errlen)
 {
-	int fd = control__send(socket_path, req), err;
+	for (;;) {
+		int fd = control__send(socket_path, req), err;
+		int64_t age;
 
-	memset(ans, 0, sizeof(*ans));
-	if (fd < 0)
-		return fd;
-	err = snapshot__read_agent_profile(fd, timeout_s, ret, ans, errbuf, errlen);
-	close(fd);
-	return err;
+		memset(ans, 0, sizeof(*ans));
+		if (fd < 0)
+			return fd;
+		err = snapshot__read_agent_profile(fd, timeout_s, ret, ans, errbuf, errlen);
+		close(fd);
+		age = procfs__age_ms(req->pid);
+		if (err || ans->status != CONTROL_NOT_PYTHON || age < 0 || age >= SESSION_SETTLE_MS)
+			return err;
+		/* just started: ask again once its interpreter is mapped */
+		clock__sleep_ns(50ULL * 1000 * 1000);
+	}
 }
 
 int snapshot__write_profile(const struct profile *prof, const struct profile_meta *meta,
@@ -206,17 +213,8 @@ int snapshot__via_agent(const struct snapshot_opts *opts, const char *socket_pat
 
 	if (!req.duration_ms)
 		req.duration_ms = 1;
-	for (;;) {
-		int64_t age;
-
-		err = snapshot__agent_profile(socket_path, &req, (int)opts->duration_s + 30, &prof,
-					      &ans, err_msg, sizeof(err_msg));
-		age = procfs__age_ms(opts->pid);
-		if (err || ans.status != CONTROL_NOT_PYTHON || age < 0 || age >= SESSION_SETTLE_MS)
-			break;
-		/* just started: ask again once its interpreter is mapped */
-		clock__sleep_ns(50ULL * 1000 * 1000);
-	}
+	err = snapshot__agent_profile(socket_path, &req, (int)opts->duration_s + 30, &prof, &ans,
+				      err_msg, sizeof(err_msg));
 	if (snapshot__agent_unable(err, &req, &ans, socket_path))
 		return -1; /* do it here */
 	if (err == -EBADMSG) {

@@ -67,8 +67,9 @@ int snapshot__via_agent(const struct snapshot_opts *opts, const char *socket_pat
 int snapshot__agent_unable(int err, const struct control_request *req,
 			   const struct control_answer *ans, const char *socket_path);
 /* Asks the daemon for the snapshot req and reads its folded answer into ret (its to free when
- * 0 is returned with ans->status CONTROL_OK). Returns control__call's error, or -EBADMSG when
- * the answer is not a profile (errbuf says why). */
+ * 0 is returned with ans->status CONTROL_OK); asks again while the answer is "not CPython" of a
+ * process younger than SESSION_SETTLE_MS (its interpreter may not be mapped yet). Returns
+ * control__call's error, or -EBADMSG when the answer is not a profile (errbuf says why). */
 int snapshot__agent_profile(const char *socket_path, const struct control_request *req,
 			    int timeout_s, struct profile *ret, struct control_answer *ans,
 			    char *errbuf, size_t errlen);
