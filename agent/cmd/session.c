@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* A local profiling session. The sampler and the collector as the daemon has them; the process
- * events program tells of every exec, fork and exit; a set of the pids of the tree says which
- * of them are ours; discovery examines each new one of ours (again for a while after an exec,
- * until its interpreter is mapped) and reports it as a target or gone. */
+ * events program tells of every exec, fork and exit; the tree (daemon/proctree.h, as the
+ * daemon's tree snapshots have it) says which of them are ours; discovery examines each new one
+ * of ours (again for a while after an exec, until its interpreter is mapped) and reports it as a
+ * target or gone. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
