@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,10 +147,17 @@ static int agent_collect(int fd, struct profile *ret, unsigned *ret_rate)
 {
 	struct control_answer ans;
 	char err_msg[512] = "";
+	sigset_t stops, was;
 	int err;
 
+	/* a second Ctrl-C while the answer comes must not lose it: it is on its way already */
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGINT);
+	sigaddset(&stops, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stops, &was);
 	shutdown(fd, SHUT_WR);
 	err = snapshot__read_agent_profile(fd, 60, ret, &ans, err_msg, sizeof(err_msg));
+	sigprocmask(SIG_SETMASK, &was, NULL);
 	close(fd);
 	if (!err && ans.status == CONTROL_OK) {
 		*ret_rate = ans.rate_hz;

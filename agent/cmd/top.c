@@ -336,10 +336,18 @@ static int served_interval(struct top *t, int first)
 	struct control_answer ans;
 	struct profile p;
 	char err_msg[512] = "";
+	sigset_t quiet, was;
 	uint64_t now;
 	int err;
 
+	/* a resize or Ctrl-Z waits for the end of the interval (their handlers only set flags),
+	 * rather than break the call; Ctrl-C, SIGTERM and SIGHUP do break it */
+	sigemptyset(&quiet);
+	sigaddset(&quiet, SIGWINCH);
+	sigaddset(&quiet, SIGTSTP);
+	sigprocmask(SIG_BLOCK, &quiet, &was);
 	err = snapshot__agent_profile(t->socket_path, &req, 30, &p, &ans, err_msg, sizeof(err_msg));
+	sigprocmask(SIG_SETMASK, &was, NULL);
 	if (*t->stop) {
 		if (!err && ans.status == CONTROL_OK)
 			profile__free(&p);
