@@ -12,7 +12,7 @@ import time
 
 from conftest import Profile, workload_path
 from test_daemon import AGENTCTL, agentctl, busy, daemon  # noqa: F401 (fixtures)
-from test_top import rows_of
+from test_top import check_terminal_given_back, rows_of, tmux  # noqa: F401 (fixture)
 
 DEBIAN_PYTHON3 = "/usr/bin/python3"
 NO_TARGETS = "  all_python: false\n  pids: [1]\n"  # the daemon's windows profile nothing
@@ -154,6 +154,34 @@ def test_top_through_the_daemon_shows_the_hot_function_and_says_it_is_served(dae
     head = tables[-1].splitlines()[0]
     assert "at 49 Hz" in head and "served by the agent on %s" % d.sock in head, head
     assert rows_of(tables[-1])[:1] == ["busy_leaf"], tables[-1]
+
+
+def test_top_through_the_daemon_in_a_terminal_redraws_on_resize_and_q_restores_it(
+        daemon, busy, tmux):
+    """A resize comes while top waits for the daemon's second: it must redraw, not end."""
+    d = daemon(seconds=60, targets=NO_TARGETS)
+    p = busy()
+    t, started = tmux
+    t.start(120, 30)
+    t.send("echo BEFORE-TOP", "Enter")
+    t.wait_screen(lambda s: "BEFORE-TOP\n$" in s, 10, "the shell did not start")
+    t.send("%s top --pid %d --socket %s; echo top-exit=$?" % (AGENTCTL, p.pid, d.sock), "Enter")
+    deadline = time.monotonic() + 5
+    while not t.children() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    started.extend(t.children())
+    t.wait_screen(lambda s: "served by the agent" in s and rows_of(s)[:1] == ["busy_leaf"], 6,
+                  "busy_leaf was not on the first row of the served table")
+    for _ in range(3):  # at some point of the daemon's second
+        t.run("resize-window", "-t", "t", "-x", "70", "-y", "20")
+        time.sleep(0.3)
+        t.run("resize-window", "-t", "t", "-x", "72", "-y", "21")
+        time.sleep(0.3)
+    s = t.wait_screen(lambda s: "(..." in s and rows_of(s)[:1] == ["busy_leaf"], 4,
+                      "no redraw after the resizes")
+    assert all(len(line) <= 72 for line in s.splitlines()), s
+    t.send("q")
+    check_terminal_given_back(t, "q")
 
 
 def record_through(d, tmp_path, started, *options, command, stop_after=None):
