@@ -236,6 +236,8 @@ int snapshot__via_agent(const struct snapshot_opts *opts, const char *socket_pat
 		log_warn("pid %d%s exited during the snapshot; wrote the samples collected until "
 			 "then",
 			 opts->pid, what);
+	if (opts->subprocesses && !prof.nstacks)
+		log_warn("no CPython sample of pid %d and its descendants", opts->pid);
 	meta.duration_ns = (uint64_t)(opts->duration_s * 1e9);
 	meta.rate_hz = ans.rate_hz;
 	if (!snapshot__write_profile(&prof, &meta, opts->output, opts->format))
