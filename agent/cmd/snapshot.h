@@ -9,7 +9,6 @@
 #include <sys/types.h>
 #include "cmd/session.h"
 #include "format/output.h"
-#include "os/kallsyms.h"
 
 struct snapshot_opts {
 	pid_t pid;
@@ -32,22 +31,6 @@ struct session_opts snapshot__session_opts(const struct snapshot_opts *opts);
  * in format. Returns 0 or -errno, logged. */
 int snapshot__write(struct session *s, enum profile_kind kind, const char *path,
 		    enum output_format format, uint64_t start_wall_ns, uint64_t duration_ns);
-
-/* A sampler and a collector on one process, what snapshot and top sample with. */
-struct snapshot_live {
-	struct collector *coll;
-	struct sampler *smp;
-	struct kallsyms ksyms;
-	int ksyms_loaded;
-	char comm[64];
-	unsigned major, minor; /* its CPython version */
-};
-
-/* Opens the process (opts: pid, rate, mode, kernel, threads, gil_only, min_block_us), loads the
- * sampler and starts sampling it; logs what fails once. Returns SNAP_OK, else the exit code
- * (with nothing left to stop). */
-int snapshot__start(const struct snapshot_opts *opts, struct snapshot_live *ret);
-void snapshot__stop(struct snapshot_live *l);
 
 /* Runs the snapshot; stops early when *stop becomes non-zero. Returns an exit code. */
 int snapshot__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop);
