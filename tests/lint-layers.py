@@ -19,7 +19,7 @@ LAYERS = [
     ("format", "folded pprof speedscope flamegraph output json"),
     ("config", "config yaml describe"),
     ("upload", "uploader spool s3"),
-    ("daemon", "daemon discovery control netserver window state status serve"),
+    ("daemon", "daemon discovery proctree control netserver window state status serve"),
     ("cmd", "agentctl pyprof-agent session snapshot record dump top convert"),
 ]
 RANK = {layer: i for i, (layer, _) in enumerate(LAYERS)}

@@ -187,7 +187,7 @@ static int on_sample(void *ctx, const struct sample_event *ev, size_t size)
 	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
 		struct snapshot_req *r = &d->snaps[i];
 
-		if (r->active && r->pid == (pid_t)ev->pid)
+		if (r->active && collector__has_process(r->coll, (pid_t)ev->pid))
 			collector__on_sample(r->coll, ev, size);
 	}
 	return 0;
@@ -297,11 +297,15 @@ static void on_proc_event(void *ctx, const struct pyprof_proc_event *ev)
 {
 	struct daemon *d = ctx;
 
+	uint64_t now = clock__mono_ns();
+
 	d->proc_events++;
+	/* forks, reported while a tree snapshot runs, are the snapshots' only */
 	if (ev->kind == PYPROF_PROC_EXEC)
-		discovery__on_exec(d->disc, (pid_t)ev->pid, clock__mono_ns());
+		discovery__on_exec(d->disc, (pid_t)ev->pid, now);
 	else if (ev->kind == PYPROF_PROC_EXIT)
-		discovery__on_exit(d->disc, (pid_t)ev->pid, clock__mono_ns());
+		discovery__on_exit(d->disc, (pid_t)ev->pid, now);
+	serve__on_proc_event(d, ev, now);
 }
 
 /* Runs what discovery has due and sets its timer to the next: an exec is examined at once and
@@ -309,10 +313,13 @@ static void on_proc_event(void *ctx, const struct pyprof_proc_event *ev)
 static void discover(struct daemon *d)
 {
 	struct itimerspec its = {0};
-	uint64_t due;
+	uint64_t now = clock__mono_ns(), due, snaps_due;
 
-	discovery__tick(d->disc, clock__mono_ns());
+	discovery__tick(d->disc, now);
 	due = discovery__next_due(d->disc);
+	snaps_due = serve__discover(d, now); /* the processes of tree snapshots */
+	if (snaps_due && (!due || snaps_due < due))
+		due = snaps_due;
 	if (due == d->disc_armed_ns)
 		return;
 	its.it_value.tv_sec = due / NS_PER_S;
@@ -379,6 +386,11 @@ static int sampler_reopen(struct daemon *d, const struct agent_config *cfg, char
 		return err;
 	sampler__drain(d->smp, 0);
 	collector__each_process(d->coll, readd_target, fresh);
+	/* and what snapshots sample that the windows do not */
+	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
+		if (d->snaps[i].active)
+			collector__each_process(d->snaps[i].coll, readd_target, fresh);
+	}
 	sampler__close(d->smp); /* its ring leaves the epoll set as it closes */
 	d->smp = fresh;
 	log_offcpu_state(d->smp);
@@ -511,16 +523,7 @@ static void tick(struct daemon *d)
 	discover(d);
 	ksyms_idle(d, now);
 	window_roll(d, 0, now);
-	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
-		struct snapshot_req *r = &d->snaps[i];
-
-		if (!r->active)
-			continue;
-		if (now >= r->deadline_ns)
-			serve__snapshot_finish(d, r, 0);
-		else if (!procfs__alive(r->pid))
-			serve__snapshot_finish(d, r, 1);
-	}
+	serve__snapshots_tick(d, now);
 	netserver__tick(d->ctl, now);
 	if (d->http)
 		netserver__tick(d->http, now);

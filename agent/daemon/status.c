@@ -101,9 +101,13 @@ static void gather(struct daemon *d, struct stat_list *l)
 			    "which checked out against its processes",
 			    m, d->guessed_from[m]);
 	}
-	statlist__info(l, "process events", "%s",
-		       d->pw ? procwatch__attach_kind(d->pw)
-			     : "unavailable (rescans of /proc only)");
+	if (d->pw)
+		/* forks are reported only while a tree snapshot runs */
+		statlist__info(l, "process events", "%s, fork events %s",
+			       procwatch__attach_kind(d->pw),
+			       procwatch__forks(d->pw) ? "on" : "off");
+	else
+		statlist__info(l, "process events", "unavailable (rescans of /proc only)");
 	if (sampler__offcpu_attach_kind(d->smp))
 		statlist__info(l, "off-CPU", "%s", sampler__offcpu_attach_kind(d->smp));
 	else if (sampler__offcpu_unavailable(d->smp))
