@@ -219,34 +219,6 @@ void daemon_set_tick(struct daemon *d, uint64_t period_ns)
 	d->tick_ns = period_ns;
 }
 
-void daemon_want_ksyms(struct daemon *d)
-{
-	d->no_target_since_ns = 0;
-	if (d->have_ksyms)
-		return;
-	d->have_ksyms = kallsyms__load(&d->ksyms) == 0;
-	if (!d->have_ksyms && !d->ksyms_warned++)
-		log_warn("kernel symbols unavailable: kernel frames will be [unknown]_[k]");
-}
-
-/* Drops the kernel symbols after KSYMS_IDLE_NS with neither a target nor a snapshot. */
-static void ksyms_idle(struct daemon *d, uint64_t now)
-{
-	int in_use = discovery__ntargets(d->disc) > 0;
-
-	for (int i = 0; i < MAX_SNAPSHOTS && !in_use; i++)
-		in_use = d->snaps[i].active;
-	if (in_use) {
-		d->no_target_since_ns = 0;
-	} else if (!d->no_target_since_ns) {
-		d->no_target_since_ns = now;
-	} else if (d->have_ksyms && now - d->no_target_since_ns >= KSYMS_IDLE_NS) {
-		kallsyms__free(&d->ksyms);
-		memset(&d->ksyms, 0, sizeof(d->ksyms));
-		d->have_ksyms = 0;
-	}
-}
-
 static int on_target(void *ctx, struct pyproc *p)
 {
 	struct daemon *d = ctx;
@@ -254,7 +226,6 @@ static int on_target(void *ctx, struct pyproc *p)
 	char comm[64], where[192];
 	int err;
 
-	daemon_want_ksyms(d);
 	err = sampler__add_target(d->smp, p);
 	if (err) {
 		log_warn("cannot sample pid %d: %s; will retry at the next rescan", pid,
@@ -521,7 +492,7 @@ static void tick(struct daemon *d)
 		d->last_rescan_ns = now;
 	}
 	discover(d);
-	ksyms_idle(d, now);
+	kallsyms__drop_unused(&d->ksyms, now, KSYMS_IDLE_NS);
 	window_roll(d, 0, now);
 	serve__snapshots_tick(d, now);
 	netserver__tick(d->ctl, now);
@@ -619,7 +590,9 @@ static int start(struct daemon *d)
 		log_error("cannot set up the event loop: %s", strerror(-err));
 		return 1;
 	}
-	/* names kernel frames once daemon_want_ksyms has loaded the symbols */
+	/* the kernel's symbols are read when a kernel frame is first named, and dropped after
+	 * KSYMS_IDLE_NS without one: an idle host does not keep them */
+	kallsyms__init_lazy(&d->ksyms);
 	d->coll = collector__new(&co, &d->ksyms);
 	d->disc = discovery__new(d->cfg, &ops);
 	if (!d->coll || !d->disc) {

@@ -224,7 +224,6 @@ static void snapshot_start(struct daemon *d, uint64_t conn, const struct control
 	ops.ctx = r;
 	/* the descendants now alive; later ones come by their fork events */
 	proctree__init(&r->procs, req->pid, req->tree, 0);
-	daemon_want_ksyms(d);
 	r->coll = collector__new(&co, &d->ksyms);
 	r->disc = discovery__new(NULL, &ops);
 	if (!r->coll || !r->disc) {

@@ -21,7 +21,7 @@
 
 /* The loop's period while there is work (daemon.c) */
 #define TICK_NS (100ULL * 1000 * 1000)
-/* How long the kernel symbols are kept with neither a target nor a snapshot. */
+/* How long the kernel symbols are kept without a kernel frame to name. */
 #define KSYMS_IDLE_NS (60ULL * 1000 * 1000 * 1000)
 #define MAX_SNAPSHOTS 8
 #define NS_PER_S      1000000000ULL
@@ -59,11 +59,7 @@ struct daemon {
 	char pw_unavailable[512];
 	struct discovery *disc;
 	struct collector *coll;
-	/* Kernel symbols (5 MiB here) are loaded at the first target and dropped after
-	 * KSYMS_IDLE_NS without one: an idle host does not keep them. */
-	struct kallsyms ksyms;
-	int have_ksyms, ksyms_warned;
-	uint64_t no_target_since_ns; /* 0: targets or snapshots now */
+	struct kallsyms ksyms; /* lazy: loaded at the first kernel frame named */
 	struct netserver *ctl, *http;
 	struct uploader *up; /* NULL when upload.s3 is disabled */
 	struct snapshot_req snaps[MAX_SNAPSHOTS];
@@ -85,8 +81,6 @@ struct daemon {
 
 /* daemon.c: sets the loop's period (TICK_NS while busy) */
 void daemon_set_tick(struct daemon *d, uint64_t period_ns);
-/* Loads the kernel symbols if they are not (a target or a snapshot is about to need them). */
-void daemon_want_ksyms(struct daemon *d);
 
 /* serve.c: listens on control.socket and metrics.listen; closes them (and drops snapshots in
  * flight) */
