@@ -32,7 +32,7 @@ extern const unsigned char snapshot_exit_of_status[CONTROL_STATUS_MAX];
 
 /* A process started a moment ago may not have mapped its interpreter library yet: while it is
  * younger than this, "not a CPython process" is asked again. */
-#define SESSION_SETTLE_MS 1500
+#define SESSION_SETTLE_MS 3000
 
 /* The exit code for an error of pyproc__open or the sampler: -ESRCH is SNAP_NO_PROCESS,
  * -ENOEXEC SNAP_NOT_PYTHON, ... */

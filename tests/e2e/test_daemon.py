@@ -17,7 +17,8 @@ import pytest
 from conftest import REPO, Profile, free_port, workload_path
 
 AGENT = os.environ.get("PYPROF_AGENT", os.path.join(REPO, "build", "pyprof-agent"))
-AGENTCTL = os.environ.get("AGENTCTL", os.path.join(REPO, "build", "agentctl"))
+# absolute: some tests run agentctl from their own directory (make test passes a relative path)
+AGENTCTL = os.path.abspath(os.environ.get("AGENTCTL", os.path.join(REPO, "build", "agentctl")))
 BUSY = workload_path("busy.py")
 
 
@@ -361,10 +362,12 @@ def test_kernel_symbols_are_loaded_only_when_a_kernel_frame_is_named(daemon, bus
     """An idle host does not keep the kernel's symbols (megabytes) in the daemon: a target that
     only sleeps has no kernel frame to name; one that runs and is preempted has."""
     tag = "ksyms-target-%d" % os.getpid()
-    d = daemon(seconds=2, off_cpu=True,
-               targets="  all_python: false\n  cmdline_regex: ['%s']\n" % tag)
+    # asleep before the daemon starts: its start-up (imports, file reads) has kernel frames
     sleeper = subprocess.Popen([any_interp.path, "-c", "import time; time.sleep(60)", tag])
     try:
+        time.sleep(2)
+        d = daemon(seconds=2, off_cpu=True,
+                   targets="  all_python: false\n  cmdline_regex: ['%s']\n" % tag)
         deadline = time.time() + 10
         st = agentctl("status", "--socket", d.sock)
         while time.time() < deadline and "targets: 1" not in st.stdout:

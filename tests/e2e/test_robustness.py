@@ -154,8 +154,9 @@ def test_hostile_target_cannot_crash_hang_or_fool_the_sampler(interp, spawn, tmp
         time.sleep(0.5)  # good samples before
         for kind in HOSTILE_KINDS:
             # long enough for samples of each damage when the machine is busy (0.25 s once
-            # left 3.15, run in its own namespaces, without any of one kind)
-            h.corrupt(kind, 0.5)
+            # left 3.15 without any of one kind; 0.5 s once left 3.6 without not_code, at a
+            # load of 8 on 2 cores)
+            h.corrupt(kind, 0.8)
         time.sleep(0.5)  # good samples after everything was restored
 
     rc, text, err = snapshot_while(p.pid, str(tmp_path), drive)
