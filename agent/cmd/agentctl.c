@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cmd/compare.h"
 #include "cmd/convert.h"
 #include "cmd/dump.h"
 #include "cmd/record.h"
@@ -141,6 +142,13 @@ static void usage(FILE *f)
 	    "  merge INPUT... [--output FILE] [--format FORMAT] [--kind ...] [--rate HZ]\n"
 	    "        [--from ...]\n"
 	    "      Sum profiles (folded, plain or gzipped, or pprof) into one, folded by default.\n"
+	    "  compare --from DIR --host HOST --base START/DURATION --new START/DURATION\n"
+	    "          [--kind cpu|offcpu|wall] [--fail-above PERCENT] [--format text|svg]\n"
+	    "          [--top N] [--output FILE] [--title TEXT]\n"
+	    "      diff over the daemon's stored windows: the windows of HOST in DIR (its\n"
+	    "      output.directory) that start in each range (START as 2026-12-01T10:00Z, UTC;\n"
+	    "      DURATION as 30s, 15m, 1h or 2d) are merged, and the two merges compared as\n"
+	    "      diff does, with the same report and the same --fail-above gate.\n"
 	    "  version\n"
 	    "      Print the version.\n"
 	    "\n"
@@ -154,7 +162,7 @@ static void usage(FILE *f)
 	    "Privileges: snapshot, record, top and status need root, or CAP_BPF + CAP_PERFMON +\n"
 	    "CAP_SYS_PTRACE (with CAP_DAC_READ_SEARCH for targets in private directories and\n"
 	    "CAP_SYSLOG for kernel frame names); dump needs root or CAP_SYS_PTRACE (it reads\n"
-	    "memory, never attaches); convert, diff and merge need none.\n"
+	    "memory, never attaches); convert, diff, merge, compare and serve need none.\n"
 	    "\n"
 	    "Exit status:\n"
 	    "  snapshot, dump, top, status: 0 written (top: quit, or the process exited), 1\n"
@@ -166,8 +174,9 @@ static void usage(FILE *f)
 	    "    loads: the message says why)\n"
 	    "  record: the command's status; 126, 127 as a shell's; 1, 6 or 7 as snapshot's when\n"
 	    "    the profiling cannot start (the command is then not run)\n"
-	    "  convert, diff, merge: 0 done, 1 failure (unreadable or malformed input, or for\n"
-	    "    diff --fail-above a total share grown past PERCENT), 2 usage\n");
+	    "  convert, diff, merge, compare: 0 done, 1 failure (unreadable or malformed input,\n"
+	    "    for compare also a range without windows, or for diff and compare\n"
+	    "    --fail-above a total share grown past PERCENT), 2 usage\n");
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
@@ -526,6 +535,8 @@ int main(int argc, char **argv)
 		return convert__cmd_diff(argc - 1, argv + 1);
 	if (!strcmp(cmd, "merge"))
 		return convert__cmd_merge(argc - 1, argv + 1);
+	if (!strcmp(cmd, "compare"))
+		return compare__cmd(argc - 1, argv + 1);
 	fprintf(stderr, "agentctl: unknown command '%s'\n\n", cmd);
 	usage(stderr);
 	return 2;
