@@ -8,6 +8,7 @@
 #include <string.h>
 #include "cmd/compare.h"
 #include "cmd/convert.h"
+#include "cmd/web.h"
 #include "cmd/dump.h"
 #include "cmd/record.h"
 #include "cmd/snapshot.h"
@@ -537,6 +538,8 @@ int main(int argc, char **argv)
 		return convert__cmd_merge(argc - 1, argv + 1);
 	if (!strcmp(cmd, "compare"))
 		return compare__cmd(argc - 1, argv + 1);
+	if (!strcmp(cmd, "serve"))
+		return web__cmd_serve(argc - 1, argv + 1);
 	fprintf(stderr, "agentctl: unknown command '%s'\n\n", cmd);
 	usage(stderr);
 	return 2;

@@ -1,0 +1,622 @@
+// SPDX-License-Identifier: MIT
+/* agentctl serve (web.h): libmicrohttpd serves the page (web.html, embedded) and a JSON API over
+ * agent/store; the profiles are rendered by the writers agentctl convert and diff use. Every
+ * parameter of a request is validated, and the work of one request is bounded by
+ * STORE_MAX_WINDOWS windows. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include "cmd/web.h"
+#include "format/flamegraph.h"
+#include "format/json.h"
+#include "format/output.h"
+#include "profile/diff.h"
+#include "store/store.h"
+#include "util/log.h"
+
+#define WEB_DEFAULT_LISTEN "127.0.0.1:8080"
+#define WEB_MAX_PARAM	   256	       /* bytes of one query parameter */
+#define WEB_MAX_URL	   2048	       /* bytes of a request's path and query */
+#define WEB_CONN_MEMORY	   (32 * 1024) /* per connection: headers beyond it are refused */
+#define WEB_MAX_CONNS	   32
+#define WEB_THREADS	   2 /* concurrent requests: each may merge many windows */
+#define WEB_DEFAULT_TOP	   500
+#define WEB_MAX_TOP	   10000
+
+/* The page, from web.html, NUL-terminated (the Makefile makes web.o depend on it). */
+__asm__(".section .rodata\n"
+	".global web_page\n"
+	".type web_page, @object\n"
+	"web_page:\n"
+	".incbin \"agent/cmd/web.html\"\n"
+	".byte 0\n"
+	".previous\n");
+extern const char web_page[];
+
+struct web {
+	const char *dir;
+};
+
+/* A response under construction: its body, status and type. */
+struct reply {
+	char *buf;
+	size_t len;
+	FILE *f;
+	unsigned status;
+	const char *type;
+	char disposition[STORE_HOST_MAX + 128];
+};
+
+static int reply__open(struct reply *r, const char *type)
+{
+	memset(r, 0, sizeof(*r));
+	r->status = MHD_HTTP_OK;
+	r->type = type;
+	r->f = open_memstream(&r->buf, &r->len);
+	return r->f ? 0 : -ENOMEM;
+}
+
+/* Drops what was written and makes r a JSON error; the message is logged once, here. */
+static void reply__error(struct reply *r, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void reply__error(struct reply *r, unsigned status, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warn("agentctl serve: %u: %s", status, msg);
+	if (r->f) {
+		fflush(r->f);
+		rewind(r->f);
+		r->len = 0;
+	}
+	r->status = status;
+	r->type = "application/json";
+	r->disposition[0] = '\0';
+	if (r->f) {
+		fputs("{\"error\":", r->f);
+		json__string(r->f, msg);
+		fputs("}\n", r->f);
+	}
+}
+
+static enum MHD_Result reply__send(struct MHD_Connection *c, struct reply *r)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (!r->f || fclose(r->f)) {
+		free(r->buf);
+		return MHD_NO;
+	}
+	r->f = NULL;
+	resp = MHD_create_response_from_buffer(r->len, r->buf, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(r->buf);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", r->type);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	/* nothing the page or a flame graph does may reach beyond this server */
+	MHD_add_response_header(resp, "Content-Security-Policy",
+				"default-src 'self'; script-src 'self' 'unsafe-inline'; "
+				"style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+				"frame-ancestors 'self'");
+	if (r->disposition[0])
+		MHD_add_response_header(resp, "Content-Disposition", r->disposition);
+	ret = MHD_queue_response(c, r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* A query parameter, NULL when absent; -E2BIG through *ret_err when too long. */
+static const char *param(struct MHD_Connection *c, const char *name, int *ret_err)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+
+	if (v && strnlen(v, WEB_MAX_PARAM + 1) > WEB_MAX_PARAM)
+		*ret_err = -E2BIG;
+	return v;
+}
+
+/* What most requests name: a host, a kind and (want_range) a range. Returns 0, or fills r with
+ * the error and returns -EINVAL. */
+static int read_selection(struct MHD_Connection *c, struct reply *r, const char *range_name,
+			  const char **ret_host, enum profile_kind *ret_kind,
+			  struct store_range *ret_range)
+{
+	int big = 0;
+	const char *host = param(c, "host", &big), *kind = param(c, "kind", &big);
+	const char *range = range_name ? param(c, range_name, &big) : NULL;
+
+	if (big) {
+		reply__error(r, MHD_HTTP_CONTENT_TOO_LARGE, "a parameter is longer than %d bytes",
+			     WEB_MAX_PARAM);
+		return -EINVAL;
+	}
+	if (!host || !store__host_valid(host)) {
+		reply__error(r, MHD_HTTP_BAD_REQUEST,
+			     "host: expected a host name ([A-Za-z0-9._-], not starting with '.')");
+		return -EINVAL;
+	}
+	*ret_kind = PROFILE_CPU;
+	if (kind && profile__parse_kind(kind, ret_kind)) {
+		reply__error(r, MHD_HTTP_BAD_REQUEST, "kind: expected cpu, offcpu or wall");
+		return -EINVAL;
+	}
+	if (range_name && (!range || store__parse_range(range, ret_range))) {
+		reply__error(r, MHD_HTTP_BAD_REQUEST,
+			     "%s: expected START/DURATION as 2026-12-01T10:00Z/1h (s, m, h, d; at "
+			     "most a year)",
+			     range_name);
+		return -EINVAL;
+	}
+	*ret_host = host;
+	return 0;
+}
+
+/* The windows of a selection, merged into p. Returns 0, or fills r with the error. */
+static int load_selection(const struct web *w, struct reply *r, const char *host,
+			  enum profile_kind kind, const struct store_range *range,
+			  struct profile *p, struct profile_meta *ret_meta, size_t *ret_windows)
+{
+	struct store_window *ws = NULL;
+	char rs[64], err[768] = "";
+	size_t n = 0, dlen = strlen(w->dir);
+	int ret;
+
+	store__format_range(range, rs, sizeof(rs));
+	ret = store__list_windows(w->dir, host, kind, range, STORE_MAX_WINDOWS, &ws, &n);
+	if (ret == -E2BIG) {
+		reply__error(r, MHD_HTTP_CONTENT_TOO_LARGE,
+			     "%s: more than %d windows of %s; choose a shorter range", rs,
+			     STORE_MAX_WINDOWS, host);
+	} else if (ret) {
+		reply__error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the store: %s",
+			     strerror(-ret));
+	} else if (!n) {
+		reply__error(r, MHD_HTTP_NOT_FOUND, "no %s windows of host %s in %s",
+			     profile__kind_name(kind), host, rs);
+		ret = -ENOENT;
+	} else {
+		ret = store__load(w->dir, ws, n, p, ret_meta, err, sizeof(err));
+		/* the page is told the window's name, not where the store lives */
+		if (ret)
+			reply__error(
+			    r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read window %s",
+			    !strncmp(err, w->dir, dlen) && err[dlen] == '/' ? err + dlen + 1 : err);
+	}
+	free(ws);
+	*ret_windows = n;
+	return ret;
+}
+
+static void json_time(FILE *f, int64_t s)
+{
+	struct store_range one = {s, s + 1};
+	char buf[64];
+
+	store__format_range(&one, buf, sizeof(buf));
+	*strchr(buf, '/') = '\0';
+	json__string(f, buf);
+}
+
+static void api_hosts(const struct web *w, struct reply *r)
+{
+	struct store_host *h = NULL;
+	size_t n = 0;
+	int ret = store__list_hosts(w->dir, 4096, &h, &n);
+
+	if (ret) {
+		reply__error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot list hosts: %s",
+			     strerror(-ret));
+		return;
+	}
+	fputs("{\"hosts\":[", r->f);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(r->f, "%s{\"name\":", i ? "," : "");
+		json__string(r->f, h[i].name);
+		fprintf(r->f, ",\"files\":%zu,\"first\":", h[i].windows);
+		json_time(r->f, h[i].first_s);
+		fputs(",\"last\":", r->f);
+		json_time(r->f, h[i].last_s);
+		fputs("}", r->f);
+	}
+	fputs("]}\n", r->f);
+	free(h);
+}
+
+/* Every window of a host and kind (or in a range), with its samples: the timeline. */
+static void api_windows(const struct web *w, struct MHD_Connection *c, struct reply *r)
+{
+	struct store_range range, *rp = NULL;
+	struct store_window *ws = NULL;
+	enum profile_kind kind;
+	const char *host;
+	size_t n = 0;
+	int ret;
+
+	if (read_selection(c, r, NULL, &host, &kind, NULL))
+		return;
+	if (MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "range")) {
+		if (read_selection(c, r, "range", &host, &kind, &range))
+			return;
+		rp = &range;
+	}
+	ret = store__list_windows(w->dir, host, kind, rp, STORE_MAX_WINDOWS, &ws, &n);
+	if (ret) {
+		reply__error(
+		    r, ret == -E2BIG ? MHD_HTTP_CONTENT_TOO_LARGE : MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "cannot list the windows of %s: %s", host,
+		    ret == -E2BIG ? "too many; give a range" : strerror(-ret));
+		return;
+	}
+	fputs("{\"host\":", r->f);
+	json__string(r->f, host);
+	fprintf(r->f, ",\"kind\":\"%s\",\"windows\":[", profile__kind_name(kind));
+	for (size_t i = 0; i < n; i++) {
+		struct profile_meta meta;
+		struct profile p;
+		char err[512] = "";
+
+		profile__init(&p);
+		ret = store__load(w->dir, &ws[i], 1, &p, &meta, err, sizeof(err));
+		fprintf(r->f, "%s{\"start\":", i ? "," : "");
+		json_time(r->f, ws[i].start_s);
+		fprintf(r->f, ",\"start_s\":%lld,\"name\":", (long long)ws[i].start_s);
+		json__string(r->f, ws[i].name);
+		if (ret) {
+			fputs(",\"samples\":null,\"error\":", r->f);
+			json__string(r->f, "unreadable");
+		} else {
+			fprintf(r->f, ",\"samples\":%llu", (unsigned long long)p.total);
+		}
+		fputs("}", r->f);
+		profile__free(&p);
+	}
+	fputs("]}\n", r->f);
+	free(ws);
+}
+
+static int by_total(const void *a, const void *b)
+{
+	const struct diff_function *x = a, *y = b;
+
+	if (x->base_total != y->base_total)
+		return x->base_total > y->base_total ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static unsigned long read_top(struct MHD_Connection *c)
+{
+	const char *t = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "top");
+	char *end;
+	unsigned long v;
+
+	if (!t)
+		return WEB_DEFAULT_TOP;
+	v = strtoul(t, &end, 10);
+	return end == t || *end || !v || t[0] == '-' ? WEB_DEFAULT_TOP
+	       : v > WEB_MAX_TOP		     ? WEB_MAX_TOP
+						     : v;
+}
+
+/* The function table: the diff of a profile with itself gives each function's self and total
+ * share by the same rules as agentctl diff (lines aggregated, process and thread frames out). */
+static void write_functions(FILE *f, const struct profile *p, unsigned long top)
+{
+	struct diff d;
+
+	if (diff__compute(p, p, &d)) {
+		fputs("[]", f);
+		return;
+	}
+	qsort(d.fns, d.n, sizeof(*d.fns), by_total);
+	fputc('[', f);
+	for (size_t i = 0; i < d.n && i < top; i++) {
+		fprintf(f, "%s{\"name\":", i ? "," : "");
+		json__string(f, d.fns[i].name);
+		fprintf(f, ",\"self\":%.6f,\"total\":%.6f}", d.fns[i].base_self,
+			d.fns[i].base_total);
+	}
+	fprintf(f, "],\"functions_count\":%zu", d.n);
+	diff__free(&d);
+}
+
+static void api_profile(const struct web *w, struct MHD_Connection *c, struct reply *r)
+{
+	const char *host, *fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+	enum output_format of = OUTPUT_FORMAT_MAX;
+	struct store_range range;
+	struct profile_meta meta;
+	enum profile_kind kind;
+	struct profile p;
+	size_t n;
+	char rs[64];
+
+	if (fmt && strcmp(fmt, "json") && output__parse_format(fmt, &of)) {
+		reply__error(r, MHD_HTTP_BAD_REQUEST,
+			     "format: expected json, folded, pprof, speedscope or svg");
+		return;
+	}
+	if (read_selection(c, r, "range", &host, &kind, &range))
+		return;
+	profile__init(&p);
+	if (load_selection(w, r, host, kind, &range, &p, &meta, &n))
+		goto out;
+	store__format_range(&range, rs, sizeof(rs));
+	if (of == OUTPUT_FORMAT_MAX) {
+		fputs("{\"host\":", r->f);
+		json__string(r->f, host);
+		fprintf(r->f, ",\"kind\":\"%s\",\"range\":", profile__kind_name(kind));
+		json__string(r->f, rs);
+		fprintf(r->f, ",\"windows\":%zu,\"total\":%llu,\"functions\":", n,
+			(unsigned long long)p.total);
+		write_functions(r->f, &p, read_top(c));
+		fputs("}\n", r->f);
+		goto out;
+	}
+	meta.title = NULL;
+	r->type = of == OUTPUT_SVG	    ? "image/svg+xml"
+		  : of == OUTPUT_SPEEDSCOPE ? "application/json"
+		  : of == OUTPUT_PPROF	    ? "application/octet-stream"
+					    : "text/plain; charset=utf-8";
+	if (MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "download")) {
+		char stamp[32];
+
+		snprintf(stamp, sizeof(stamp), "%lld-%llds", (long long)range.start_s,
+			 (long long)(range.end_s - range.start_s));
+		snprintf(r->disposition, sizeof(r->disposition),
+			 "attachment; filename=\"%s_%s_%s%s\"", host, stamp,
+			 profile__kind_name(kind), output__extension(of));
+	}
+	if (output__write(&p, &meta, of, r->f))
+		reply__error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render %s", fmt);
+out:
+	profile__free(&p);
+}
+
+static void write_ranked(FILE *f, const struct diff *d, enum diff_order order, size_t top,
+			 const struct diff_function **sorted)
+{
+	size_t shown = diff__rank(d, order, top, sorted);
+
+	fputc('[', f);
+	for (size_t i = 0; i < shown; i++) {
+		const struct diff_function *fn = sorted[i];
+
+		fprintf(f, "%s{\"name\":", i ? "," : "");
+		json__string(f, fn->name);
+		fprintf(f,
+			",\"base_total\":%.6f,\"new_total\":%.6f,\"base_self\":%.6f,"
+			"\"new_self\":%.6f,\"total_change\":%.6f,\"self_change\":%.6f}",
+			fn->base_total, fn->new_total, fn->base_self, fn->new_self,
+			fn->new_total - fn->base_total, fn->new_self - fn->base_self);
+	}
+	fputc(']', f);
+}
+
+static void api_compare(const struct web *w, struct MHD_Connection *c, struct reply *r)
+{
+	const char *host, *fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+	const struct diff_function **sorted = NULL;
+	struct store_range base_r, new_r;
+	struct profile_meta base_meta, new_meta;
+	struct profile base, new;
+	enum profile_kind kind;
+	struct diff d = {0};
+	size_t nb, nn;
+	int svg = fmt && !strcmp(fmt, "svg");
+
+	if (fmt && !svg && strcmp(fmt, "json")) {
+		reply__error(r, MHD_HTTP_BAD_REQUEST, "format: expected json or svg");
+		return;
+	}
+	if (read_selection(c, r, "base", &host, &kind, &base_r) ||
+	    read_selection(c, r, "new", &host, &kind, &new_r))
+		return;
+	profile__init(&base);
+	profile__init(&new);
+	if (load_selection(w, r, host, kind, &base_r, &base, &base_meta, &nb) ||
+	    load_selection(w, r, host, kind, &new_r, &new, &new_meta, &nn))
+		goto out;
+	if (svg) {
+		r->type = "image/svg+xml";
+		new_meta.title = NULL;
+		if (flamegraph__write_diff(&base, &new, &new_meta, r->f))
+			reply__error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render the diff");
+		goto out;
+	}
+	if (diff__compute(&base, &new, &d) || !(sorted = calloc(d.n ? d.n : 1, sizeof(*sorted)))) {
+		reply__error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot compare: %s",
+			     d.base_weight && d.new_weight ? "out of memory" : "no samples");
+		goto out;
+	}
+	fprintf(r->f,
+		"{\"kind\":\"%s\",\"base\":{\"windows\":%zu,\"total\":%llu},"
+		"\"new\":{\"windows\":%zu,\"total\":%llu},\"total_grew\":",
+		profile__kind_name(kind), nb, (unsigned long long)d.base_weight, nn,
+		(unsigned long long)d.new_weight);
+	write_ranked(r->f, &d, DIFF_TOTAL_GREW, read_top(c), sorted);
+	fputs(",\"total_shrank\":", r->f);
+	write_ranked(r->f, &d, DIFF_TOTAL_SHRANK, read_top(c), sorted);
+	fputs("}\n", r->f);
+out:
+	free(sorted);
+	diff__free(&d);
+	profile__free(&base);
+	profile__free(&new);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **con_cls)
+{
+	static int first_call, had_body;
+	const struct web *w = cls;
+	struct reply r;
+
+	/* the first call is for the headers alone; a body of any size is refused (read-only) */
+	if (!*con_cls) {
+		*con_cls = &first_call;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		*upload_data_size = 0;
+		*con_cls = &had_body;
+		return MHD_YES;
+	}
+	if (reply__open(&r, "application/json"))
+		return MHD_NO;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		reply__error(&r, MHD_HTTP_METHOD_NOT_ALLOWED, "read-only: GET only");
+	else if (*con_cls == &had_body)
+		reply__error(&r, MHD_HTTP_CONTENT_TOO_LARGE, "a request has no body here");
+	else if (strlen(url) > WEB_MAX_URL)
+		reply__error(&r, MHD_HTTP_URI_TOO_LONG, "request too long");
+	else if (!strcmp(url, "/")) {
+		r.type = "text/html; charset=utf-8";
+		fputs(web_page, r.f);
+	} else if (!strcmp(url, "/api/hosts"))
+		api_hosts(w, &r);
+	else if (!strcmp(url, "/api/windows"))
+		api_windows(w, c, &r);
+	else if (!strcmp(url, "/api/profile"))
+		api_profile(w, c, &r);
+	else if (!strcmp(url, "/api/compare"))
+		api_compare(w, c, &r);
+	else
+		reply__error(&r, MHD_HTTP_NOT_FOUND, "no such page");
+	return reply__send(c, &r);
+}
+
+/* HOST:PORT, numeric (no name lookups), IPv6 in brackets, into ret. Returns 0 or -EINVAL. */
+static int parse_listen(const char *s, struct sockaddr_storage *ret, int *ret_loopback)
+{
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
+				 .ai_socktype = SOCK_STREAM},
+			*ai = NULL;
+	const char *colon = strrchr(s, ':');
+	char host[64];
+	size_t hlen;
+
+	if (!colon || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    atoi(colon + 1) > 65535)
+		return -EINVAL;
+	hlen = colon - s;
+	if (hlen >= 2 && s[0] == '[' && s[hlen - 1] == ']') {
+		s++;
+		hlen -= 2;
+	}
+	if (!hlen || hlen >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (getaddrinfo(host, colon + 1, &hints, &ai) || !ai)
+		return -EINVAL;
+	memset(ret, 0, sizeof(*ret));
+	memcpy(ret, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	if (ret->ss_family == AF_INET)
+		*ret_loopback = (ntohl(((struct sockaddr_in *)ret)->sin_addr.s_addr) >> 24) == 127;
+	else
+		*ret_loopback = !memcmp(&((struct sockaddr_in6 *)ret)->sin6_addr, &in6addr_loopback,
+					sizeof(in6addr_loopback));
+	return 0;
+}
+
+int web__cmd_serve(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"from", required_argument, NULL, 'F'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {},
+	};
+	const char *listen = WEB_DEFAULT_LISTEN;
+	struct web w = {0};
+	struct sockaddr_storage addr;
+	const union MHD_DaemonInfo *info;
+	struct MHD_Daemon *d;
+	struct stat st = {0};
+	char shown[INET6_ADDRSTRLEN + 2] = "[";
+	sigset_t stop;
+	int c, loopback, sig;
+
+	while ((c = getopt_long(argc, argv, "F:l:", longopts, NULL)) != -1) {
+		if (c == 'F')
+			w.dir = optarg;
+		else if (c == 'l')
+			listen = optarg;
+		else
+			goto usage;
+	}
+	if (optind != argc || !w.dir)
+		goto usage;
+	if (parse_listen(listen, &addr, &loopback)) {
+		fprintf(stderr,
+			"agentctl serve: --listen: expected ADDRESS:PORT (numeric, IPv6 in "
+			"brackets), got '%s'\n",
+			listen);
+		return 2;
+	}
+	if (stat(w.dir, &st)) {
+		log_error("agentctl serve: %s: %s", w.dir, strerror(errno));
+		return 1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		log_error("agentctl serve: %s: not a directory", w.dir);
+		return 1;
+	}
+	if (!loopback)
+		log_warn("agentctl serve: listening on %s, beyond loopback: there is no "
+			 "authentication, anyone who can reach it reads every stored profile",
+			 listen);
+	/* the server's threads inherit the mask: the signals come to sigwait below */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+				 (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+			     0, NULL, NULL, handle, &w, MHD_OPTION_SOCK_ADDR, &addr,
+			     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)WEB_THREADS,
+			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_MAX_CONNS,
+			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)WEB_CONN_MEMORY,
+			     MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+	if (!d) {
+		log_error("agentctl serve: cannot listen on %s: %s", listen, strerror(errno));
+		return 1;
+	}
+	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	if (addr.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&addr)->sin6_addr, shown + 1,
+			  sizeof(shown) - 2);
+	else
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&addr)->sin_addr, shown, sizeof(shown));
+	if (addr.ss_family == AF_INET6)
+		strcat(shown, "]");
+	fprintf(stderr, "agentctl serve: serving %s read-only on http://%s:%u/\n", w.dir, shown,
+		info ? info->port : 0);
+	do {
+		if (sigwait(&stop, &sig))
+			break;
+	} while (sig != SIGINT && sig != SIGTERM);
+	MHD_stop_daemon(d);
+	return 0;
+usage:
+	fprintf(stderr,
+		"agentctl serve: usage: agentctl serve --from DIR [--listen ADDRESS:PORT]\n");
+	return 2;
+}
