@@ -150,6 +150,11 @@ static void usage(FILE *f)
 	    "      output.directory) that start in each range (START as 2026-12-01T10:00Z, UTC;\n"
 	    "      DURATION as 30s, 15m, 1h or 2d) are merged, and the two merges compared as\n"
 	    "      diff does, with the same report and the same --fail-above gate.\n"
+	    "  serve --from DIR [--listen ADDRESS:PORT]\n"
+	    "      A read-only web view of DIR's stored windows (default 127.0.0.1:8080; any\n"
+	    "      other address is warned of: there is no authentication): hosts, a timeline\n"
+	    "      of a host's windows, the flame graph and function table of a range, two\n"
+	    "      ranges compared, downloads; a JSON API under /api. Stops on SIGINT/SIGTERM.\n"
 	    "  version\n"
 	    "      Print the version.\n"
 	    "\n"
@@ -177,7 +182,8 @@ static void usage(FILE *f)
 	    "    the profiling cannot start (the command is then not run)\n"
 	    "  convert, diff, merge, compare: 0 done, 1 failure (unreadable or malformed input,\n"
 	    "    for compare also a range without windows, or for diff and compare\n"
-	    "    --fail-above a total share grown past PERCENT), 2 usage\n");
+	    "    --fail-above a total share grown past PERCENT), 2 usage\n"
+	    "  serve: 0 stopped by SIGINT or SIGTERM, 1 cannot serve (DIR, address), 2 usage\n");
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
