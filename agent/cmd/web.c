@@ -20,6 +20,7 @@
 #include "format/output.h"
 #include "profile/diff.h"
 #include "store/store.h"
+#include "store/wincache.h"
 #include "util/log.h"
 
 #define WEB_DEFAULT_LISTEN "127.0.0.1:8080"
@@ -41,8 +42,15 @@ __asm__(".section .rodata\n"
 	".previous\n");
 extern const char web_page[];
 
+/* Kept between requests: a day of windows merged a few times over, and totals of a year of
+ * 60 s windows; the bytes are an estimate of the merged profiles' memory. */
+#define WEB_CACHE_MERGES 16
+#define WEB_CACHE_BYTES	 (512UL << 20)
+#define WEB_CACHE_TOTALS 600000
+
 struct web {
 	const char *dir;
+	struct wincache *cache;
 };
 
 /* A response under construction: its body, status and type. */
@@ -167,11 +175,13 @@ static int read_selection(struct MHD_Connection *c, struct reply *r, const char 
 	return 0;
 }
 
-/* The windows of a selection, merged into p. Returns 0, or fills r with the error. */
-static int load_selection(const struct web *w, struct reply *r, const char *host,
-			  enum profile_kind kind, const struct store_range *range,
-			  struct profile *p, struct profile_meta *ret_meta, size_t *ret_windows)
+/* The windows of a selection, merged (from the cache when it holds them). Returns the merge
+ * (wincache__put it), or NULL with r filled with the error. */
+static const struct wincache_merge *load_selection(const struct web *w, struct reply *r,
+						   const char *host, enum profile_kind kind,
+						   const struct store_range *range)
 {
+	const struct wincache_merge *m = NULL;
 	struct store_window *ws = NULL;
 	char rs[64], err[768] = "";
 	size_t n = 0, dlen = strlen(w->dir);
@@ -189,18 +199,16 @@ static int load_selection(const struct web *w, struct reply *r, const char *host
 	} else if (!n) {
 		reply__error(r, MHD_HTTP_NOT_FOUND, "no %s windows of host %s in %s",
 			     profile__kind_name(kind), host, rs);
-		ret = -ENOENT;
 	} else {
-		ret = store__load(w->dir, ws, n, p, ret_meta, err, sizeof(err));
+		m = wincache__merge(w->cache, w->dir, ws, n, err, sizeof(err), &ret);
 		/* the page is told the window's name, not where the store lives */
-		if (ret)
+		if (!m)
 			reply__error(
 			    r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read window %s",
 			    !strncmp(err, w->dir, dlen) && err[dlen] == '/' ? err + dlen + 1 : err);
 	}
 	free(ws);
-	*ret_windows = n;
-	return ret;
+	return m;
 }
 
 static void json_time(FILE *f, int64_t s)
@@ -267,24 +275,17 @@ static void api_windows(const struct web *w, struct MHD_Connection *c, struct re
 	json__string(r->f, host);
 	fprintf(r->f, ",\"kind\":\"%s\",\"windows\":[", profile__kind_name(kind));
 	for (size_t i = 0; i < n; i++) {
-		struct profile_meta meta;
-		struct profile p;
-		char err[512] = "";
+		uint64_t total = 0;
 
-		profile__init(&p);
-		ret = store__load(w->dir, &ws[i], 1, &p, &meta, err, sizeof(err));
+		ret = wincache__total(w->cache, w->dir, &ws[i], &total);
 		fprintf(r->f, "%s{\"start\":", i ? "," : "");
 		json_time(r->f, ws[i].start_s);
 		fprintf(r->f, ",\"start_s\":%lld,\"name\":", (long long)ws[i].start_s);
 		json__string(r->f, ws[i].name);
-		if (ret) {
-			fputs(",\"samples\":null,\"error\":", r->f);
-			json__string(r->f, "unreadable");
-		} else {
-			fprintf(r->f, ",\"samples\":%llu", (unsigned long long)p.total);
-		}
-		fputs("}", r->f);
-		profile__free(&p);
+		if (ret)
+			fputs(",\"samples\":null,\"error\":\"unreadable\"}", r->f);
+		else
+			fprintf(r->f, ",\"samples\":%llu}", (unsigned long long)total);
 	}
 	fputs("]}\n", r->f);
 	free(ws);
@@ -339,11 +340,10 @@ static void api_profile(const struct web *w, struct MHD_Connection *c, struct re
 {
 	const char *host, *fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
 	enum output_format of = OUTPUT_FORMAT_MAX;
+	const struct wincache_merge *m;
 	struct store_range range;
 	struct profile_meta meta;
 	enum profile_kind kind;
-	struct profile p;
-	size_t n;
 	char rs[64];
 
 	if (fmt && strcmp(fmt, "json") && output__parse_format(fmt, &of)) {
@@ -353,18 +353,19 @@ static void api_profile(const struct web *w, struct MHD_Connection *c, struct re
 	}
 	if (read_selection(c, r, "range", &host, &kind, &range))
 		return;
-	profile__init(&p);
-	if (load_selection(w, r, host, kind, &range, &p, &meta, &n))
-		goto out;
+	m = load_selection(w, r, host, kind, &range);
+	if (!m)
+		return;
+	meta = m->meta;
 	store__format_range(&range, rs, sizeof(rs));
 	if (of == OUTPUT_FORMAT_MAX) {
 		fputs("{\"host\":", r->f);
 		json__string(r->f, host);
 		fprintf(r->f, ",\"kind\":\"%s\",\"range\":", profile__kind_name(kind));
 		json__string(r->f, rs);
-		fprintf(r->f, ",\"windows\":%zu,\"total\":%llu,\"functions\":", n,
-			(unsigned long long)p.total);
-		write_functions(r->f, &p, read_top(c));
+		fprintf(r->f, ",\"windows\":%zu,\"total\":%llu,\"functions\":", m->windows,
+			(unsigned long long)m->p.total);
+		write_functions(r->f, &m->p, read_top(c));
 		fputs("}\n", r->f);
 		goto out;
 	}
@@ -382,10 +383,10 @@ static void api_profile(const struct web *w, struct MHD_Connection *c, struct re
 			 "attachment; filename=\"%s_%s_%s%s\"", host, stamp,
 			 profile__kind_name(kind), output__extension(of));
 	}
-	if (output__write(&p, &meta, of, r->f))
+	if (output__write(&m->p, &meta, of, r->f))
 		reply__error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render %s", fmt);
 out:
-	profile__free(&p);
+	wincache__put(w->cache, m);
 }
 
 static void write_ranked(FILE *f, const struct diff *d, enum diff_order order, size_t top,
@@ -412,12 +413,11 @@ static void api_compare(const struct web *w, struct MHD_Connection *c, struct re
 {
 	const char *host, *fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
 	const struct diff_function **sorted = NULL;
+	const struct wincache_merge *base = NULL, *new = NULL;
 	struct store_range base_r, new_r;
-	struct profile_meta base_meta, new_meta;
-	struct profile base, new;
+	struct profile_meta new_meta;
 	enum profile_kind kind;
 	struct diff d = {0};
-	size_t nb, nn;
 	int svg = fmt && !strcmp(fmt, "svg");
 
 	if (fmt && !svg && strcmp(fmt, "json")) {
@@ -427,19 +427,20 @@ static void api_compare(const struct web *w, struct MHD_Connection *c, struct re
 	if (read_selection(c, r, "base", &host, &kind, &base_r) ||
 	    read_selection(c, r, "new", &host, &kind, &new_r))
 		return;
-	profile__init(&base);
-	profile__init(&new);
-	if (load_selection(w, r, host, kind, &base_r, &base, &base_meta, &nb) ||
-	    load_selection(w, r, host, kind, &new_r, &new, &new_meta, &nn))
+	base = load_selection(w, r, host, kind, &base_r);
+	new = base ? load_selection(w, r, host, kind, &new_r) : NULL;
+	if (!new)
 		goto out;
 	if (svg) {
 		r->type = "image/svg+xml";
+		new_meta = new->meta;
 		new_meta.title = NULL;
-		if (flamegraph__write_diff(&base, &new, &new_meta, r->f))
+		if (flamegraph__write_diff(&base->p, &new->p, &new_meta, r->f))
 			reply__error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render the diff");
 		goto out;
 	}
-	if (diff__compute(&base, &new, &d) || !(sorted = calloc(d.n ? d.n : 1, sizeof(*sorted)))) {
+	if (diff__compute(&base->p, &new->p, &d) ||
+	    !(sorted = calloc(d.n ? d.n : 1, sizeof(*sorted)))) {
 		reply__error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot compare: %s",
 			     d.base_weight && d.new_weight ? "out of memory" : "no samples");
 		goto out;
@@ -447,8 +448,8 @@ static void api_compare(const struct web *w, struct MHD_Connection *c, struct re
 	fprintf(r->f,
 		"{\"kind\":\"%s\",\"base\":{\"windows\":%zu,\"total\":%llu},"
 		"\"new\":{\"windows\":%zu,\"total\":%llu},\"total_grew\":",
-		profile__kind_name(kind), nb, (unsigned long long)d.base_weight, nn,
-		(unsigned long long)d.new_weight);
+		profile__kind_name(kind), base->windows, (unsigned long long)d.base_weight,
+		new->windows, (unsigned long long)d.new_weight);
 	write_ranked(r->f, &d, DIFF_TOTAL_GREW, read_top(c), sorted);
 	fputs(",\"total_shrank\":", r->f);
 	write_ranked(r->f, &d, DIFF_TOTAL_SHRANK, read_top(c), sorted);
@@ -456,8 +457,8 @@ static void api_compare(const struct web *w, struct MHD_Connection *c, struct re
 out:
 	free(sorted);
 	diff__free(&d);
-	profile__free(&base);
-	profile__free(&new);
+	wincache__put(w->cache, base);
+	wincache__put(w->cache, new);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -583,6 +584,11 @@ int web__cmd_serve(int argc, char **argv)
 		log_warn("agentctl serve: listening on %s, beyond loopback: there is no "
 			 "authentication, anyone who can reach it reads every stored profile",
 			 listen);
+	w.cache = wincache__new(WEB_CACHE_MERGES, WEB_CACHE_BYTES, WEB_CACHE_TOTALS);
+	if (!w.cache) {
+		log_error("agentctl serve: out of memory");
+		return 1;
+	}
 	/* the server's threads inherit the mask: the signals come to sigwait below */
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
@@ -597,6 +603,7 @@ int web__cmd_serve(int argc, char **argv)
 			     MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
 	if (!d) {
 		log_error("agentctl serve: cannot listen on %s: %s", listen, strerror(errno));
+		wincache__free(w.cache);
 		return 1;
 	}
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -614,6 +621,7 @@ int web__cmd_serve(int argc, char **argv)
 			break;
 	} while (sig != SIGINT && sig != SIGTERM);
 	MHD_stop_daemon(d);
+	wincache__free(w.cache);
 	return 0;
 usage:
 	fprintf(stderr,

@@ -8,6 +8,7 @@ import gzip
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -435,3 +436,25 @@ def test_page_in_chromium_shows_flame_graph_table_and_compare(server, playwright
     assert "no cpu windows" in seen["error_text"]
     for shot in ("web-profile.png", "web-compare.png"):
         assert os.path.getsize(os.path.join(ARTIFACTS, shot)) > 10000
+
+
+def test_a_window_written_again_is_read_again(store, tmp_path):
+    """The server keeps merges and totals between requests, keyed by each file's name, size and
+    modification time: a window rewritten in place is not served from the cache."""
+    d = tmp_path / "store"
+    shutil.copytree(store[0], d)
+    s = Server(str(d))
+    try:
+        sel = "/api/profile" + q(host=HOST, range=BASE_RANGE)
+        first = s.json(sel)
+        assert s.json(sel) == first  # served again, from the cache
+        windows = s.json("/api/windows" + q(host=HOST))["windows"]
+        victim = d / windows[0]["name"]
+        victim.write_text("app (100);main (/srv/app.py:1);z (/srv/z.py:1) 1000\n")
+        again = s.json(sel)
+        assert again["total"] == first["total"] - windows[0]["samples"] + 1000
+        assert "z (/srv/z.py)" in {f["name"] for f in again["functions"]}
+        assert s.json("/api/windows" + q(host=HOST))["windows"][0]["samples"] == 1000
+    finally:
+        s.stop()
+    assert s.proc.returncode == 0
