@@ -19,7 +19,7 @@ LAYERS = [
     ("format", "folded pprof speedscope flamegraph output json input"),
     ("config", "config yaml describe"),
     ("upload", "uploader spool s3"),
-    ("store", "store wincache"),
+    ("store", "store wincache s3store"),
     ("daemon", "daemon discovery control netserver window state status serve"),
     ("cmd", "agentctl pyprof-agent session snapshot record dump top convert compare web"),
 ]

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "cmd/compare.h"
 #include "cmd/convert.h"
+#include "store/s3store.h"
 #include "store/store.h"
 #include "util/log.h"
 
@@ -15,7 +16,7 @@
 static const char compare_usage[] =
     "agentctl compare: usage: agentctl compare --from DIR --host HOST --base START/DURATION\n"
     "       --new START/DURATION [--kind cpu|offcpu|wall] [--fail-above PERCENT]\n"
-    "       [--format text|svg] [--top N] [--output FILE]\n"
+    "       [--format text|svg] [--top N] [--output FILE] [--cache DIR]\n"
     "       START as 2026-12-01T10:00Z (UTC), DURATION as 30s, 15m, 1h or 2d\n";
 
 static int usage_error(const char *fmt, const char *opt, const char *value)
@@ -56,23 +57,51 @@ static int load_range(const char *dir, const char *host, enum profile_kind kind,
 	return ret;
 }
 
+/* Fetches both ranges' windows from S3 into the cache directory (cache, or the default), whose
+ * path goes to ret_dir. Returns 0, or logs why not and returns -errno. */
+static int sync_ranges(const char *url, const char *cache, const char *host, enum profile_kind kind,
+		       const struct store_range *base, const struct store_range *new, char *ret_dir,
+		       size_t size)
+{
+	char err[1024] = "";
+	struct s3store *s = s3store__open(url, err, sizeof(err));
+	size_t nb = 0, nn = 0;
+	int ret;
+
+	if (!s) {
+		log_error("agentctl compare: %s: %s", url, err);
+		return -EINVAL;
+	}
+	ret = cache ? (snprintf(ret_dir, size, "%s", cache) >= (int)size ? -ENAMETOOLONG : 0)
+		    : s3store__default_cache(s, ret_dir, size);
+	if (ret)
+		log_error("agentctl compare: the cache directory's path is too long");
+	if (!ret)
+		ret = s3store__sync(s, host, kind, base, ret_dir, &nb, err, sizeof(err));
+	if (!ret)
+		ret = s3store__sync(s, host, kind, new, ret_dir, &nn, err, sizeof(err));
+	if (ret && err[0])
+		log_error("agentctl compare: %s", err);
+	else if (!ret)
+		log_info("agentctl compare: %zu windows fetched from %s into %s", nb + nn, url,
+			 ret_dir);
+	s3store__close(s);
+	return ret;
+}
+
 int compare__cmd(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"from", required_argument, NULL, 'F'},
-	    {"host", required_argument, NULL, 'H'},
-	    {"base", required_argument, NULL, 'b'},
-	    {"new", required_argument, NULL, 'N'},
-	    {"kind", required_argument, NULL, 'k'},
-	    {"fail-above", required_argument, NULL, 'a'},
-	    {"format", required_argument, NULL, 'f'},
-	    {"top", required_argument, NULL, 'n'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"title", required_argument, NULL, 't'},
-	    {},
+	    {"from", required_argument, NULL, 'F'},   {"host", required_argument, NULL, 'H'},
+	    {"base", required_argument, NULL, 'b'},   {"new", required_argument, NULL, 'N'},
+	    {"kind", required_argument, NULL, 'k'},   {"fail-above", required_argument, NULL, 'a'},
+	    {"format", required_argument, NULL, 'f'}, {"top", required_argument, NULL, 'n'},
+	    {"output", required_argument, NULL, 'o'}, {"title", required_argument, NULL, 't'},
+	    {"cache", required_argument, NULL, 'c'},  {},
 	};
 	struct diff_report_opts r = {.top = COMPARE_DEFAULT_TOP, .fail_above = -1};
-	const char *dir = NULL, *host = NULL, *title = NULL;
+	const char *dir = NULL, *host = NULL, *title = NULL, *cache = NULL;
+	char cache_buf[4096];
 	struct store_range base_r = {0}, new_r = {0};
 	enum profile_kind kind = PROFILE_CPU;
 	struct profile_meta base_meta, new_meta;
@@ -80,7 +109,7 @@ int compare__cmd(int argc, char **argv)
 	int c, have_base = 0, have_new = 0, ret = CONVERT_FAILED;
 	char *end;
 
-	while ((c = getopt_long(argc, argv, "F:H:b:N:k:a:f:n:o:t:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "F:H:b:N:k:a:f:n:o:t:c:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'F':
 			dir = optarg;
@@ -129,6 +158,9 @@ int compare__cmd(int argc, char **argv)
 		case 't':
 			title = optarg;
 			break;
+		case 'c':
+			cache = optarg;
+			break;
 		default: /* getopt_long has said what is wrong */
 			fputs(compare_usage, stderr);
 			return CONVERT_USAGE;
@@ -142,6 +174,12 @@ int compare__cmd(int argc, char **argv)
 				       : "--base and --new are required",
 			compare_usage);
 		return CONVERT_USAGE;
+	}
+	if (s3store__is_url(dir)) {
+		if (sync_ranges(dir, cache, host, kind, &base_r, &new_r, cache_buf,
+				sizeof(cache_buf)))
+			return CONVERT_FAILED;
+		dir = cache_buf;
 	}
 	profile__init(&base);
 	profile__init(&new);

@@ -458,3 +458,96 @@ def test_a_window_written_again_is_read_again(store, tmp_path):
     finally:
         s.stop()
     assert s.proc.returncode == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# agentctl compare --from s3://
+
+
+S3_BUCKET, S3_SECRET = "fleet-profiles", "compare-secret-not-for-logs"
+
+
+@pytest.fixture
+def s3_store(store, tmp_path):
+    """The store's windows under s3://fleet-profiles/pyprof/ as the uploader keys them, in
+    s3rver, behind the front that checks every request's SigV4 signature."""
+    from conftest import free_port
+    from s3.front import S3Front
+    from s3.store import ACCESS_KEY, S3rver, ensure_s3rver
+
+    ensure_s3rver()
+    s3 = S3rver(str(tmp_path / "s3data"), S3_BUCKET, free_port())
+    s3.start()
+    front = S3Front(free_port(), s3.port, S3_SECRET, "us-east-1", ACCESS_KEY)
+    front.start()
+    try:
+        for path in store[1]["base"] + store[1]["new"] + [
+                os.path.join(store[0], "web-1_20261203T100000Z_cpu.folded")]:
+            m = re.match(r"(.+)_(\d{4})(\d\d)(\d\d)T(\d{6})Z_(\w+)\.folded", os.path.basename(path))
+            host, y, mo, d, hms, kind = m.groups()
+            data = open(path, "rb").read()
+            if not path.endswith(".gz"):
+                data = gzip.compress(data)
+            key = "pyprof/%s/%s/%s/%s/%sZ-%s.folded.gz" % (host, y, mo, d, hms, kind)
+            req = urllib.request.Request("http://127.0.0.1:%d/%s/%s" % (s3.port, S3_BUCKET, key),
+                                         data=data, method="PUT")
+            urllib.request.urlopen(req, timeout=10).close()
+        # a key outside the day's folder, which must never be fetched
+        req = urllib.request.Request("http://127.0.0.1:%d/%s/pyprof/web-1/2026/12/01/x/100000Z-cpu.folded.gz"
+                                     % (s3.port, S3_BUCKET), data=b"junk", method="PUT")
+        urllib.request.urlopen(req, timeout=10).close()
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=S3_SECRET,
+                   AWS_ENDPOINT_URL="http://127.0.0.1:%d" % front.port, AWS_REGION="us-east-1",
+                   XDG_CACHE_HOME=str(tmp_path / "cache"))
+        env.pop("AWS_SESSION_TOKEN", None)
+        yield env, front
+    finally:
+        front.stop()
+        s3.stop()
+    for r in front.requests:  # the secret itself never travels
+        assert S3_SECRET not in repr(r.headers)
+
+
+def run_env(env, *args):
+    p = subprocess.run([os.path.join(BUILD, "agentctl")] + [str(a) for a in args],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert 0 <= p.returncode < 128, p.stderr
+    return p
+
+
+def test_compare_from_s3_prints_what_it_prints_from_a_directory(store, s3_store, tmp_path):
+    env, front = s3_store
+    args = ["--host", HOST, "--base", BASE_RANGE, "--new", NEW_RANGE, "--fail-above", "5"]
+    local = run_agentctl("compare", "--from", store[0], *args)
+    remote = run_env(env, "compare", "--from", "s3://%s/pyprof/" % S3_BUCKET, *args)
+    assert remote.returncode == local.rc == EXIT_FAILED, remote.stderr
+    assert remote.stdout == local.stdout
+    assert "FAIL: 'f (/srv/app.py)'" in remote.stderr
+    assert front.requests and all(not r.problem for r in front.requests), \
+        [(r.path, r.problem) for r in front.requests if r.problem]
+    gets = [r.path for r in front.requests if "list-type" not in r.path]
+    assert len(gets) == 10 and not any("/x/" in g for g in gets)
+    assert S3_SECRET not in remote.stderr
+    # a second run reads the cache: listings only, no object fetched again
+    n = len(front.requests)
+    again = run_env(env, "compare", "--from", "s3://%s/pyprof" % S3_BUCKET, *args)
+    assert again.stdout == local.stdout
+    assert all("list-type" in r.path for r in front.requests[n:])
+
+
+def test_compare_from_s3_names_what_failed(store, s3_store, tmp_path):
+    env, front = s3_store
+    r = run_env(env, "compare", "--from", "s3://%s/pyprof/" % S3_BUCKET, "--host", HOST,
+                "--base", BASE_RANGE, "--new", "2026-12-03T10:00Z/1h")
+    assert r.returncode == EXIT_FAILED
+    assert "web-1_20261203T100000Z_cpu.folded.gz: line 1" in r.stderr, r.stderr
+    r = run_env(dict(env, AWS_SECRET_ACCESS_KEY="wrong"), "compare", "--from",
+                "s3://%s/pyprof/" % S3_BUCKET, "--host", HOST, "--base", BASE_RANGE,
+                "--new", NEW_RANGE, "--cache", str(tmp_path / "other"))
+    assert r.returncode == EXIT_FAILED
+    assert "cannot list s3://fleet-profiles/pyprof/web-1/2026/12/01/" in r.stderr, r.stderr
+    assert "403" in r.stderr and "wrong" not in r.stderr
+    r = run_env(dict(env, AWS_ENDPOINT_URL="http://127.0.0.1:1"), "compare", "--from",
+                "s3://%s/pyprof/" % S3_BUCKET, "--host", HOST, "--base", BASE_RANGE,
+                "--new", NEW_RANGE, "--cache", str(tmp_path / "other2"))
+    assert r.returncode == EXIT_FAILED and "cannot list" in r.stderr, r.stderr

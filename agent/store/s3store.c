@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: MIT
+/* Stored windows fetched from S3 into a local cache directory (s3store.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "store/s3store.h"
+#include "upload/s3.h"
+#include "util/atomicfile.h"
+#include "util/hashmap.h"
+
+#define LIST_MAX_BYTES (8UL << 20) /* one ListObjectsV2 page (1,000 keys) is far less */
+#define LIST_MAX_PAGES 100	   /* one day of a host: 100,000 keys */
+
+struct s3store {
+	char bucket[64];
+	char prefix[1024]; /* without leading or trailing '/' */
+	char endpoint[1024], region[64], ca_file[1024];
+	struct s3_target target;
+	struct s3_credentials cred;
+	struct s3_client *client;
+	int curl_ready;
+};
+
+int s3store__is_url(const char *from)
+{
+	return !strncmp(from, "s3://", 5);
+}
+
+static int env_copy(const char *name, const char *fallback, char *buf, size_t size)
+{
+	const char *v = getenv(name);
+
+	if (!v || !*v)
+		v = fallback;
+	return snprintf(buf, size, "%s", v ? v : "") >= (int)size ? -ENAMETOOLONG : 0;
+}
+
+struct s3store *s3store__open(const char *url, char *err, size_t err_len)
+{
+	struct s3store *s = calloc(1, sizeof(*s));
+	struct s3_env env = {
+	    .access_key_id = getenv("AWS_ACCESS_KEY_ID"),
+	    .secret_access_key = getenv("AWS_SECRET_ACCESS_KEY"),
+	    .session_token = getenv("AWS_SESSION_TOKEN"),
+	    .profile = getenv("AWS_PROFILE"),
+	};
+	const char *b = url + 5, *slash;
+	char cred_file[1024], why[512];
+	size_t blen, plen;
+
+	if (!s) {
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	slash = strchr(b, '/');
+	blen = slash ? (size_t)(slash - b) : strlen(b);
+	if (!s3store__is_url(url) || !blen || blen >= sizeof(s->bucket)) {
+		snprintf(err, err_len, "expected s3://BUCKET/PREFIX/, got '%s'", url);
+		goto fail;
+	}
+	memcpy(s->bucket, b, blen);
+	if (slash) {
+		while (*slash == '/')
+			slash++;
+		plen = strlen(slash);
+		while (plen && slash[plen - 1] == '/')
+			plen--;
+		if (plen >= sizeof(s->prefix)) {
+			snprintf(err, err_len, "the prefix of '%s' is too long", url);
+			goto fail;
+		}
+		memcpy(s->prefix, slash, plen);
+	}
+	if (env_copy("AWS_ENDPOINT_URL", NULL, s->endpoint, sizeof(s->endpoint)) ||
+	    env_copy("AWS_REGION", getenv("AWS_DEFAULT_REGION"), s->region, sizeof(s->region)) ||
+	    env_copy("AWS_CA_BUNDLE", NULL, s->ca_file, sizeof(s->ca_file))) {
+		snprintf(err, err_len, "AWS_ENDPOINT_URL, AWS_REGION or AWS_CA_BUNDLE is too long");
+		goto fail;
+	}
+	if (!s->region[0])
+		strcpy(s->region, "us-east-1");
+	s->target = (struct s3_target){
+	    .endpoint = s->endpoint[0] ? s->endpoint : "https://s3.amazonaws.com",
+	    .region = s->region,
+	    .bucket = s->bucket,
+	    .path_style = s->endpoint[0] != '\0',
+	    .ca_file = s->ca_file,
+	};
+	if (s3__check_target(&s->target, why, sizeof(why))) {
+		snprintf(err, err_len, "%s", why);
+		goto fail;
+	}
+	if (env_copy("AWS_SHARED_CREDENTIALS_FILE", NULL, cred_file, sizeof(cred_file)))
+		cred_file[0] = '\0';
+	if (!cred_file[0])
+		snprintf(cred_file, sizeof(cred_file), "%s/.aws/credentials",
+			 getenv("HOME") ? getenv("HOME") : "/root");
+	if (s3__credentials(&env, cred_file, &s->cred, why, sizeof(why))) {
+		snprintf(err, err_len, "credentials: %s", why);
+		goto fail;
+	}
+	if (s3__global_init()) {
+		snprintf(err, err_len, "libcurl cannot start (7.87 or newer is needed)");
+		goto fail;
+	}
+	s->curl_ready = 1;
+	s->client = s3_client__new();
+	if (!s->client) {
+		snprintf(err, err_len, "out of memory");
+		goto fail;
+	}
+	return s;
+fail:
+	s3store__close(s);
+	return NULL;
+}
+
+void s3store__close(struct s3store *s)
+{
+	if (!s)
+		return;
+	s3_client__free(s->client);
+	if (s->curl_ready)
+		s3__global_cleanup();
+	s3__credentials_wipe(&s->cred);
+	free(s);
+}
+
+int s3store__default_cache(const struct s3store *s, char *buf, size_t size)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	uint64_t h = hash__bytes(s->prefix, strlen(s->prefix), 0x5eed);
+	int n;
+
+	if (xdg && *xdg == '/')
+		n = snprintf(buf, size, "%s/pyprof-agent/s3/%s-%016llx", xdg, s->bucket,
+			     (unsigned long long)h);
+	else
+		n = snprintf(buf, size, "%s/.cache/pyprof-agent/s3/%s-%016llx",
+			     home && *home ? home : "/root", s->bucket, (unsigned long long)h);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* "HHMMSSZ-KIND.folded.gz" under a day's prefix -> its start and kind. */
+static int parse_leaf(const char *leaf, int64_t day_s, enum profile_kind *ret_kind,
+		      int64_t *ret_start)
+{
+	static const char ext[] = ".folded.gz";
+	size_t len = strlen(leaf), klen;
+	char kind[16];
+	int h, m, sec;
+
+	if (len < 8 + sizeof(ext) || leaf[6] != 'Z' || leaf[7] != '-' ||
+	    strcmp(leaf + len - (sizeof(ext) - 1), ext) ||
+	    sscanf(leaf, "%2d%2d%2d", &h, &m, &sec) != 3 || strspn(leaf, "0123456789") != 6 ||
+	    h > 23 || m > 59 || sec > 59)
+		return -EINVAL;
+	klen = len - 8 - (sizeof(ext) - 1);
+	if (!klen || klen >= sizeof(kind))
+		return -EINVAL;
+	memcpy(kind, leaf + 8, klen);
+	kind[klen] = '\0';
+	if (profile__parse_kind(kind, ret_kind))
+		return -EINVAL;
+	*ret_start = day_s + h * 3600 + m * 60 + sec;
+	return 0;
+}
+
+static void describe(const struct s3_result *res, char *buf, size_t size)
+{
+	char d[600];
+
+	s3__describe(res, d, sizeof(d));
+	snprintf(buf, size, "%s", d);
+}
+
+/* GETs key into cache_dir/name, whole or not at all. */
+static int fetch(struct s3store *s, const char *key, const char *cache_dir, const char *name,
+		 char *err, size_t err_len)
+{
+	struct s3_result res;
+	struct atomic_file a;
+	char path[4096], why[600];
+	size_t len = 0;
+	char *body = NULL;
+	int ret;
+
+	if (snprintf(path, sizeof(path), "%s/%s", cache_dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	s3_client__get(s->client, &s->target, &s->cred, key, NULL, S3STORE_MAX_OBJECT, &res, &body,
+		       &len);
+	if (res.status != S3_OK) {
+		describe(&res, why, sizeof(why));
+		snprintf(err, err_len, "s3://%s/%s: %s", s->bucket, key, why);
+		free(body);
+		return -EIO;
+	}
+	ret = atomicfile__open(&a, path, NULL);
+	if (!ret) {
+		if (fwrite(body, 1, len, a.f) != len) {
+			atomicfile__abort(&a);
+			ret = -EIO;
+		} else {
+			ret = atomicfile__commit(&a, 0600);
+		}
+	}
+	free(body);
+	if (ret)
+		snprintf(err, err_len, "cannot write %s: %s", path, strerror(-ret));
+	return ret;
+}
+
+/* Lists one day of a host and fetches what r wants and the cache lacks. */
+static int sync_day(struct s3store *s, const char *host, enum profile_kind kind,
+		    const struct store_range *r, int64_t day_s, const char *cache_dir,
+		    size_t *fetched, char *err, size_t err_len)
+{
+	char day_prefix[1400], query[8192], enc_prefix[4200], enc_token[1600], token[1100] = "";
+	time_t t = (time_t)day_s;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(day_prefix, sizeof(day_prefix), "%s%s%s/%04d/%02d/%02d/", s->prefix,
+		 s->prefix[0] ? "/" : "", host, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+	s3__query_encode(day_prefix, enc_prefix, sizeof(enc_prefix));
+	for (int page = 0; page < LIST_MAX_PAGES; page++) {
+		struct s3_result res;
+		char *body = NULL, key[1500], why[600];
+		size_t len = 0, pos = 0, dlen = strlen(day_prefix);
+		int more, ret = 0;
+
+		/* parameters in sorted order: SigV4 signs the canonical query */
+		s3__query_encode(token, enc_token, sizeof(enc_token));
+		snprintf(query, sizeof(query), "%s%s%slist-type=2&prefix=%s",
+			 token[0] ? "continuation-token=" : "", enc_token, token[0] ? "&" : "",
+			 enc_prefix);
+		s3_client__get(s->client, &s->target, &s->cred, "", query, LIST_MAX_BYTES, &res,
+			       &body, &len);
+		if (res.status != S3_OK) {
+			describe(&res, why, sizeof(why));
+			snprintf(err, err_len, "cannot list s3://%s/%s: %s", s->bucket, day_prefix,
+				 why);
+			free(body);
+			return -EIO;
+		}
+		while (!ret && !s3__list_next(body, len, &pos, "Key", key, sizeof(key))) {
+			struct store_window w;
+			int64_t start;
+			enum profile_kind k;
+			char stamp[32];
+			struct stat st;
+			char path[4096];
+
+			/* nothing outside the day's prefix, nothing in a deeper folder */
+			if (strncmp(key, day_prefix, dlen) || strchr(key + dlen, '/') ||
+			    parse_leaf(key + dlen, day_s, &k, &start) || k != kind ||
+			    start < r->start_s || start >= r->end_s)
+				continue;
+			t = (time_t)start;
+			gmtime_r(&t, &tm);
+			strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+			snprintf(w.name, sizeof(w.name), "%s_%s_%s.folded.gz", host, stamp,
+				 profile__kind_name(k));
+			snprintf(path, sizeof(path), "%s/%s", cache_dir, w.name);
+			if (!stat(path, &st))
+				continue; /* a window's key is written once */
+			ret = fetch(s, key, cache_dir, w.name, err, err_len);
+			if (!ret)
+				(*fetched)++;
+		}
+		more = ret ? 0 : s3__list_truncated(body, len, token, sizeof(token));
+		free(body);
+		if (ret)
+			return ret;
+		if (more < 0) {
+			snprintf(err, err_len, "s3://%s/%s: a truncated listing without a token",
+				 s->bucket, day_prefix);
+			return -EIO;
+		}
+		if (!more)
+			return 0;
+	}
+	snprintf(err, err_len, "s3://%s/%s: more than %d pages of keys", s->bucket, day_prefix,
+		 LIST_MAX_PAGES);
+	return -E2BIG;
+}
+
+int s3store__sync(struct s3store *s, const char *host, enum profile_kind kind,
+		  const struct store_range *r, const char *cache_dir, size_t *ret_fetched,
+		  char *err, size_t err_len)
+{
+	int ret;
+
+	*ret_fetched = 0;
+	if (!store__host_valid(host)) {
+		snprintf(err, err_len, "not a host name: '%s'", host);
+		return -EINVAL;
+	}
+	ret = make_dirs(cache_dir);
+	if (ret) {
+		snprintf(err, err_len, "cannot create %s: %s", cache_dir, strerror(-ret));
+		return ret;
+	}
+	/* the uploader keys windows by their start's UTC day */
+	for (int64_t day = r->start_s - r->start_s % 86400; day < r->end_s && !ret; day += 86400)
+		ret = sync_day(s, host, kind, r, day, cache_dir, ret_fetched, err, err_len);
+	return ret;
+}
