@@ -146,7 +146,7 @@ $(BUILD)/pyprof-floor: tests/bench/floor.c $(LIB_OBJS)
 	$(CC) $(CFLAGS) $< $(LIB_OBJS) $(LDLIBS) -o $@
 
 bench: all $(BUILD)/pyprof-floor
-	@for b in oncpu offcpu daemon churn scale codechurn; do \
+	@for b in oncpu offcpu daemon churn scale codechurn web; do \
 		AGENTCTL=$(BUILD)/agentctl PYPROF_AGENT=$(BUILD)/pyprof-agent $(PYTHON) tests/bench/$$b.py \
 			|| exit 1; done
 
