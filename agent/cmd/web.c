@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "format/json.h"
 #include "format/output.h"
 #include "profile/diff.h"
+#include "store/s3store.h"
 #include "store/store.h"
 #include "store/wincache.h"
 #include "util/log.h"
@@ -49,8 +51,10 @@ extern const char web_page[];
 #define WEB_CACHE_TOTALS 600000
 
 struct web {
-	const char *dir;
+	const char *dir; /* the store, or the local cache of the S3 one */
 	struct wincache *cache;
+	struct s3store *s3;	 /* NULL: a directory */
+	pthread_mutex_t s3_lock; /* s3store has one connection */
 };
 
 /* A response under construction: its body, status and type. */
@@ -129,6 +133,28 @@ static enum MHD_Result reply__send(struct MHD_Connection *c, struct reply *r)
 	return ret;
 }
 
+/* From S3: fetches what the request needs (host and kind; range NULL: all) into the cache.
+ * Returns 0, or fills r with the error. */
+static int web_sync(struct web *w, struct reply *r, const char *host, enum profile_kind kind,
+		    const struct store_range *range)
+{
+	char err[1024] = "";
+	size_t n = 0;
+	int ret;
+
+	if (!w->s3)
+		return 0;
+	pthread_mutex_lock(&w->s3_lock);
+	ret = s3store__sync(w->s3, host, kind, range, w->dir, &n, err, sizeof(err));
+	pthread_mutex_unlock(&w->s3_lock);
+	if (ret)
+		reply__error(r, ret == -E2BIG ? MHD_HTTP_CONTENT_TOO_LARGE : MHD_HTTP_BAD_GATEWAY,
+			     "the store: %s", err);
+	else if (n)
+		log_info("agentctl serve: %zu windows of %s fetched", n, host);
+	return ret;
+}
+
 /* A query parameter, NULL when absent; -E2BIG through *ret_err when too long. */
 static const char *param(struct MHD_Connection *c, const char *name, int *ret_err)
 {
@@ -177,8 +203,8 @@ static int read_selection(struct MHD_Connection *c, struct reply *r, const char 
 
 /* The windows of a selection, merged (from the cache when it holds them). Returns the merge
  * (wincache__put it), or NULL with r filled with the error. */
-static const struct wincache_merge *load_selection(const struct web *w, struct reply *r,
-						   const char *host, enum profile_kind kind,
+static const struct wincache_merge *load_selection(struct web *w, struct reply *r, const char *host,
+						   enum profile_kind kind,
 						   const struct store_range *range)
 {
 	const struct wincache_merge *m = NULL;
@@ -188,6 +214,8 @@ static const struct wincache_merge *load_selection(const struct web *w, struct r
 	int ret;
 
 	store__format_range(range, rs, sizeof(rs));
+	if (web_sync(w, r, host, kind, range))
+		return NULL;
 	ret = store__list_windows(w->dir, host, kind, range, STORE_MAX_WINDOWS, &ws, &n);
 	if (ret == -E2BIG) {
 		reply__error(r, MHD_HTTP_CONTENT_TOO_LARGE,
@@ -221,12 +249,41 @@ static void json_time(FILE *f, int64_t s)
 	json__string(f, buf);
 }
 
-static void api_hosts(const struct web *w, struct reply *r)
+/* From S3: the hosts' folders; what is in them is known once a host is asked for. */
+static void api_hosts_s3(struct web *w, struct reply *r)
+{
+	char(*names)[STORE_HOST_MAX + 1] = NULL, err[1024] = "";
+	size_t n = 0;
+	int ret;
+
+	pthread_mutex_lock(&w->s3_lock);
+	ret = s3store__list_hosts(w->s3, 4096, &names, &n, err, sizeof(err));
+	pthread_mutex_unlock(&w->s3_lock);
+	if (ret) {
+		reply__error(r, MHD_HTTP_BAD_GATEWAY, "the store: %s", err);
+		return;
+	}
+	fputs("{\"hosts\":[", r->f);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(r->f, "%s{\"name\":", i ? "," : "");
+		json__string(r->f, names[i]);
+		fputs(",\"files\":null,\"first\":null,\"last\":null}", r->f);
+	}
+	fputs("]}\n", r->f);
+	free(names);
+}
+
+static void api_hosts(struct web *w, struct reply *r)
 {
 	struct store_host *h = NULL;
 	size_t n = 0;
-	int ret = store__list_hosts(w->dir, 4096, &h, &n);
+	int ret;
 
+	if (w->s3) {
+		api_hosts_s3(w, r);
+		return;
+	}
+	ret = store__list_hosts(w->dir, 4096, &h, &n);
 	if (ret) {
 		reply__error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot list hosts: %s",
 			     strerror(-ret));
@@ -247,7 +304,7 @@ static void api_hosts(const struct web *w, struct reply *r)
 }
 
 /* Every window of a host and kind (or in a range), with its samples: the timeline. */
-static void api_windows(const struct web *w, struct MHD_Connection *c, struct reply *r)
+static void api_windows(struct web *w, struct MHD_Connection *c, struct reply *r)
 {
 	struct store_range range, *rp = NULL;
 	struct store_window *ws = NULL;
@@ -263,6 +320,8 @@ static void api_windows(const struct web *w, struct MHD_Connection *c, struct re
 			return;
 		rp = &range;
 	}
+	if (web_sync(w, r, host, kind, rp))
+		return;
 	ret = store__list_windows(w->dir, host, kind, rp, STORE_MAX_WINDOWS, &ws, &n);
 	if (ret) {
 		reply__error(
@@ -336,7 +395,7 @@ static void write_functions(FILE *f, const struct profile *p, unsigned long top)
 	diff__free(&d);
 }
 
-static void api_profile(const struct web *w, struct MHD_Connection *c, struct reply *r)
+static void api_profile(struct web *w, struct MHD_Connection *c, struct reply *r)
 {
 	const char *host, *fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
 	enum output_format of = OUTPUT_FORMAT_MAX;
@@ -409,7 +468,7 @@ static void write_ranked(FILE *f, const struct diff *d, enum diff_order order, s
 	fputc(']', f);
 }
 
-static void api_compare(const struct web *w, struct MHD_Connection *c, struct reply *r)
+static void api_compare(struct web *w, struct MHD_Connection *c, struct reply *r)
 {
 	const char *host, *fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
 	const struct diff_function **sorted = NULL;
@@ -466,7 +525,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			      size_t *upload_data_size, void **con_cls)
 {
 	static int first_call, had_body;
-	const struct web *w = cls;
+	struct web *w = cls;
 	struct reply r;
 
 	/* the first call is for the headers alone; a body of any size is refused (read-only) */
@@ -543,9 +602,11 @@ int web__cmd_serve(int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"from", required_argument, NULL, 'F'},
 	    {"listen", required_argument, NULL, 'l'},
+	    {"cache", required_argument, NULL, 'c'},
 	    {},
 	};
-	const char *listen = WEB_DEFAULT_LISTEN;
+	const char *listen = WEB_DEFAULT_LISTEN, *from = NULL, *cache = NULL;
+	char cache_buf[4096], err[1024] = "";
 	struct web w = {0};
 	struct sockaddr_storage addr;
 	const union MHD_DaemonInfo *info;
@@ -555,16 +616,19 @@ int web__cmd_serve(int argc, char **argv)
 	sigset_t stop;
 	int c, loopback, sig;
 
-	while ((c = getopt_long(argc, argv, "F:l:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "F:l:c:", longopts, NULL)) != -1) {
 		if (c == 'F')
-			w.dir = optarg;
+			from = optarg;
 		else if (c == 'l')
 			listen = optarg;
+		else if (c == 'c')
+			cache = optarg;
 		else
 			goto usage;
 	}
-	if (optind != argc || !w.dir)
+	if (optind != argc || !from)
 		goto usage;
+	w.dir = from;
 	if (parse_listen(listen, &addr, &loopback)) {
 		fprintf(stderr,
 			"agentctl serve: --listen: expected ADDRESS:PORT (numeric, IPv6 in "
@@ -572,11 +636,29 @@ int web__cmd_serve(int argc, char **argv)
 			listen);
 		return 2;
 	}
-	if (stat(w.dir, &st)) {
+	if (s3store__is_url(from)) {
+		w.s3 = s3store__open(from, err, sizeof(err));
+		if (!w.s3) {
+			log_error("agentctl serve: %s: %s", from, err);
+			return 1;
+		}
+		if (cache)
+			snprintf(cache_buf, sizeof(cache_buf), "%s", cache);
+		else if (s3store__default_cache(w.s3, cache_buf, sizeof(cache_buf)))
+			cache_buf[0] = '\0';
+		w.dir = cache_buf;
+		/* created by the first fetch (s3store__sync) */
+		if (!cache_buf[0]) {
+			log_error("agentctl serve: the cache directory's path is too long");
+			s3store__close(w.s3);
+			return 1;
+		}
+		pthread_mutex_init(&w.s3_lock, NULL);
+	} else if (stat(w.dir, &st)) {
 		log_error("agentctl serve: %s: %s", w.dir, strerror(errno));
 		return 1;
 	}
-	if (!S_ISDIR(st.st_mode)) {
+	if (!w.s3 && !S_ISDIR(st.st_mode)) {
 		log_error("agentctl serve: %s: not a directory", w.dir);
 		return 1;
 	}
@@ -604,6 +686,7 @@ int web__cmd_serve(int argc, char **argv)
 	if (!d) {
 		log_error("agentctl serve: cannot listen on %s: %s", listen, strerror(errno));
 		wincache__free(w.cache);
+		s3store__close(w.s3);
 		return 1;
 	}
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -614,7 +697,7 @@ int web__cmd_serve(int argc, char **argv)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&addr)->sin_addr, shown, sizeof(shown));
 	if (addr.ss_family == AF_INET6)
 		strcat(shown, "]");
-	fprintf(stderr, "agentctl serve: serving %s read-only on http://%s:%u/\n", w.dir, shown,
+	fprintf(stderr, "agentctl serve: serving %s read-only on http://%s:%u/\n", from, shown,
 		info ? info->port : 0);
 	do {
 		if (sigwait(&stop, &sig))
@@ -622,9 +705,11 @@ int web__cmd_serve(int argc, char **argv)
 	} while (sig != SIGINT && sig != SIGTERM);
 	MHD_stop_daemon(d);
 	wincache__free(w.cache);
+	s3store__close(w.s3);
 	return 0;
 usage:
 	fprintf(stderr,
-		"agentctl serve: usage: agentctl serve --from DIR [--listen ADDRESS:PORT]\n");
+		"agentctl serve: usage: agentctl serve --from DIR|s3://BUCKET/PREFIX/ [--listen "
+		"ADDRESS:PORT] [--cache DIR]\n");
 	return 2;
 }

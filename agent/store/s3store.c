@@ -167,19 +167,37 @@ static int make_dirs(const char *path)
 	return 0;
 }
 
-/* "HHMMSSZ-KIND.folded.gz" under a day's prefix -> its start and kind. */
-static int parse_leaf(const char *leaf, int64_t day_s, enum profile_kind *ret_kind,
-		      int64_t *ret_start)
+/* "YYYY/MM/DD/HHMMSSZ-KIND.folded.gz", a key after its host's folder -> start and kind. */
+static int parse_rest(const char *rest, enum profile_kind *ret_kind, int64_t *ret_start)
 {
 	static const char ext[] = ".folded.gz";
-	size_t len = strlen(leaf), klen;
-	char kind[16];
-	int h, m, sec;
+	const char *leaf = rest + 11;
+	size_t len, klen;
+	char kind[16], stamp[24];
+	int y, mo, d, h, m, sec;
+	struct tm tm = {0};
+	time_t t;
 
+	if (strlen(rest) < 11 || rest[4] != '/' || rest[7] != '/' || rest[10] != '/' ||
+	    strspn(rest, "0123456789") != 4 || strspn(rest + 5, "0123456789") != 2 ||
+	    strspn(rest + 8, "0123456789") != 2)
+		return -EINVAL;
+	len = strlen(leaf);
 	if (len < 8 + sizeof(ext) || leaf[6] != 'Z' || leaf[7] != '-' ||
-	    strcmp(leaf + len - (sizeof(ext) - 1), ext) ||
-	    sscanf(leaf, "%2d%2d%2d", &h, &m, &sec) != 3 || strspn(leaf, "0123456789") != 6 ||
-	    h > 23 || m > 59 || sec > 59)
+	    strcmp(leaf + len - (sizeof(ext) - 1), ext) || strspn(leaf, "0123456789") != 6)
+		return -EINVAL;
+	snprintf(stamp, sizeof(stamp), "%.4s%.2s%.2s%.6s", rest, rest + 5, rest + 8, leaf);
+	if (sscanf(stamp, "%4d%2d%2d%2d%2d%2d", &y, &mo, &d, &h, &m, &sec) != 6 || y < 1970 ||
+	    mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || m > 59 || sec > 59)
+		return -EINVAL;
+	tm = (struct tm){.tm_year = y - 1900,
+			 .tm_mon = mo - 1,
+			 .tm_mday = d,
+			 .tm_hour = h,
+			 .tm_min = m,
+			 .tm_sec = sec};
+	t = timegm(&tm);
+	if (t == (time_t)-1 || tm.tm_mday != d)
 		return -EINVAL;
 	klen = len - 8 - (sizeof(ext) - 1);
 	if (!klen || klen >= sizeof(kind))
@@ -188,7 +206,7 @@ static int parse_leaf(const char *leaf, int64_t day_s, enum profile_kind *ret_ki
 	kind[klen] = '\0';
 	if (profile__parse_kind(kind, ret_kind))
 		return -EINVAL;
-	*ret_start = day_s + h * 3600 + m * 60 + sec;
+	*ret_start = (int64_t)t;
 	return 0;
 }
 
@@ -236,85 +254,116 @@ static int fetch(struct s3store *s, const char *key, const char *cache_dir, cons
 	return ret;
 }
 
-/* Lists one day of a host and fetches what r wants and the cache lacks. */
-static int sync_day(struct s3store *s, const char *host, enum profile_kind kind,
-		    const struct store_range *r, int64_t day_s, const char *cache_dir,
-		    size_t *fetched, char *err, size_t err_len)
+/* Lists prefix (with delimiter '/' when delim) page by page, calling on_page for each until it
+ * returns non-zero (a -errno, or 1: enough). Returns 0 or -errno with a message in err. */
+static int list_prefix(struct s3store *s, const char *prefix, int delim,
+		       int (*on_page)(void *ctx, const char *body, size_t len), void *ctx,
+		       char *err, size_t err_len)
 {
-	char day_prefix[1400], query[8192], enc_prefix[4200], enc_token[1600], token[1100] = "";
-	time_t t = (time_t)day_s;
-	struct tm tm;
+	char query[8192], enc_prefix[4200], enc_token[1600], token[1100] = "";
 
-	gmtime_r(&t, &tm);
-	snprintf(day_prefix, sizeof(day_prefix), "%s%s%s/%04d/%02d/%02d/", s->prefix,
-		 s->prefix[0] ? "/" : "", host, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-	s3__query_encode(day_prefix, enc_prefix, sizeof(enc_prefix));
+	s3__query_encode(prefix, enc_prefix, sizeof(enc_prefix));
 	for (int page = 0; page < LIST_MAX_PAGES; page++) {
 		struct s3_result res;
-		char *body = NULL, key[1500], why[600];
-		size_t len = 0, pos = 0, dlen = strlen(day_prefix);
-		int more, ret = 0;
+		char *body = NULL, why[600];
+		size_t len = 0;
+		int more, ret;
 
 		/* parameters in sorted order: SigV4 signs the canonical query */
 		s3__query_encode(token, enc_token, sizeof(enc_token));
-		snprintf(query, sizeof(query), "%s%s%slist-type=2&prefix=%s",
+		snprintf(query, sizeof(query), "%s%s%s%slist-type=2&prefix=%s",
 			 token[0] ? "continuation-token=" : "", enc_token, token[0] ? "&" : "",
-			 enc_prefix);
+			 delim ? "delimiter=%2F&" : "", enc_prefix);
 		s3_client__get(s->client, &s->target, &s->cred, "", query, LIST_MAX_BYTES, &res,
 			       &body, &len);
 		if (res.status != S3_OK) {
 			describe(&res, why, sizeof(why));
-			snprintf(err, err_len, "cannot list s3://%s/%s: %s", s->bucket, day_prefix,
+			snprintf(err, err_len, "cannot list s3://%s/%s: %s", s->bucket, prefix,
 				 why);
 			free(body);
 			return -EIO;
 		}
-		while (!ret && !s3__list_next(body, len, &pos, "Key", key, sizeof(key))) {
-			struct store_window w;
-			int64_t start;
-			enum profile_kind k;
-			char stamp[32];
-			struct stat st;
-			char path[4096];
-
-			/* nothing outside the day's prefix, nothing in a deeper folder */
-			if (strncmp(key, day_prefix, dlen) || strchr(key + dlen, '/') ||
-			    parse_leaf(key + dlen, day_s, &k, &start) || k != kind ||
-			    start < r->start_s || start >= r->end_s)
-				continue;
-			t = (time_t)start;
-			gmtime_r(&t, &tm);
-			strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-			snprintf(w.name, sizeof(w.name), "%s_%s_%s.folded.gz", host, stamp,
-				 profile__kind_name(k));
-			snprintf(path, sizeof(path), "%s/%s", cache_dir, w.name);
-			if (!stat(path, &st))
-				continue; /* a window's key is written once */
-			ret = fetch(s, key, cache_dir, w.name, err, err_len);
-			if (!ret)
-				(*fetched)++;
-		}
+		ret = on_page(ctx, body, len);
 		more = ret ? 0 : s3__list_truncated(body, len, token, sizeof(token));
 		free(body);
 		if (ret)
-			return ret;
+			return ret < 0 ? ret : 0;
 		if (more < 0) {
 			snprintf(err, err_len, "s3://%s/%s: a truncated listing without a token",
-				 s->bucket, day_prefix);
+				 s->bucket, prefix);
 			return -EIO;
 		}
 		if (!more)
 			return 0;
 	}
-	snprintf(err, err_len, "s3://%s/%s: more than %d pages of keys", s->bucket, day_prefix,
+	snprintf(err, err_len, "s3://%s/%s: more than %d pages of keys", s->bucket, prefix,
 		 LIST_MAX_PAGES);
 	return -E2BIG;
+}
+
+struct sync_ctx {
+	struct s3store *s;
+	const char *host, *cache_dir;
+	enum profile_kind kind;
+	const struct store_range *r;
+	char host_prefix[1400];
+	size_t fetched, seen;
+	char *err;
+	size_t err_len;
+};
+
+/* Fetches the windows of one listing page that are wanted and not in the cache yet. */
+static int sync_page(void *ctx, const char *body, size_t len)
+{
+	struct sync_ctx *c = ctx;
+	size_t pos = 0, hlen = strlen(c->host_prefix);
+	char key[1500];
+
+	while (!s3__list_next(body, len, &pos, "Key", key, sizeof(key))) {
+		char name[STORE_HOST_MAX + 64], stamp[32], path[4096];
+		enum profile_kind k;
+		struct stat st;
+		int64_t start;
+		time_t t;
+		struct tm tm;
+		int ret;
+
+		/* nothing outside the host's folder, nothing but the uploader's key layout */
+		if (strncmp(key, c->host_prefix, hlen) || parse_rest(key + hlen, &k, &start) ||
+		    k != c->kind || (c->r && (start < c->r->start_s || start >= c->r->end_s)))
+			continue;
+		if (++c->seen > STORE_MAX_WINDOWS) {
+			snprintf(c->err, c->err_len, "more than %d windows of %s",
+				 STORE_MAX_WINDOWS, c->host);
+			return -E2BIG;
+		}
+		t = (time_t)start;
+		gmtime_r(&t, &tm);
+		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+		snprintf(name, sizeof(name), "%s_%s_%s.folded.gz", c->host, stamp,
+			 profile__kind_name(k));
+		snprintf(path, sizeof(path), "%s/%s", c->cache_dir, name);
+		if (!stat(path, &st))
+			continue; /* a window's key is written once */
+		ret = fetch(c->s, key, c->cache_dir, name, c->err, c->err_len);
+		if (ret)
+			return ret;
+		c->fetched++;
+	}
+	return 0;
 }
 
 int s3store__sync(struct s3store *s, const char *host, enum profile_kind kind,
 		  const struct store_range *r, const char *cache_dir, size_t *ret_fetched,
 		  char *err, size_t err_len)
 {
+	struct sync_ctx c = {.s = s,
+			     .host = host,
+			     .cache_dir = cache_dir,
+			     .kind = kind,
+			     .r = r,
+			     .err = err,
+			     .err_len = err_len};
 	int ret;
 
 	*ret_fetched = 0;
@@ -327,8 +376,76 @@ int s3store__sync(struct s3store *s, const char *host, enum profile_kind kind,
 		snprintf(err, err_len, "cannot create %s: %s", cache_dir, strerror(-ret));
 		return ret;
 	}
-	/* the uploader keys windows by their start's UTC day */
-	for (int64_t day = r->start_s - r->start_s % 86400; day < r->end_s && !ret; day += 86400)
-		ret = sync_day(s, host, kind, r, day, cache_dir, ret_fetched, err, err_len);
+	snprintf(c.host_prefix, sizeof(c.host_prefix), "%s%s%s/", s->prefix,
+		 s->prefix[0] ? "/" : "", host);
+	if (!r) {
+		ret = list_prefix(s, c.host_prefix, 0, sync_page, &c, err, err_len);
+	} else {
+		/* the uploader keys windows by their start's UTC day: list only those days */
+		for (int64_t day = r->start_s - r->start_s % 86400; day < r->end_s && !ret;
+		     day += 86400) {
+			char day_prefix[1500];
+			time_t t = (time_t)day;
+			struct tm tm;
+
+			gmtime_r(&t, &tm);
+			snprintf(day_prefix, sizeof(day_prefix), "%s%04d/%02d/%02d/", c.host_prefix,
+				 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+			ret = list_prefix(s, day_prefix, 1, sync_page, &c, err, err_len);
+		}
+	}
+	*ret_fetched = c.fetched;
 	return ret;
+}
+
+struct hosts_ctx {
+	const char *prefix;
+	char (*names)[STORE_HOST_MAX + 1];
+	size_t n, max;
+};
+
+static int hosts_page(void *ctx, const char *body, size_t len)
+{
+	struct hosts_ctx *c = ctx;
+	size_t pos = 0, plen = strlen(c->prefix);
+	char p[1500];
+
+	/* CommonPrefixes' <Prefix>PREFIX/HOST/</Prefix>; the request's own <Prefix> is shorter */
+	while (!s3__list_next(body, len, &pos, "Prefix", p, sizeof(p))) {
+		size_t l = strlen(p);
+
+		if (l <= plen + 1 || strncmp(p, c->prefix, plen) || p[l - 1] != '/')
+			continue;
+		p[l - 1] = '\0';
+		if (!store__host_valid(p + plen))
+			continue;
+		if (c->n == c->max)
+			return -E2BIG;
+		snprintf(c->names[c->n++], STORE_HOST_MAX + 1, "%s", p + plen);
+	}
+	return 0;
+}
+
+int s3store__list_hosts(struct s3store *s, size_t max, char (**ret)[STORE_HOST_MAX + 1],
+			size_t *ret_n, char *err, size_t err_len)
+{
+	char prefix[1100];
+	struct hosts_ctx c = {.prefix = prefix, .max = max};
+	int rc;
+
+	snprintf(prefix, sizeof(prefix), "%s%s", s->prefix, s->prefix[0] ? "/" : "");
+	c.names = calloc(max ? max : 1, sizeof(*c.names));
+	if (!c.names)
+		return -ENOMEM;
+	rc = list_prefix(s, prefix, 1, hosts_page, &c, err, err_len);
+	if (rc == -E2BIG)
+		snprintf(err, err_len, "more than %zu hosts under s3://%s/%s", max, s->bucket,
+			 prefix);
+	if (rc) {
+		free(c.names);
+		return rc;
+	}
+	*ret = c.names;
+	*ret_n = c.n;
+	return 0;
 }

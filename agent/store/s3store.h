@@ -31,11 +31,17 @@ int s3store__is_url(const char *from);
  * HASH of the prefix (so two prefixes never share one). */
 int s3store__default_cache(const struct s3store *s, char *buf, size_t size);
 
-/* Fetches into cache_dir (created if need be) the windows of host and kind that start in r and
- * that it does not hold yet. *ret_fetched: how many were. Returns 0 or -errno with a message
- * in err naming the key or the listing that failed. */
+/* Fetches into cache_dir (created if need be) the windows of host and kind that start in r
+ * (NULL: every one, at most STORE_MAX_WINDOWS) and that it does not hold yet. *ret_fetched: how
+ * many were. Returns 0 or -errno with a message in err naming the key or the listing that failed.
+ */
 int s3store__sync(struct s3store *s, const char *host, enum profile_kind kind,
 		  const struct store_range *r, const char *cache_dir, size_t *ret_fetched,
 		  char *err, size_t err_len);
+
+/* The hosts with a folder under the prefix (a delimited listing), at most max, as *ret (free()
+ * it). Returns 0 or -errno with a message in err. */
+int s3store__list_hosts(struct s3store *s, size_t max, char (**ret)[STORE_HOST_MAX + 1],
+			size_t *ret_n, char *err, size_t err_len);
 
 #endif

@@ -172,11 +172,11 @@ def test_compare_reads_the_kind_asked_for(store):
 class Server:
     """agentctl serve on a port the kernel picks, stopped (and killed if need be) at the end."""
 
-    def __init__(self, directory, listen="127.0.0.1:0"):
-        self.log = open(os.path.join(directory + ".serve.log"), "w+")
+    def __init__(self, directory, listen="127.0.0.1:0", env=None, log=None, extra=()):
+        self.log = open(log or os.path.join(directory + ".serve.log"), "w+")
         self.proc = subprocess.Popen([os.path.join(BUILD, "agentctl"), "serve", "--from",
-                                      directory, "--listen", listen],
-                                     stdout=subprocess.DEVNULL, stderr=self.log)
+                                      directory, "--listen", listen] + list(extra),
+                                     stdout=subprocess.DEVNULL, stderr=self.log, env=env)
         deadline = time.monotonic() + 10
         self.url = None
         while time.monotonic() < deadline and self.url is None:
@@ -492,6 +492,13 @@ def s3_store(store, tmp_path):
             req = urllib.request.Request("http://127.0.0.1:%d/%s/%s" % (s3.port, S3_BUCKET, key),
                                          data=data, method="PUT")
             urllib.request.urlopen(req, timeout=10).close()
+        # s3rver (its filesystem walk, lib/stores/filesystem.js) prunes folders under a common
+        # prefix before it sees their objects, so a delimited listing names a host's folder only
+        # when an object sits directly in it (S3 itself lists it anyway): one is put there,
+        # which is no window and must never be fetched
+        req = urllib.request.Request("http://127.0.0.1:%d/%s/pyprof/%s/README" % (
+            s3.port, S3_BUCKET, HOST), data=b"not a window", method="PUT")
+        urllib.request.urlopen(req, timeout=10).close()
         # a key outside the day's folder, which must never be fetched
         req = urllib.request.Request("http://127.0.0.1:%d/%s/pyprof/web-1/2026/12/01/x/100000Z-cpu.folded.gz"
                                      % (s3.port, S3_BUCKET), data=b"junk", method="PUT")
@@ -551,3 +558,44 @@ def test_compare_from_s3_names_what_failed(store, s3_store, tmp_path):
                 "s3://%s/pyprof/" % S3_BUCKET, "--host", HOST, "--base", BASE_RANGE,
                 "--new", NEW_RANGE, "--cache", str(tmp_path / "other2"))
     assert r.returncode == EXIT_FAILED and "cannot list" in r.stderr, r.stderr
+
+
+def test_serve_from_s3_gives_what_it_gives_from_a_directory(server, s3_store, tmp_path):
+    env, front = s3_store
+    s = Server("s3://%s/pyprof/" % S3_BUCKET, env=env, log=str(tmp_path / "serve.log"))
+    try:
+        assert [h["name"] for h in s.json("/api/hosts")["hosts"]] == [HOST]
+        for path in ("/api/profile" + q(host=HOST, range=BASE_RANGE),
+                     "/api/compare" + q(host=HOST, base=BASE_RANGE, new=NEW_RANGE)):
+            assert s.json(path) == server.json(path)
+        code, _, body = s.get("/api/profile" + q(host=HOST, range=NEW_RANGE, format="folded"))
+        assert code == 200 and body == server.get("/api/profile" + q(
+            host=HOST, range=NEW_RANGE, format="folded"))[2]
+        # the whole timeline: every window of the host fetched, the corrupt one shown as such
+        remote = s.json("/api/windows" + q(host=HOST))["windows"]
+        local = server.json("/api/windows" + q(host=HOST))["windows"]
+        assert [(w["start"], w["samples"]) for w in remote] == \
+            [(w["start"], w["samples"]) for w in local]
+        code, _, body = s.get("/api/profile" + q(host=HOST, range="2026-12-03T10:00Z/1h"))
+        assert code == 500 and b"web-1_20261203T100000Z_cpu.folded.gz: line 1" in body
+        assert s.proc.poll() is None
+        assert not any("README" in r.path or "/x/" in r.path for r in front.requests
+                       if "list-type" not in r.path)
+    finally:
+        s.stop()
+    assert all(not r.problem for r in front.requests), [r.problem for r in front.requests]
+    assert S3_SECRET not in open(str(tmp_path / "serve.log")).read()
+
+
+def test_serve_from_an_unreachable_s3_says_so(s3_store, tmp_path):
+    env, _ = s3_store
+    s = Server("s3://%s/pyprof/" % S3_BUCKET, env=dict(env, AWS_ENDPOINT_URL="http://127.0.0.1:1"),
+               log=str(tmp_path / "serve.log"), extra=["--cache", str(tmp_path / "c")])
+    try:
+        code, _, body = s.get("/api/hosts")
+        assert code == 502 and b"the store: cannot list s3://fleet-profiles/pyprof/" in body
+        code, _, body = s.get("/api/profile" + q(host=HOST, range=BASE_RANGE))
+        assert code == 502 and b"cannot list" in body
+        assert s.proc.poll() is None
+    finally:
+        s.stop()
