@@ -298,6 +298,31 @@ def test_downloads_are_the_merged_profile(server, store, tmp_path):
     assert code == 200 and headers["Content-Type"] == "image/svg+xml" and b"<svg" in body[:400]
 
 
+def test_downloaded_pprof_opens_in_go_tool_pprof_with_the_tables_shares(server, tmp_path):
+    go = shutil.which("go") or "/usr/bin/go"
+    if not os.access(go, os.X_OK):
+        pytest.fail("go is not installed (Debian golang-go is in DEB_TEST: run make deps)")
+    sel = dict(host=HOST, range=BASE_RANGE)
+    code, _, body = server.get("/api/profile" + q(format="pprof", download=1, **sel))
+    assert code == 200
+    (tmp_path / "sel.pb.gz").write_bytes(body)
+    home = str(tmp_path / "gohome")
+    env = dict(os.environ, HOME=home, GOCACHE=os.path.join(home, "cache"), GOFLAGS="",
+               GOPROXY="off", GOTOOLCHAIN="local", GOTELEMETRY="off")
+    r = subprocess.run([go, "tool", "pprof", "-top", "-nodefraction=0", str(tmp_path / "sel.pb.gz")],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    flat = {}
+    for line in r.stdout.splitlines():
+        m = re.match(r"\s*\S+\s+([\d.]+)%\s+\S+\s+\S+\s+[\d.]+%\s+(.+)$", line)
+        if m:
+            flat[m.group(2)] = float(m.group(1))
+    table = {f["name"].split(" (")[0]: f["self"]
+             for f in server.json("/api/profile" + q(**sel))["functions"]}
+    for fn in ("f", "g", "h"):
+        assert abs(flat[fn] - table[fn]) < 0.01, (fn, flat, table)
+
+
 def body_folded(server, sel):
     return server.get("/api/profile" + q(format="folded", **sel))[2].decode()
 
@@ -429,12 +454,14 @@ def test_page_in_chromium_shows_flame_graph_table_and_compare(server, playwright
         assert table[name][2] == "%.2f%%" % f["total"] and table[name][1] == "%.2f%%" % f["self"]
     assert any(t.startswith("f (") or t.startswith("handle") for t in seen["graph_frames"])
     assert seen["search"] == seen["table"][0][0].split(" (")[0]
+    # a click on g's frame zooms it to the graph's full width (1200 px less the margins)
+    assert seen["g_width_before"] < 1000 and abs(seen["g_width_zoomed"] - 1180) < 1, seen
     assert seen["compare_table"][0][0] == "f (/srv/app.py)"
     grew = server.json("/api/compare" + q(host=HOST, base=BASE_RANGE, new=NEW_RANGE))["total_grew"][0]
     assert seen["compare_table"][0][1] == "%+.2fpp" % grew["total_change"]
     assert any("base" in t and "-> new" in t for t in seen["diff_frames"])
     assert "no cpu windows" in seen["error_text"]
-    for shot in ("web-profile.png", "web-compare.png"):
+    for shot in ("web-profile.png", "web-zoomed.png", "web-compare.png"):
         assert os.path.getsize(os.path.join(ARTIFACTS, shot)) > 10000
 
 

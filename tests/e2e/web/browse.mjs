@@ -63,6 +63,21 @@ try {
   out.search = await page.evaluate(() =>
     document.getElementById('graph').contentDocument.getElementById('search').value);
   await page.screenshot({ path: path.join(artifacts, 'web-profile.png'), fullPage: true });
+  // click the frame of g in the graph: it zooms, taking the full width
+  const graph = page.frameLocator('#graph');
+  const frameWidth = (title) => page.evaluate((t) => {
+    const d = document.getElementById('graph').contentDocument;
+    for (const g of d.querySelectorAll('#frames g.f')) {
+      if (g.querySelector('title').textContent.startsWith(t))
+        return parseFloat(g.querySelector('rect').getAttribute('width'));
+    }
+    return null;
+  }, title);
+  out.g_width_before = await frameWidth('g (');
+  await graph.locator('#frames g.f', { hasText: 'g (/srv/app.py:30)' }).first().click();
+  await page.waitForFunction(() => true);
+  out.g_width_zoomed = await frameWidth('g (');
+  await page.screenshot({ path: path.join(artifacts, 'web-zoomed.png'), fullPage: true });
   await page.fill('#newrange', newRange);
   await page.click('#compare');
   await page.waitForFunction(() => document.querySelector('#summary').textContent.startsWith('base'));
