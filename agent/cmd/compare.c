@@ -15,7 +15,8 @@
 
 static const char compare_usage[] =
     "agentctl compare: usage: agentctl compare --from DIR --host HOST --base START/DURATION\n"
-    "       --new START/DURATION [--kind cpu|offcpu|wall] [--fail-above PERCENT]\n"
+    "       --new START/DURATION [--new-host HOST] [--kind cpu|offcpu|wall]\n"
+    "       [--fail-above PERCENT]\n"
     "       [--format text|svg] [--top N] [--output FILE] [--cache DIR]\n"
     "       START as 2026-12-01T10:00Z (UTC), DURATION as 30s, 15m, 1h or 2d\n";
 
@@ -59,9 +60,9 @@ static int load_range(const char *dir, const char *host, enum profile_kind kind,
 
 /* Fetches both ranges' windows from S3 into the cache directory (cache, or the default), whose
  * path goes to ret_dir. Returns 0, or logs why not and returns -errno. */
-static int sync_ranges(const char *url, const char *cache, const char *host, enum profile_kind kind,
-		       const struct store_range *base, const struct store_range *new, char *ret_dir,
-		       size_t size)
+static int sync_ranges(const char *url, const char *cache, const char *host, const char *new_host,
+		       enum profile_kind kind, const struct store_range *base,
+		       const struct store_range *new, char *ret_dir, size_t size)
 {
 	char err[1024] = "";
 	struct s3store *s = s3store__open(url, err, sizeof(err));
@@ -79,7 +80,7 @@ static int sync_ranges(const char *url, const char *cache, const char *host, enu
 	if (!ret)
 		ret = s3store__sync(s, host, kind, base, ret_dir, &nb, err, sizeof(err));
 	if (!ret)
-		ret = s3store__sync(s, host, kind, new, ret_dir, &nn, err, sizeof(err));
+		ret = s3store__sync(s, new_host, kind, new, ret_dir, &nn, err, sizeof(err));
 	if (ret && err[0])
 		log_error("agentctl compare: %s", err);
 	else if (!ret)
@@ -92,15 +93,22 @@ static int sync_ranges(const char *url, const char *cache, const char *host, enu
 int compare__cmd(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"from", required_argument, NULL, 'F'},   {"host", required_argument, NULL, 'H'},
-	    {"base", required_argument, NULL, 'b'},   {"new", required_argument, NULL, 'N'},
-	    {"kind", required_argument, NULL, 'k'},   {"fail-above", required_argument, NULL, 'a'},
-	    {"format", required_argument, NULL, 'f'}, {"top", required_argument, NULL, 'n'},
-	    {"output", required_argument, NULL, 'o'}, {"title", required_argument, NULL, 't'},
-	    {"cache", required_argument, NULL, 'c'},  {},
+	    {"from", required_argument, NULL, 'F'},
+	    {"host", required_argument, NULL, 'H'},
+	    {"new-host", required_argument, NULL, 'h'},
+	    {"base", required_argument, NULL, 'b'},
+	    {"new", required_argument, NULL, 'N'},
+	    {"kind", required_argument, NULL, 'k'},
+	    {"fail-above", required_argument, NULL, 'a'},
+	    {"format", required_argument, NULL, 'f'},
+	    {"top", required_argument, NULL, 'n'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"title", required_argument, NULL, 't'},
+	    {"cache", required_argument, NULL, 'c'},
+	    {},
 	};
 	struct diff_report_opts r = {.top = COMPARE_DEFAULT_TOP, .fail_above = -1};
-	const char *dir = NULL, *host = NULL, *title = NULL, *cache = NULL;
+	const char *dir = NULL, *host = NULL, *new_host = NULL, *title = NULL, *cache = NULL;
 	char cache_buf[4096];
 	struct store_range base_r = {0}, new_r = {0};
 	enum profile_kind kind = PROFILE_CPU;
@@ -109,17 +117,18 @@ int compare__cmd(int argc, char **argv)
 	int c, have_base = 0, have_new = 0, ret = CONVERT_FAILED;
 	char *end;
 
-	while ((c = getopt_long(argc, argv, "F:H:b:N:k:a:f:n:o:t:c:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "F:H:h:b:N:k:a:f:n:o:t:c:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'F':
 			dir = optarg;
 			break;
 		case 'H':
-			host = optarg;
-			if (!store__host_valid(host))
+		case 'h':
+			*(c == 'H' ? &host : &new_host) = optarg;
+			if (!store__host_valid(optarg))
 				return usage_error("%s: expected a host name ([A-Za-z0-9._-]), got "
 						   "'%s'",
-						   "--host", optarg);
+						   c == 'H' ? "--host" : "--new-host", optarg);
 			break;
 		case 'b':
 		case 'N':
@@ -175,8 +184,10 @@ int compare__cmd(int argc, char **argv)
 			compare_usage);
 		return CONVERT_USAGE;
 	}
+	if (!new_host)
+		new_host = host;
 	if (s3store__is_url(dir)) {
-		if (sync_ranges(dir, cache, host, kind, &base_r, &new_r, cache_buf,
+		if (sync_ranges(dir, cache, host, new_host, kind, &base_r, &new_r, cache_buf,
 				sizeof(cache_buf)))
 			return CONVERT_FAILED;
 		dir = cache_buf;
@@ -184,7 +195,7 @@ int compare__cmd(int argc, char **argv)
 	profile__init(&base);
 	profile__init(&new);
 	if (!load_range(dir, host, kind, "base", &base_r, &base, &base_meta) &&
-	    !load_range(dir, host, kind, "new", &new_r, &new, &new_meta)) {
+	    !load_range(dir, new_host, kind, "new", &new_r, &new, &new_meta)) {
 		new_meta.title = title;
 		ret = convert__report_diff("compare", &base, &new, &new_meta, &r);
 	}

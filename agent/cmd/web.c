@@ -470,7 +470,8 @@ static void write_ranked(FILE *f, const struct diff *d, enum diff_order order, s
 
 static void api_compare(struct web *w, struct MHD_Connection *c, struct reply *r)
 {
-	const char *host, *fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+	const char *host, *new_host,
+	    *fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
 	const struct diff_function **sorted = NULL;
 	const struct wincache_merge *base = NULL, *new = NULL;
 	struct store_range base_r, new_r;
@@ -486,8 +487,18 @@ static void api_compare(struct web *w, struct MHD_Connection *c, struct reply *r
 	if (read_selection(c, r, "base", &host, &kind, &base_r) ||
 	    read_selection(c, r, "new", &host, &kind, &new_r))
 		return;
+	/* two ranges of a host, or two hosts (new_host) */
+	new_host = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "new_host");
+	if (!new_host || !*new_host) {
+		new_host = host;
+	} else if (!store__host_valid(new_host)) {
+		reply__error(r, MHD_HTTP_BAD_REQUEST,
+			     "new_host: expected a host name "
+			     "([A-Za-z0-9._-], not starting with '.')");
+		return;
+	}
 	base = load_selection(w, r, host, kind, &base_r);
-	new = base ? load_selection(w, r, host, kind, &new_r) : NULL;
+	new = base ? load_selection(w, r, new_host, kind, &new_r) : NULL;
 	if (!new)
 		goto out;
 	if (svg) {

@@ -130,6 +130,23 @@ def test_compare_usage_errors_exit_2(store, args, needle):
     assert needle in r.stderr, r.describe()
 
 
+def test_compare_two_hosts_over_one_range_is_diff_of_their_windows(store, server):
+    d, files = store
+    one = "2026-12-01T10:00Z/1m"
+    want = run_agentctl("diff", files["base"][0], os.path.join(d, "db_1_20261201T100000Z_cpu.folded"))
+    got = run_agentctl("compare", "--from", d, "--host", HOST, "--new-host", "db_1", "--base",
+                       one, "--new", one)
+    assert got.rc == want.rc == EXIT_OK and got.stdout == want.stdout, got.describe()
+    j = server.json("/api/compare" + q(host=HOST, new_host="db_1", base=one, new=one))
+    assert j["total_grew"][0]["name"] in got.stdout.split("Total share grew the most:")[1]
+    assert "%+.2fpp" % j["total_grew"][0]["total_change"] in got.stdout
+    r = run_agentctl("compare", "--from", d, "--host", HOST, "--new-host", "../db", "--base",
+                     one, "--new", one)
+    assert r.rc == EXIT_USAGE and "--new-host: expected a host name" in r.stderr
+    code, _, body = server.get("/api/compare" + q(host=HOST, new_host="a/b", base=one, new=one))
+    assert code == 400 and b"new_host: expected a host name" in body
+
+
 def test_compare_without_host_or_range_is_a_usage_error(store):
     d, _ = store
     r = run_agentctl("compare", "--from", d, "--base", BASE_RANGE, "--new", NEW_RANGE)
