@@ -18,7 +18,7 @@ import urllib.request
 
 import pytest
 
-from conftest import REPO, npm_packages, run_agentctl
+from conftest import AGENTCTL, REPO, npm_packages, run_agentctl
 from formats.cdp import find_chromium
 
 BUILD = os.path.join(REPO, "build")
@@ -191,7 +191,7 @@ class Server:
 
     def __init__(self, directory, listen="127.0.0.1:0", env=None, log=None, extra=()):
         self.log = open(log or os.path.join(directory + ".serve.log"), "w+")
-        self.proc = subprocess.Popen([os.path.join(BUILD, "agentctl"), "serve", "--from",
+        self.proc = subprocess.Popen([AGENTCTL, "serve", "--from",
                                       directory, "--listen", listen] + list(extra),
                                      stdout=subprocess.DEVNULL, stderr=self.log, env=env)
         deadline = time.monotonic() + 10
@@ -560,7 +560,7 @@ def s3_store(store, tmp_path):
 
 
 def run_env(env, *args):
-    p = subprocess.run([os.path.join(BUILD, "agentctl")] + [str(a) for a in args],
+    p = subprocess.run([AGENTCTL] + [str(a) for a in args],
                        capture_output=True, text=True, timeout=120, env=env)
     assert 0 <= p.returncode < 128, p.stderr
     return p
