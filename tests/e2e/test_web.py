@@ -471,6 +471,7 @@ def test_page_in_chromium_shows_flame_graph_table_and_compare(server, playwright
         assert table[name][2] == "%.2f%%" % f["total"] and table[name][1] == "%.2f%%" % f["self"]
     assert any(t.startswith("f (") or t.startswith("handle") for t in seen["graph_frames"])
     assert seen["search"] == seen["table"][0][0].split(" (")[0]
+    assert seen["filtered"] == ["handle (/srv/app.py)"] and seen["graph_search"] == "handle"
     # a click on g's frame zooms it to the graph's full width (1200 px less the margins)
     assert seen["g_width_before"] < 1000 and abs(seen["g_width_zoomed"] - 1180) < 1, seen
     assert seen["compare_table"][0][0] == "f (/srv/app.py)"

@@ -62,6 +62,13 @@ try {
   await page.click('#functions tbody tr:first-child td.name');
   out.search = await page.evaluate(() =>
     document.getElementById('graph').contentDocument.getElementById('search').value);
+  // the function search filters the table
+  await page.fill('#fnsearch', 'handle');
+  out.filtered = await page.$$eval('#functions tbody tr:not(.hidden)', (trs) =>
+    trs.map((tr) => tr.cells[0].textContent));
+  out.graph_search = await page.evaluate(() =>
+    document.getElementById('graph').contentDocument.getElementById('search').value);
+  await page.fill('#fnsearch', '');
   await page.screenshot({ path: path.join(artifacts, 'web-profile.png'), fullPage: true });
   // click the frame of g in the graph: it zooms, taking the full width
   const graph = page.frameLocator('#graph');
