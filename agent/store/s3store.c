@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Stored windows fetched from S3 into a local cache directory (s3store.h). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@
 
 #define LIST_MAX_BYTES (8UL << 20) /* one ListObjectsV2 page (1,000 keys) is far less */
 #define LIST_MAX_PAGES 100	   /* one day of a host: 100,000 keys */
+/* Objects fetched at once: a request's latency, not its bandwidth, bounds one connection. */
+#define FETCH_THREADS 8
 
 struct s3store {
 	char bucket[64];
@@ -21,7 +24,9 @@ struct s3store {
 	char endpoint[1024], region[64], ca_file[1024];
 	struct s3_target target;
 	struct s3_credentials cred;
-	struct s3_client *client;
+	struct s3_client *client;		   /* listings */
+	struct s3_client *fetchers[FETCH_THREADS]; /* made on first use, kept for their
+						    * connections */
 	int curl_ready;
 };
 
@@ -124,6 +129,8 @@ void s3store__close(struct s3store *s)
 	if (!s)
 		return;
 	s3_client__free(s->client);
+	for (int i = 0; i < FETCH_THREADS; i++)
+		s3_client__free(s->fetchers[i]);
 	if (s->curl_ready)
 		s3__global_cleanup();
 	s3__credentials_wipe(&s->cred);
@@ -219,8 +226,8 @@ static void describe(const struct s3_result *res, char *buf, size_t size)
 }
 
 /* GETs key into cache_dir/name, whole or not at all. */
-static int fetch(struct s3store *s, const char *key, const char *cache_dir, const char *name,
-		 char *err, size_t err_len)
+static int fetch(struct s3store *s, struct s3_client *client, const char *key,
+		 const char *cache_dir, const char *name, char *err, size_t err_len)
 {
 	struct s3_result res;
 	struct atomic_file a;
@@ -231,7 +238,7 @@ static int fetch(struct s3store *s, const char *key, const char *cache_dir, cons
 
 	if (snprintf(path, sizeof(path), "%s/%s", cache_dir, name) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	s3_client__get(s->client, &s->target, &s->cred, key, NULL, S3STORE_MAX_OBJECT, &res, &body,
+	s3_client__get(client, &s->target, &s->cred, key, NULL, S3STORE_MAX_OBJECT, &res, &body,
 		       &len);
 	if (res.status != S3_OK) {
 		describe(&res, why, sizeof(why));
@@ -301,6 +308,11 @@ static int list_prefix(struct s3store *s, const char *prefix, int delim,
 	return -E2BIG;
 }
 
+struct fetch_job {
+	char key[1500];
+	char name[STORE_HOST_MAX + 64];
+};
+
 struct sync_ctx {
 	struct s3store *s;
 	const char *host, *cache_dir;
@@ -308,6 +320,10 @@ struct sync_ctx {
 	const struct store_range *r;
 	char host_prefix[1400];
 	size_t fetched, seen;
+	struct fetch_job *jobs; /* what the listings found missing from the cache */
+	size_t njobs, jobs_cap, next_job;
+	pthread_mutex_t lock; /* next_job, fetched, failed, err */
+	int failed;
 	char *err;
 	size_t err_len;
 };
@@ -326,7 +342,6 @@ static int sync_page(void *ctx, const char *body, size_t len)
 		int64_t start;
 		time_t t;
 		struct tm tm;
-		int ret;
 
 		/* nothing outside the host's folder, nothing but the uploader's key layout */
 		if (strncmp(key, c->host_prefix, hlen) || parse_rest(key + hlen, &k, &start) ||
@@ -345,12 +360,81 @@ static int sync_page(void *ctx, const char *body, size_t len)
 		snprintf(path, sizeof(path), "%s/%s", c->cache_dir, name);
 		if (!stat(path, &st))
 			continue; /* a window's key is written once */
-		ret = fetch(c->s, key, c->cache_dir, name, c->err, c->err_len);
-		if (ret)
-			return ret;
-		c->fetched++;
+		if (c->njobs == c->jobs_cap) {
+			size_t cap = c->jobs_cap ? c->jobs_cap * 2 : 64;
+			struct fetch_job *bigger = realloc(c->jobs, cap * sizeof(*bigger));
+
+			if (!bigger)
+				return -ENOMEM;
+			c->jobs = bigger;
+			c->jobs_cap = cap;
+		}
+		snprintf(c->jobs[c->njobs].key, sizeof(c->jobs[0].key), "%s", key);
+		snprintf(c->jobs[c->njobs].name, sizeof(c->jobs[0].name), "%s", name);
+		c->njobs++;
 	}
 	return 0;
+}
+
+struct fetcher {
+	struct sync_ctx *c;
+	struct s3_client *client;
+};
+
+/* Takes jobs until none are left or one failed; the first failure's message is kept. */
+static void *fetch_worker(void *arg)
+{
+	struct fetcher *f = arg;
+	struct sync_ctx *c = f->c;
+	char err[4800];
+
+	for (;;) {
+		struct fetch_job *job;
+		int ret;
+
+		pthread_mutex_lock(&c->lock);
+		job = !c->failed && c->next_job < c->njobs ? &c->jobs[c->next_job++] : NULL;
+		pthread_mutex_unlock(&c->lock);
+		if (!job)
+			return NULL;
+		ret = fetch(c->s, f->client, job->key, c->cache_dir, job->name, err, sizeof(err));
+		pthread_mutex_lock(&c->lock);
+		if (ret && !c->failed) {
+			c->failed = ret;
+			snprintf(c->err, c->err_len, "%s", err);
+		} else if (!ret) {
+			c->fetched++;
+		}
+		pthread_mutex_unlock(&c->lock);
+	}
+}
+
+/* Fetches c's jobs on up to FETCH_THREADS connections. Returns 0 or the first failure. */
+static int fetch_all(struct sync_ctx *c)
+{
+	struct fetcher f[FETCH_THREADS];
+	pthread_t tid[FETCH_THREADS];
+	size_t n = c->njobs < FETCH_THREADS ? c->njobs : FETCH_THREADS, started = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!c->s->fetchers[i])
+			c->s->fetchers[i] = s3_client__new();
+		if (!c->s->fetchers[i])
+			break;
+		f[i] = (struct fetcher){.c = c, .client = c->s->fetchers[i]};
+		if (pthread_create(&tid[i], NULL, fetch_worker, &f[i]))
+			break;
+		started++;
+	}
+	if (!started && c->njobs) {
+		/* no thread to spare: this one does the work */
+		struct fetcher one = {.c = c, .client = c->s->client};
+
+		fetch_worker(&one);
+	}
+	for (size_t i = 0; i < started; i++)
+		pthread_join(tid[i], NULL);
+	return c->failed;
 }
 
 int s3store__sync(struct s3store *s, const char *host, enum profile_kind kind,
@@ -394,6 +478,12 @@ int s3store__sync(struct s3store *s, const char *host, enum profile_kind kind,
 			ret = list_prefix(s, day_prefix, 1, sync_page, &c, err, err_len);
 		}
 	}
+	if (!ret) {
+		pthread_mutex_init(&c.lock, NULL);
+		ret = fetch_all(&c);
+		pthread_mutex_destroy(&c.lock);
+	}
+	free(c.jobs);
 	*ret_fetched = c.fetched;
 	return ret;
 }

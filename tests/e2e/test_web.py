@@ -644,3 +644,26 @@ def test_serve_from_an_unreachable_s3_says_so(s3_store, tmp_path):
         assert s.proc.poll() is None
     finally:
         s.stop()
+
+
+def test_compare_from_s3_reads_a_day_of_more_than_one_listing_page(s3_store, tmp_path):
+    """1,100 windows in one day's folder: two ListObjectsV2 pages, the continuation token
+    (with characters that need encoding) signed and sent back, every window fetched."""
+    env, front = s3_store
+    port = int(env["AWS_ENDPOINT_URL"].rsplit(":", 1)[1])
+    upstream = front.upstream_port
+    body = gzip.compress(b"app (100);main (/srv/app.py:1);f (/srv/app.py:20) 3\n")
+    for i in range(1100):
+        key = "pyprof/big/2026/12/05/%02d%02d%02dZ-cpu.folded.gz" % (i // 3600, i // 60 % 60, i % 60)
+        urllib.request.urlopen(urllib.request.Request(
+            "http://127.0.0.1:%d/%s/%s" % (upstream, S3_BUCKET, key), data=body, method="PUT"),
+            timeout=10).close()
+    n = len(front.requests)
+    r = run_env(env, "compare", "--from", "s3://%s/pyprof/" % S3_BUCKET, "--host", "big",
+                "--base", "2026-12-05T00:00Z/10m", "--new", "2026-12-05T00:10Z/1h")
+    assert r.returncode == EXIT_OK, r.stderr
+    assert "base: 1800, new: 1500 (weights)" in r.stdout  # 600 and 500 windows of 3
+    lists = [q.path for q in front.requests[n:] if "list-type" in q.path]
+    assert any("continuation-token=" in p for p in lists), lists
+    assert all(not q.problem for q in front.requests[n:])
+    assert port == front.port
