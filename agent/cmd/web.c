@@ -373,6 +373,41 @@ static unsigned long read_top(struct MHD_Connection *c)
 						     : v;
 }
 
+/* The request's filter (comm, thread, container). Returns 0, or fills r with the error. */
+static int read_filter(struct MHD_Connection *c, struct reply *r, struct profile_filter *ret)
+{
+	int big = 0;
+
+	ret->comm = param(c, "comm", &big);
+	ret->thread = param(c, "thread", &big);
+	ret->container = param(c, "container", &big);
+	if (big) {
+		reply__error(r, MHD_HTTP_CONTENT_TOO_LARGE, "a parameter is longer than %d bytes",
+			     WEB_MAX_PARAM);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The stacks of m that f keeps, in scratch (initialised; freed by the caller), or m's own
+ * profile when f keeps everything. NULL, with r filled, when nothing is left. */
+static const struct profile *apply_filter(const struct wincache_merge *m,
+					  const struct profile_filter *f, struct profile *scratch,
+					  struct reply *r)
+{
+	if (profile_filter__empty(f))
+		return &m->p;
+	if (profile__filter(&m->p, f, scratch)) {
+		reply__error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+		return NULL;
+	}
+	if (!scratch->total) {
+		reply__error(r, MHD_HTTP_NOT_FOUND, "no stacks of the selection match the filter");
+		return NULL;
+	}
+	return scratch;
+}
+
 /* The function table: the diff of a profile with itself gives each function's self and total
  * share by the same rules as agentctl diff (lines aggregated, process and thread frames out). */
 static void write_functions(FILE *f, const struct profile *p, unsigned long top)
@@ -400,6 +435,9 @@ static void api_profile(struct web *w, struct MHD_Connection *c, struct reply *r
 	const char *host, *fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
 	enum output_format of = OUTPUT_FORMAT_MAX;
 	const struct wincache_merge *m;
+	const struct profile *p;
+	struct profile_filter filter;
+	struct profile scratch;
 	struct store_range range;
 	struct profile_meta meta;
 	enum profile_kind kind;
@@ -410,11 +448,15 @@ static void api_profile(struct web *w, struct MHD_Connection *c, struct reply *r
 			     "format: expected json, folded, pprof, speedscope or svg");
 		return;
 	}
-	if (read_selection(c, r, "range", &host, &kind, &range))
+	if (read_selection(c, r, "range", &host, &kind, &range) || read_filter(c, r, &filter))
 		return;
 	m = load_selection(w, r, host, kind, &range);
 	if (!m)
 		return;
+	profile__init(&scratch);
+	p = apply_filter(m, &filter, &scratch, r);
+	if (!p)
+		goto out;
 	meta = m->meta;
 	store__format_range(&range, rs, sizeof(rs));
 	if (of == OUTPUT_FORMAT_MAX) {
@@ -423,8 +465,8 @@ static void api_profile(struct web *w, struct MHD_Connection *c, struct reply *r
 		fprintf(r->f, ",\"kind\":\"%s\",\"range\":", profile__kind_name(kind));
 		json__string(r->f, rs);
 		fprintf(r->f, ",\"windows\":%zu,\"total\":%llu,\"functions\":", m->windows,
-			(unsigned long long)m->p.total);
-		write_functions(r->f, &m->p, read_top(c));
+			(unsigned long long)p->total);
+		write_functions(r->f, p, read_top(c));
 		fputs("}\n", r->f);
 		goto out;
 	}
@@ -442,9 +484,10 @@ static void api_profile(struct web *w, struct MHD_Connection *c, struct reply *r
 			 "attachment; filename=\"%s_%s_%s%s\"", host, stamp,
 			 profile__kind_name(kind), output__extension(of));
 	}
-	if (output__write(&m->p, &meta, of, r->f))
+	if (output__write(p, &meta, of, r->f))
 		reply__error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render %s", fmt);
 out:
+	profile__free(&scratch);
 	wincache__put(w->cache, m);
 }
 
@@ -474,6 +517,9 @@ static void api_compare(struct web *w, struct MHD_Connection *c, struct reply *r
 	    *fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
 	const struct diff_function **sorted = NULL;
 	const struct wincache_merge *base = NULL, *new = NULL;
+	const struct profile *bp = NULL, *np = NULL;
+	struct profile base_scratch, new_scratch;
+	struct profile_filter filter;
 	struct store_range base_r, new_r;
 	struct profile_meta new_meta;
 	enum profile_kind kind;
@@ -485,7 +531,7 @@ static void api_compare(struct web *w, struct MHD_Connection *c, struct reply *r
 		return;
 	}
 	if (read_selection(c, r, "base", &host, &kind, &base_r) ||
-	    read_selection(c, r, "new", &host, &kind, &new_r))
+	    read_selection(c, r, "new", &host, &kind, &new_r) || read_filter(c, r, &filter))
 		return;
 	/* two ranges of a host, or two hosts (new_host) */
 	new_host = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "new_host");
@@ -497,20 +543,23 @@ static void api_compare(struct web *w, struct MHD_Connection *c, struct reply *r
 			     "([A-Za-z0-9._-], not starting with '.')");
 		return;
 	}
+	profile__init(&base_scratch);
+	profile__init(&new_scratch);
 	base = load_selection(w, r, host, kind, &base_r);
 	new = base ? load_selection(w, r, new_host, kind, &new_r) : NULL;
-	if (!new)
+	bp = new ? apply_filter(base, &filter, &base_scratch, r) : NULL;
+	np = bp ? apply_filter(new, &filter, &new_scratch, r) : NULL;
+	if (!np)
 		goto out;
 	if (svg) {
 		r->type = "image/svg+xml";
 		new_meta = new->meta;
 		new_meta.title = NULL;
-		if (flamegraph__write_diff(&base->p, &new->p, &new_meta, r->f))
+		if (flamegraph__write_diff(bp, np, &new_meta, r->f))
 			reply__error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot render the diff");
 		goto out;
 	}
-	if (diff__compute(&base->p, &new->p, &d) ||
-	    !(sorted = calloc(d.n ? d.n : 1, sizeof(*sorted)))) {
+	if (diff__compute(bp, np, &d) || !(sorted = calloc(d.n ? d.n : 1, sizeof(*sorted)))) {
 		reply__error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot compare: %s",
 			     d.base_weight && d.new_weight ? "out of memory" : "no samples");
 		goto out;
@@ -527,6 +576,8 @@ static void api_compare(struct web *w, struct MHD_Connection *c, struct reply *r
 out:
 	free(sorted);
 	diff__free(&d);
+	profile__free(&base_scratch);
+	profile__free(&new_scratch);
 	wincache__put(w->cache, base);
 	wincache__put(w->cache, new);
 }

@@ -297,6 +297,40 @@ def test_profile_shares_match_agentctl_merge(server, store, tmp_path):
         (f["total"] for f in got["functions"]), reverse=True)
 
 
+def test_filters_keep_the_stacks_of_a_process_thread_or_container(tmp_path):
+    lines = {
+        "web (1);thread 11 (MainThread);main (/w.py:1);serve (/w.py:5)": 60,
+        "web (1);thread 12 (pool-1);main (/w.py:1);query (/w.py:9)": 20,
+        "worker (2);thread 21 (MainThread);[container abc123];run (/k.py:3)": 20,
+    }
+    d = tmp_path / "fstore"
+    d.mkdir()
+    (d / "h_20261201T100000Z_cpu.folded").write_text(folded(lines))
+    s = Server(str(d))
+    try:
+        sel = dict(host="h", range="2026-12-01T10:00Z/1m")
+        for flt, keep in ((dict(comm="web"), 0.8), (dict(thread="pool"), 0.2),
+                          (dict(container="abc"), 0.2), (dict(comm="web", thread="Main"), 0.6)):
+            kept = {k: v for k, v in lines.items()
+                    if all(any(f.startswith(pre) and val in f for f in k.split(";"))
+                           for pre, val in ((p, flt[n]) for n, p in (
+                               ("comm", ""), ("thread", "thread "), ("container", "[container "))
+                               if n in flt))}
+            j = s.json("/api/profile" + q(**sel, **flt))
+            assert j["total"] == round(100 * keep), (flt, j)
+            want = shares_of(folded(kept))
+            for f in j["functions"]:
+                assert abs(f["total"] - want[f["name"]][1]) < 1e-4, (flt, f)
+            code, _, body = s.get("/api/profile" + q(format="folded", **sel, **flt))
+            assert code == 200 and body.decode() == folded(kept)
+        code, _, body = s.get("/api/profile" + q(comm="nosuch", **sel))
+        assert code == 404 and b"no stacks of the selection match the filter" in body
+        j = s.json("/api/compare" + q(host="h", base=sel["range"], new=sel["range"], comm="web"))
+        assert j["base"]["total"] == j["new"]["total"] == 80
+    finally:
+        s.stop()
+
+
 def test_downloads_are_the_merged_profile(server, store, tmp_path):
     sel = dict(host=HOST, range=BASE_RANGE)
     code, headers, body = server.get("/api/profile" + q(format="folded", download=1, **sel))
