@@ -26,10 +26,6 @@ struct {
 /* An exec wakes the daemon, for a new process to be examined within milliseconds; an exit waits
  * for its next tick. The wakeup is forced: the kernel's own choice (flags 0) wakes only when
  * the consumer has read everything before the record, which an unread exit prevents. */
-/* Set by userspace before load: forks are sent only to a reader that follows process trees
- * (agentctl record and --subprocesses); a host forks far more often than it executes. */
-const volatile __u32 report_forks = 0;
-
 static __always_inline void emit(__u32 kind, __u32 pid, __u32 ppid, __u64 wakeup)
 {
 	struct pyprof_proc_event ev = {
@@ -57,12 +53,15 @@ static __always_inline void on_exit(struct task_struct *p)
 }
 
 /* A new thread shares its parent's tgid; a new process is its own thread group. Woken at once,
- * like an exec: a forked worker starts working right away. */
+ * like an exec: a forked worker starts working right away. Attached by userspace only while a
+ * reader follows a process tree (agentctl record and --subprocesses, a daemon's tree
+ * snapshot): a host forks far more often than it executes, and a detached program costs the
+ * forks nothing. */
 static __always_inline void on_fork(struct task_struct *parent, struct task_struct *child)
 {
 	__u32 tgid = BPF_CORE_READ(child, tgid);
 
-	if (report_forks && tgid == BPF_CORE_READ(child, pid))
+	if (tgid == BPF_CORE_READ(child, pid))
 		emit(PYPROF_PROC_FORK, tgid, BPF_CORE_READ(parent, tgid), BPF_RB_FORCE_WAKEUP);
 }
 

@@ -20,7 +20,7 @@ LAYERS = [
     ("config", "config yaml describe"),
     ("upload", "uploader spool s3"),
     ("store", "store wincache s3store"),
-    ("daemon", "daemon discovery control netserver window state status serve"),
+    ("daemon", "daemon discovery proctree control netserver window state status serve"),
     ("cmd", "agentctl pyprof-agent session snapshot record dump top convert compare web"),
 ]
 RANK = {layer: i for i, (layer, _) in enumerate(LAYERS)}

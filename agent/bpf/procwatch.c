@@ -15,7 +15,7 @@ struct procwatch {
 	struct ring_buffer *rb;
 	procwatch_cb cb;
 	void *ctx;
-	int forks;
+	struct bpf_link *fork_link; /* attached while forks are asked for */
 	int use_btf;
 };
 
@@ -43,9 +43,12 @@ static int procwatch_try(struct procwatch *w, int btf, char *ret_reason, size_t 
 	bpf_program__set_autoload(w->skel->progs.pyprof_exit_btf, btf);
 	bpf_program__set_autoload(w->skel->progs.pyprof_exec_raw, !btf);
 	bpf_program__set_autoload(w->skel->progs.pyprof_exit_raw, !btf);
-	bpf_program__set_autoload(w->skel->progs.pyprof_fork_btf, btf && w->forks);
-	bpf_program__set_autoload(w->skel->progs.pyprof_fork_raw, !btf && w->forks);
-	w->skel->rodata->report_forks = w->forks;
+	/* loaded always (so that attaching it later cannot be refused for the verifier's
+	 * reasons), attached on demand */
+	bpf_program__set_autoload(w->skel->progs.pyprof_fork_btf, btf);
+	bpf_program__set_autoload(w->skel->progs.pyprof_fork_raw, !btf);
+	bpf_program__set_autoattach(w->skel->progs.pyprof_fork_btf, false);
+	bpf_program__set_autoattach(w->skel->progs.pyprof_fork_raw, false);
 	err = procevents_bpf__load(w->skel);
 	if (!err)
 		err = procevents_bpf__attach(w->skel);
@@ -71,7 +74,6 @@ int procwatch__open(procwatch_cb cb, void *ctx, int forks, struct procwatch **re
 		return -ENOMEM;
 	w->cb = cb;
 	w->ctx = ctx;
-	w->forks = forks;
 	/* tp_btf where the kernel takes it, else raw_tp: decided by loading */
 	if (!(bpfload__forced() & BPFLOAD_FORCE_RAW_TP))
 		err = procwatch_try(w, 1, btf_reason, sizeof(btf_reason));
@@ -89,11 +91,44 @@ int procwatch__open(procwatch_cb cb, void *ctx, int forks, struct procwatch **re
 		snprintf(errbuf, errlen, "cannot read the process events: %s", strerror(-err));
 		goto fail;
 	}
+	if (forks) {
+		err = procwatch__set_forks(w, 1, errbuf, errlen);
+		if (err)
+			goto fail;
+	}
 	*ret = w;
 	return 0;
 fail:
 	procwatch__close(w);
 	return err;
+}
+
+int procwatch__set_forks(struct procwatch *w, int on, char *errbuf, size_t errlen)
+{
+	struct bpf_program *prog =
+	    w->use_btf ? w->skel->progs.pyprof_fork_btf : w->skel->progs.pyprof_fork_raw;
+	int err;
+
+	if (!on) {
+		bpf_link__destroy(w->fork_link);
+		w->fork_link = NULL;
+		return 0;
+	}
+	if (w->fork_link)
+		return 0;
+	w->fork_link = bpf_program__attach(prog);
+	if (!w->fork_link) {
+		err = -errno;
+		snprintf(errbuf, errlen, "Linux %s refused the fork events program: %s",
+			 bpfload__kernel_release(), strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int procwatch__forks(const struct procwatch *w)
+{
+	return w->fork_link != NULL;
 }
 
 int procwatch__fd(const struct procwatch *w)
@@ -135,6 +170,7 @@ void procwatch__close(struct procwatch *w)
 {
 	if (!w)
 		return;
+	bpf_link__destroy(w->fork_link);
 	ring_buffer__free(w->rb);
 	procevents_bpf__destroy(w->skel);
 	free(w);

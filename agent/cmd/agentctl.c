@@ -62,21 +62,22 @@ static void usage(FILE *f)
 	    "                     start during the snapshot included (forked or spawned\n"
 	    "                     workers, subprocesses, an exec of another interpreter), each\n"
 	    "                     under its own 'COMM (PID)' root with a '[parent PPID]' frame\n"
-	    "                     below it; PID itself need not be CPython. Always sampled by\n"
-	    "                     agentctl's own programs\n"
+	    "                     below it; PID itself need not be CPython\n"
 	    "      --format       pprof (gzipped protobuf), speedscope JSON or an interactive SVG\n"
 	    "                     flame graph instead of folded stacks\n"
 	    "      --output FILE  write there instead of standard output\n"
 	    "      --socket PATH  when a pyprof-agent listens there (default $PYPROF_SOCKET, else\n"
 	    "                     " CONFIG_DEFAULT_SOCKET "), the daemon's sampler takes the\n"
-	    "                     snapshot at its own rate; without a daemon, or with --rate,\n"
-	    "                     agentctl loads its own BPF programs\n"
+	    "                     snapshot at its own rate (a tree too); without a daemon, with\n"
+	    "                     --rate, or when it cannot serve this (off-CPU disabled in it,\n"
+	    "                     an older daemon for a tree), agentctl loads its own programs\n"
 	    "      --verbose      log at debug level\n"
 	    "      Ctrl-C (SIGINT) or SIGTERM ends early and writes what was collected; a process\n"
 	    "      that exits meanwhile leaves what was collected, with a warning. A closing\n"
 	    "      'counters:' line on stderr names every non-zero failure counter.\n"
 	    "  record [--subprocesses] [--rate HZ] [--threads] [--kernel] [--mode ...] [--gil]\n"
-	    "         [--min-block-us US] [--format ...] [--output FILE] [--verbose]\n"
+	    "         [--min-block-us US] [--format ...] [--output FILE] [--socket PATH]\n"
+	    "         [--verbose]\n"
 	    "         -- COMMAND [ARGS...]\n"
 	    "      Run COMMAND (found in PATH; through sudo, as the invoking user, SUDO_UID and\n"
 	    "      SUDO_GID, with its environment) and profile it from its start until it\n"
@@ -87,7 +88,9 @@ static void usage(FILE *f)
 	    "      within milliseconds. Ctrl-C ends the recording (the command gets it too);\n"
 	    "      SIGTERM to agentctl ends it and is passed on to the command. Exits with the\n"
 	    "      command's status (128+N if killed by signal N), 127 if COMMAND is not\n"
-	    "      found, 126 if it cannot be executed.\n"
+	    "      found, 126 if it cannot be executed. As for snapshot, a daemon listening on\n"
+	    "      --socket samples it instead (without --rate): it follows the command from\n"
+	    "      before its exec until it exits, or Ctrl-C or SIGTERM end the recording.\n"
 	    "  dump --pid PID [--subprocesses] [--json]\n"
 	    "      Print the Python stack of every thread of PID as it is now, innermost frame\n"
 	    "      first (as py-spy dump): 'Thread TID (STATE in KERNEL_FUNCTION, holds the\n"
@@ -103,7 +106,7 @@ static void usage(FILE *f)
 	    "      --json          one JSON document: processes, their threads, their frames\n"
 	    "                      (name, file, line), innermost first\n"
 	    "  top --pid PID [--subprocesses] [--rate HZ] [--mode cpu|offcpu|wall] [--kernel]\n"
-	    "      [--verbose]\n"
+	    "      [--socket PATH] [--verbose]\n"
 	    "      A live table of the functions of one CPython process, redrawn every second,\n"
 	    "      as py-spy top: %%Own and %%Total are the last second's time in the function\n"
 	    "      itself and in it or its callees, as percent of one second (like top's %%CPU:\n"
@@ -120,8 +123,10 @@ static void usage(FILE *f)
 	    "      leaving the terminal as it was. When the process exits, its last table stays\n"
 	    "      on the terminal and top exits 0. When standard output is not a terminal, a\n"
 	    "      plain table of the first 20 rows is printed every second, with no escape\n"
-	    "      codes. --subprocesses adds every CPython descendant, as for snapshot. Always\n"
-	    "      samples with its own BPF programs, not through a running daemon.\n"
+	    "      codes. --subprocesses adds every CPython descendant, as for snapshot. As for\n"
+	    "      snapshot, a daemon listening on --socket samples instead (without --rate): a\n"
+	    "      one-second snapshot per interval, the header saying 'served by the agent'\n"
+	    "      with its rate (GIL share n/a; keys are read between intervals).\n"
 	    "  status [--socket PATH]\n"
 	    "      Print the running daemon's version, configuration file, uptime, targets (one\n"
 	    "      'target:' line each: PID, comm, container, pod and pid in its namespace),\n"
@@ -425,8 +430,7 @@ static int cmd_snapshot(int argc, char **argv)
 		fprintf(stderr, "agentctl snapshot: unexpected argument '%s'\n", argv[optind]);
 		return SNAP_USAGE;
 	}
-	/* the daemon follows no process tree: a tree is sampled here */
-	if (!rate_given && !o.subprocesses) {
+	if (!rate_given) {
 		code = snapshot__via_agent(&o, sock);
 		if (code >= 0)
 			return code;
@@ -438,10 +442,10 @@ static int cmd_snapshot(int argc, char **argv)
 static int cmd_record(int argc, char **argv)
 {
 	struct snapshot_opts o = {.rate_hz = 99, .min_block_us = 1000};
-	const char *sock = NULL;
+	const char *sock = default_socket();
 	int rate_given = 0, code;
 
-	code = parse_profiling(argc, argv, "record", 0, &o, &sock, &rate_given);
+	code = parse_profiling(argc, argv, "record", TAKES_SOCKET, &o, &sock, &rate_given);
 	if (code >= 0)
 		return code;
 	if (optind >= argc) {
@@ -450,7 +454,7 @@ static int cmd_record(int argc, char **argv)
 		return SNAP_USAGE;
 	}
 	catch_stop_signals();
-	return record__run(&o, argv + optind, &stop_requested);
+	return record__run(&o, argv + optind, rate_given ? NULL : sock, &stop_requested);
 }
 
 static int cmd_dump(int argc, char **argv)
@@ -496,13 +500,13 @@ static int cmd_top(int argc, char **argv)
 	/* thread frames: the header counts the threads sampled (they are no row of the table) */
 	struct snapshot_opts o = {.rate_hz = 99, .min_block_us = 1000, .threads = 1};
 	struct sigaction sa = {.sa_handler = on_signal};
-	const char *sock = NULL;
+	const char *sock = default_socket();
 	int rate_given = 0, code;
 
 	/* what the session logs at info (the interpreter, the off-CPU way) the table's header
 	 * shows, or would be drawn over: quiet unless --verbose */
 	log__set_level(LOG_WARN);
-	code = parse_profiling(argc, argv, "top", TAKES_PID, &o, &sock, &rate_given);
+	code = parse_profiling(argc, argv, "top", TAKES_PID | TAKES_SOCKET, &o, &sock, &rate_given);
 	if (code >= 0)
 		return code;
 	if (optind < argc || o.output || o.format || o.gil_only) {
@@ -514,7 +518,7 @@ static int cmd_top(int argc, char **argv)
 	o.threads = 1;
 	catch_stop_signals();
 	sigaction(SIGHUP, &sa, NULL); /* the terminal closed */
-	return top__run(&o, &stop_requested);
+	return top__run(&o, rate_given ? NULL : sock, &stop_requested);
 }
 
 int main(int argc, char **argv)

@@ -18,7 +18,10 @@ enum record_exit {
  * then writes the profile to opts->output (NULL: "pyprof-PID.EXT" in the working directory,
  * "-": standard output). Returns the command's exit status (128 + N if killed by signal N),
  * or an enum snapshot_exit code when the profiling could not start (the command then does not
- * run). */
-int record__run(const struct snapshot_opts *opts, char *const argv[], volatile sig_atomic_t *stop);
+ * run). With socket_path, the daemon listening there follows the command (a held snapshot that
+ * lasts until it exits, at most 24 h, ended early by Ctrl-C or SIGTERM) when one does and can
+ * serve it; else, or with NULL, agentctl samples by itself. */
+int record__run(const struct snapshot_opts *opts, char *const argv[], const char *socket_path,
+		volatile sig_atomic_t *stop);
 
 #endif

@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* A local profiling session. The sampler and the collector as the daemon has them; the process
- * events program tells of every exec, fork and exit; a set of the pids of the tree says which
- * of them are ours; discovery examines each new one of ours (again for a while after an exec,
- * until its interpreter is mapped) and reports it as a target or gone. */
-#include <ctype.h>
-#include <dirent.h>
+ * events program tells of every exec, fork and exit; the tree (daemon/proctree.h, as the
+ * daemon's tree snapshots have it) says which of them are ours; discovery examines each new one
+ * of ours (again for a while after an exec, until its interpreter is mapped) and reports it as a
+ * target or gone. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -14,21 +13,15 @@
 #include "bpf/procwatch.h"
 #include "cmd/session.h"
 #include "daemon/discovery.h"
+#include "daemon/proctree.h"
 #include "os/privilege.h"
 #include "os/procfs.h"
 #include "python/pyproc.h"
 #include "util/clock.h"
-#include "util/hashmap.h"
 #include "util/log.h"
 
 #define DRAIN_INTERVAL_NS (100ULL * 1000 * 1000)
 #define TICK_INTERVAL_NS  (1000ULL * 1000 * 1000)
-/* A process started a moment ago may not have mapped its interpreter library yet: while it is
- * younger than this, "not a CPython process" is asked again. */
-#define SESSION_SETTLE_MS 1500
-/* The pids of the tree followed, at most: a bound on the set, far above real process trees.
- * Beyond it new processes are not followed, and counted. */
-#define TREE_MAX 65536
 
 struct session {
 	struct session_opts opts;
@@ -37,11 +30,9 @@ struct session {
 	struct procwatch *pw;
 	struct discovery *disc;
 	struct kallsyms ksyms;
-	struct hashmap tree; /* pid -> (void *)1: the root and its descendants, alive */
-	size_t seen;	     /* targets since open */
-	uint64_t not_followed;
+	struct proctree tree; /* the root, and with subprocesses its descendants */
+	size_t seen;	      /* targets since open */
 	uint64_t last_tick;
-	int root_started;
 };
 
 const unsigned char snapshot_exit_of_status[CONTROL_STATUS_MAX] = {
@@ -58,36 +49,6 @@ const unsigned char snapshot_exit_of_status[CONTROL_STATUS_MAX] = {
     [CONTROL_OFFCPU_UNAVAILABLE] = SNAP_NO_KERNEL_SUPPORT, /* loading here would be refused too */
     [CONTROL_FAILED] = SNAP_FAILED,
 };
-
-static struct hkey pid_key(pid_t pid)
-{
-	return (struct hkey){(uint64_t)pid, 0};
-}
-
-static int in_tree(const struct session *s, pid_t pid)
-{
-	return hashmap__get(&s->tree, pid_key(pid)) != NULL;
-}
-
-static void tree_add(struct session *s, pid_t pid)
-{
-	if (in_tree(s, pid))
-		return;
-	if (s->tree.n >= TREE_MAX || hashmap__put(&s->tree, pid_key(pid), (void *)1, NULL)) {
-		if (!s->not_followed++)
-			log_warn("more than %d processes in the tree: pid %d and later ones are "
-				 "not followed",
-				 TREE_MAX, pid);
-	}
-}
-
-/* discovery's selection: the root, and with subprocesses every descendant. */
-static int select_pid(void *ctx, pid_t pid)
-{
-	struct session *s = ctx;
-
-	return pid == s->opts.pid || (s->opts.subprocesses && in_tree(s, pid));
-}
 
 static void describe_target(const struct pyproc *p)
 {
@@ -136,76 +97,24 @@ static void on_gone(void *ctx, pid_t pid)
 	collector__forget(s->coll, pid);
 }
 
+/* discovery's selection: the root, and with subprocesses every descendant. */
+static int select_pid(void *ctx, pid_t pid)
+{
+	struct session *s = ctx;
+
+	return proctree__has(&s->tree, pid);
+}
+
 static void on_proc_event(void *ctx, const struct pyprof_proc_event *ev)
 {
 	struct session *s = ctx;
-	uint64_t now = clock__mono_ns();
-	pid_t pid = (pid_t)ev->pid;
+	uint64_t before = s->tree.not_followed;
 
-	switch (ev->kind) {
-	case PYPROF_PROC_FORK:
-		if (!s->opts.subprocesses || !in_tree(s, (pid_t)ev->ppid))
-			return;
-		tree_add(s, pid);
-		discovery__on_exec(s->disc, pid, now); /* a Python parent's copy */
-		return;
-	case PYPROF_PROC_EXEC:
-		if (select_pid(s, pid) && (pid != s->opts.pid || s->root_started))
-			discovery__on_exec(s->disc, pid, now);
-		return;
-	case PYPROF_PROC_EXIT:
-		discovery__on_exit(s->disc, pid, now);
-		if (pid != s->opts.pid)
-			hashmap__del(&s->tree, pid_key(pid)); /* the pid may be reused */
-		return;
-	}
-}
-
-/* Adds to the tree every live descendant of the root, from one pass over /proc (a parent
- * listed after its child is caught by the next round; rounds are bounded by the depth). */
-static void add_descendants(struct session *s)
-{
-	struct {
-		pid_t pid, ppid;
-	} *procs = NULL;
-	size_t n = 0, cap = 0;
-	DIR *dir = opendir("/proc");
-	struct dirent *de;
-
-	if (!dir)
-		return;
-	while ((de = readdir(dir))) {
-		struct procfs_stat st;
-		pid_t pid;
-
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		pid = (pid_t)atoi(de->d_name);
-		if (procfs__stat(pid, &st))
-			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 1024;
-			void *np = realloc(procs, ncap * sizeof(*procs));
-
-			if (!np)
-				break;
-			procs = np;
-			cap = ncap;
-		}
-		procs[n].pid = pid;
-		procs[n++].ppid = st.ppid;
-	}
-	closedir(dir);
-	for (int round = 0, added = 1; added && round < 64; round++) {
-		added = 0;
-		for (size_t i = 0; i < n; i++) {
-			if (!in_tree(s, procs[i].pid) && in_tree(s, procs[i].ppid)) {
-				tree_add(s, procs[i].pid);
-				added = 1;
-			}
-		}
-	}
-	free(procs);
+	proctree__on_event(&s->tree, s->disc, ev, clock__mono_ns());
+	if (!before && s->tree.not_followed)
+		log_warn("more than %d processes in the tree: pid %d and later ones are not "
+			 "followed",
+			 PROCTREE_MAX, s->tree.first_not_followed);
 }
 
 int session__exit_code(int err)
@@ -292,8 +201,9 @@ int session__open(const struct session_opts *opts, struct session **ret)
 		return SNAP_FAILED;
 	}
 	s->opts = *opts;
+	/* the descendants now alive; later ones come by their fork events */
+	proctree__init(&s->tree, opts->pid, opts->subprocesses, opts->root_pending);
 	ops.ctx = s;
-	hashmap__init(&s->tree);
 	if (so.kernel_stacks) {
 		err = kallsyms__load(&s->ksyms);
 		if (err)
@@ -331,9 +241,6 @@ int session__open(const struct session_opts *opts, struct session **ret)
 			goto fail;
 		}
 	}
-	tree_add(s, opts->pid);
-	if (opts->subprocesses)
-		add_descendants(s);
 	discovery__scan(s->disc, clock__mono_ns());
 	if (!opts->root_pending && !opts->subprocesses && !discovery__ntargets(s->disc)) {
 		log_error("pid %d: exited before sampling began", opts->pid);
@@ -350,9 +257,8 @@ fail:
 
 void session__root_started(struct session *s)
 {
-	s->root_started = 1;
 	/* its exec may have come and gone before this: look now, and for a while */
-	discovery__on_exec(s->disc, s->opts.pid, clock__mono_ns());
+	proctree__root_started(&s->tree, s->disc, clock__mono_ns());
 }
 
 void session__poll(struct session *s, uint64_t timeout_ns)
@@ -439,9 +345,9 @@ void session__report(struct session *s)
 	if (s->pw && procwatch__lost(s->pw) && o < sizeof(line))
 		o += snprintf(line + o, sizeof(line) - o, " process_events_lost=%llu",
 			      (unsigned long long)procwatch__lost(s->pw));
-	if (s->not_followed && o < sizeof(line))
+	if (s->tree.not_followed && o < sizeof(line))
 		o += snprintf(line + o, sizeof(line) - o, " processes_not_followed=%llu",
-			      (unsigned long long)s->not_followed);
+			      (unsigned long long)s->tree.not_followed);
 	log_info("%s", line);
 }
 
@@ -453,7 +359,7 @@ void session__close(struct session *s)
 	procwatch__close(s->pw);
 	sampler__close(s->smp);
 	collector__free(s->coll);
-	hashmap__free(&s->tree);
+	proctree__free(&s->tree);
 	kallsyms__free(&s->ksyms);
 	free(s);
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* agentctl top: samples one process as snapshot does, adds its profile to the function table
- * (profile/topview.h) every second and draws it: full screen on a terminal, plain text
+/* agentctl top: samples one process (or a tree) as snapshot does, by itself or through the
+ * running daemon (a one-second snapshot per interval), adds each second's profile to the
+ * function table (profile/topview.h) and draws it: full screen on a terminal, plain text
  * otherwise. The terminal is this file's only concern. */
 #include <errno.h>
 #include <poll.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 #include "bpf/sampler.h"
 #include "cmd/top.h"
+#include "daemon/control.h"
 #include "os/procfs.h"
 #include "profile/collector.h"
 #include "profile/topview.h"
@@ -29,9 +31,12 @@ static const char *const key_names[TOPVIEW_KEY_MAX] = {"%Own", "%Total", "OwnTim
 
 struct top {
 	const struct snapshot_opts *opts;
-	struct session *s;
-	char comm[64];	 /* of the process (the root with --subprocesses) */
-	char python[32]; /* "CPython 3.12", or "" while none is sampled */
+	struct session *s;	 /* sampling here, or ... */
+	const char *socket_path; /* ... one snapshot per interval by the daemon there */
+	volatile sig_atomic_t *stop;
+	unsigned rate_hz; /* of whichever samples */
+	char comm[64];	  /* of the process (the root with --subprocesses) */
+	char python[32];  /* "CPython 3.12", or "" while none is sampled */
 	struct topview *tv;
 	enum topview_key key;
 	int reverse, by_line;
@@ -170,7 +175,7 @@ static void format_seconds(double s, char *buf, size_t size)
 static double seconds_of(const struct top *t, uint64_t weight)
 {
 	/* on-CPU weights are samples; off-CPU and wall weights microseconds */
-	return t->opts->mode == PROFILE_CPU ? (double)weight / t->opts->rate_hz : weight / 1e6;
+	return t->opts->mode == PROFILE_CPU ? (double)weight / t->rate_hz : weight / 1e6;
 }
 
 /* "qualname (file:line)"; when wider than width (0: no limit), the file loses its beginning
@@ -208,12 +213,16 @@ static void draw_table(FILE *out, const struct top *t, const struct topview_row 
 	int o, shown = 0, max_rows = height ? height - HEADER_LINES : PLAIN_ROWS;
 
 	o = snprintf(line, sizeof(line), "pid %d (%s)", t->opts->pid, t->comm);
-	if (t->opts->subprocesses)
+	if (t->opts->subprocesses && t->s)
 		o += snprintf(line + o, sizeof(line) - o, " and descendants, %zu sampled",
 			      session__ntargets(t->s));
-	snprintf(line + o, sizeof(line) - o, "%s%s: %s at %u Hz, %.0f s%s",
-		 t->python[0] ? ", " : "", t->python, profile__kind_name(t->opts->mode),
-		 t->opts->rate_hz, (t->last_ns - t->start_ns) / 1e9, t->exited ? ", exited" : "");
+	else if (t->opts->subprocesses)
+		o += snprintf(line + o, sizeof(line) - o, " and descendants");
+	o += snprintf(line + o, sizeof(line) - o, "%s%s: %s at %u Hz, %.0f s%s",
+		      t->python[0] ? ", " : "", t->python, profile__kind_name(t->opts->mode),
+		      t->rate_hz, (t->last_ns - t->start_ns) / 1e9, t->exited ? ", exited" : "");
+	if (!t->s)
+		snprintf(line + o, sizeof(line) - o, ", served by the agent on %s", t->socket_path);
 	put_line(out, t, cols, line);
 	fputs(nl, out);
 	o = snprintf(line, sizeof(line), "Samples: %.0f/s  Threads: ", t->samples / secs);
@@ -226,9 +235,11 @@ static void draw_table(FILE *out, const struct top *t, const struct topview_row 
 			      100.0 * t->gil_held / t->gil_known);
 	else
 		o += snprintf(line + o, sizeof(line) - o, "n/a");
-	if (t->opts->mode == PROFILE_WALL) {
+	if (t->opts->mode == PROFILE_WALL && !t->s) {
+		o += snprintf(line + o, sizeof(line) - o, "  Off-CPU: n/a");
+	} else if (t->opts->mode == PROFILE_WALL) {
 		uint64_t w = topview__weight_now(t->tv);
-		double on = t->on_cpu * 1e6 / t->opts->rate_hz;
+		double on = t->on_cpu * 1e6 / t->rate_hz;
 
 		snprintf(line + o, sizeof(line) - o, "  Off-CPU: %.1f%%",
 			 w && w > on ? 100.0 * (w - on) / w : 0.0);
@@ -299,6 +310,77 @@ static int draw(struct top *t)
 }
 
 /* ---- sampling ---- */
+
+/* How an interval through the daemon went. */
+enum {
+	SERVED_OK = 0,
+	SERVED_UNABLE = 1, /* no daemon, or one that cannot serve this: sample here */
+	SERVED_GONE = 2,   /* the process exited */
+	SERVED_STOPPED = 3 /* *stop, during the interval */
+};
+
+/* One interval through the daemon: a snapshot of a second, added to the table. The daemon
+ * says nothing of the GIL or of how many samples were on-CPU: the header shows n/a for them.
+ * Returns SERVED_*, or an exit code + 16 (logged). */
+static int served_interval(struct top *t, int first)
+{
+	struct control_request req = {
+	    .cmd = CONTROL_SNAPSHOT,
+	    .pid = t->opts->pid,
+	    .duration_ms = INTERVAL_NS / 1000000,
+	    .threads = t->opts->threads,
+	    .kernel = t->opts->kernel,
+	    .mode = (int)t->opts->mode,
+	    .tree = t->opts->subprocesses,
+	};
+	struct control_answer ans;
+	struct profile p;
+	char err_msg[512] = "";
+	sigset_t quiet, was;
+	uint64_t now;
+	int err;
+
+	/* a resize or Ctrl-Z waits for the end of the interval (their handlers only set flags),
+	 * rather than break the call; Ctrl-C, SIGTERM and SIGHUP do break it */
+	sigemptyset(&quiet);
+	sigaddset(&quiet, SIGWINCH);
+	sigaddset(&quiet, SIGTSTP);
+	sigprocmask(SIG_BLOCK, &quiet, &was);
+	err = snapshot__agent_profile(t->socket_path, &req, 30, &p, &ans, err_msg, sizeof(err_msg));
+	sigprocmask(SIG_SETMASK, &was, NULL);
+	if (*t->stop) {
+		if (!err && ans.status == CONTROL_OK)
+			profile__free(&p);
+		return SERVED_STOPPED; /* Ctrl-C: the daemon ends the snapshot as we hang up */
+	}
+	if (first && snapshot__agent_unable(err, &req, &ans, t->socket_path))
+		return SERVED_UNABLE;
+	if (!err && ans.status == CONTROL_NO_PROCESS && !first)
+		return SERVED_GONE;
+	if (err || ans.status != CONTROL_OK) {
+		log_error("%s", err == -EBADMSG		? err_msg
+				: err && err != -EPROTO ? strerror(-err)
+							: ans.message);
+		return 16 + (err ? SNAP_FAILED : snapshot_exit_of_status[ans.status]);
+	}
+	err = topview__add(t->tv, &p);
+	now = clock__mono_ns();
+	t->interval_s = (now - t->last_ns) / 1e9;
+	t->last_ns = now;
+	t->rate_hz = ans.rate_hz ? ans.rate_hz : t->rate_hz;
+	t->samples = t->opts->mode == PROFILE_CPU ? p.total : 0;
+	t->on_cpu = t->samples;
+	t->gil_held = t->gil_known = 0;
+	t->threads = procfs__threads(t->opts->pid);
+	profile__free(&p);
+	if (err) {
+		log_error("cannot show the table: %s", strerror(-err));
+		return 16 + SNAP_FAILED;
+	}
+	if (ans.exited || (!t->opts->subprocesses && !procfs__alive(t->opts->pid)))
+		return SERVED_GONE;
+	return SERVED_OK;
+}
 
 /* The profile of the interval that just ended goes to the table, with the header's figures. */
 static int take_interval(struct top *t, uint64_t now)
@@ -375,53 +457,86 @@ static void name_python(void *ctx, const struct pyproc *p)
 		snprintf(t->python, sizeof(t->python), "CPython %u.%u", p->major, p->minor);
 }
 
-int top__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
+int top__run(const struct snapshot_opts *opts, const char *socket_path, volatile sig_atomic_t *stop)
 {
 	struct session_opts so = snapshot__session_opts(opts);
 	struct sigaction winch = {.sa_handler = on_winch}, tstp = {.sa_handler = on_tstp};
-	struct top t = {.opts = opts, .key = TOPVIEW_OWN_ALL}; /* py-spy's default column */
-	int code, err = 0, quit = 0;
+	struct top t = {.opts = opts,
+			.key = TOPVIEW_OWN_ALL, /* py-spy's default column */
+			.socket_path = socket_path,
+			.stop = stop,
+			.rate_hz = opts->rate_hz};
+	int code, err = 0, quit = 0, served = SERVED_UNABLE;
 
-	code = session__open(&so, &t.s);
-	if (code != SNAP_OK)
-		return code;
-	procfs__comm(opts->pid, 0, t.comm, sizeof(t.comm));
-	collector__each_process(session__collector(t.s), name_python, &t);
 	t.tv = topview__new(opts->kernel);
 	if (!t.tv) {
 		log_error("out of memory");
-		session__close(t.s);
 		return SNAP_FAILED;
 	}
+	t.start_ns = t.last_ns = clock__mono_ns();
+	procfs__comm(opts->pid, 0, t.comm, sizeof(t.comm));
+	/* through the daemon when one serves this: its first second decides */
+	if (socket_path)
+		served = served_interval(&t, 1);
+	if (served >= 16 || served == SERVED_STOPPED) {
+		topview__free(t.tv);
+		return served >= 16 ? served - 16 : SNAP_OK;
+	}
+	if (served == SERVED_UNABLE) {
+		code = session__open(&so, &t.s);
+		if (code != SNAP_OK) {
+			topview__free(t.tv);
+			return code;
+		}
+		collector__each_process(session__collector(t.s), name_python, &t);
+		t.start_ns = t.last_ns = clock__mono_ns();
+		t.threads = procfs__threads(opts->pid);
+	}
+	t.exited = served == SERVED_GONE;
 	t.tty = isatty(STDOUT_FILENO);
 	t.keys = t.tty && isatty(STDIN_FILENO);
-	t.start_ns = t.last_ns = clock__mono_ns();
-	t.threads = procfs__threads(opts->pid);
 	if (t.tty) {
 		sigaction(SIGWINCH, &winch, NULL);
 		sigaction(SIGTSTP, &tstp, NULL);
 		term_enter(t.keys);
 		draw(&t);
+	} else if (!t.s && !t.exited) {
+		err = draw(&t); /* the daemon's first second */
 	}
-	while (!*stop && !quit && !err) {
+	while (!*stop && !quit && !err && !t.exited) {
 		struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
 		uint64_t now = clock__mono_ns(), next = t.last_ns + INTERVAL_NS;
 		int wait_ms = now >= next ? 0 : (int)((next - now) / 1000000);
 
-		if (wait_ms > POLL_MS)
-			wait_ms = POLL_MS;
+		if (wait_ms > POLL_MS || !t.s)
+			wait_ms = t.s ? POLL_MS : 0; /* through the daemon, the interval waits */
 		if (poll(&pfd, t.keys ? 1 : 0, wait_ms) > 0 && (pfd.revents & (POLLIN | POLLHUP)))
 			quit = read_keys(&t);
 		if (suspended) {
 			suspend(&t);
 			resized = 1;
 		}
-		/* after a suspension too, so its interval gets what was sampled meanwhile */
-		session__poll(t.s, 0);
 		if (resized) {
 			resized = 0;
 			draw(&t);
 		}
+		if (quit)
+			break;
+		if (!t.s) {
+			served = served_interval(&t, 0);
+			if (served >= 16 || served == SERVED_STOPPED) {
+				code = served >= 16 ? served - 16 : SNAP_OK;
+				term_leave();
+				topview__free(t.tv);
+				return code;
+			}
+			t.exited = served == SERVED_GONE;
+			if (!t.exited)
+				err = draw(&t);
+			continue;
+		}
+		/* after a suspension too, so its interval gets what was sampled meanwhile */
+		session__poll(t.s, 0);
 		now = clock__mono_ns();
 		if (now - t.last_ns >= INTERVAL_NS) {
 			err = take_interval(&t, now);
@@ -431,14 +546,14 @@ int top__run(const struct snapshot_opts *opts, volatile sig_atomic_t *stop)
 		/* one process: until it exits; a tree: until its root and every target have */
 		if (!procfs__alive(opts->pid) && (!opts->subprocesses || !session__ntargets(t.s)))
 			t.exited = 1;
-		if (t.exited)
-			break;
 	}
 	if (t.exited) {
 		/* the last, partial interval, left on the screen (or the log) as plain text */
-		session__poll(t.s, 0);
-		if (!err)
-			err = take_interval(&t, clock__mono_ns());
+		if (t.s) {
+			session__poll(t.s, 0);
+			if (!err)
+				err = take_interval(&t, clock__mono_ns());
+		}
 		term_leave();
 		t.tty = t.keys = 0;
 		if (!err)

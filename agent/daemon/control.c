@@ -165,6 +165,16 @@ int control__parse(const char *line, size_t len, struct control_request *ret, co
 			}
 			r.mode = m;
 			seen |= 32;
+		} else if (KEY_IS("tree") || KEY_IS("held")) {
+			int *flag = KEY_IS("tree") ? &r.tree : &r.held;
+			unsigned bit = KEY_IS("tree") ? 64 : 128;
+
+			if ((seen & bit) || parse_u32(line + eq + 1, end - eq - 1, 1, &v)) {
+				*ret_err = "tree/held: expected 0 or 1, once";
+				return -EINVAL;
+			}
+			*flag = (int)v;
+			seen |= bit;
 		} else {
 			*ret_err = "unknown argument";
 			return -EINVAL;
@@ -207,13 +217,15 @@ enum control_status control__status_of(int err)
 }
 
 int control__answer_line(char *buf, size_t len, enum control_status status, int exited,
-			 const char *message)
+			 unsigned rate_hz, const char *message)
 {
 	int n;
 
 	if ((unsigned)status >= CONTROL_STATUS_MAX)
 		status = CONTROL_FAILED;
-	if (status == CONTROL_OK)
+	if (status == CONTROL_OK && rate_hz)
+		n = snprintf(buf, len, "ok%s rate=%u\n", exited ? " exited" : "", rate_hz);
+	else if (status == CONTROL_OK)
 		n = snprintf(buf, len, "ok%s\n", exited ? " exited" : "");
 	else
 		n = snprintf(buf, len, "error %s: %s\n", control_status_names[status],
@@ -228,9 +240,14 @@ static int parse_answer_line(char *head, struct control_answer *ans)
 
 	if (!strncmp(head, "ok", 2) && (head[2] == '\0' || head[2] == ' ')) {
 		ans->status = CONTROL_OK;
-		for (p = strtok_r(head + 2, " ", &save); p; p = strtok_r(NULL, " ", &save))
-			ans->exited |=
-			    !strcmp(p, "exited"); /* words it does not know: later fields */
+		/* words it does not know: later fields */
+		for (p = strtok_r(head + 2, " ", &save); p; p = strtok_r(NULL, " ", &save)) {
+			uint32_t v;
+
+			ans->exited |= !strcmp(p, "exited");
+			if (!strncmp(p, "rate=", 5) && !parse_u32(p + 5, strlen(p + 5), 100000, &v))
+				ans->rate_hz = v;
+		}
 		return 0;
 	}
 	if (!strncmp(head, "error ", 6) && (p = strstr(head + 6, ": "))) {
@@ -271,6 +288,12 @@ int control__format(const struct control_request *req, char *buf, size_t len)
 			     CONTROL_PROTOCOL, req->pid, req->duration_ms, req->threads ? 1 : 0,
 			     req->kernel ? 1 : 0, req->gil_only ? 1 : 0,
 			     profile__kind_name(req->mode));
+		/* only when set: an older agent refuses words it does not know */
+		if (n > 0 && (size_t)n < len && (req->tree || req->held)) {
+			n--; /* over the '\n' */
+			n += snprintf(buf + n, len - n, "%s%s\n", req->tree ? " tree=1" : "",
+				      req->held ? " held=1" : "");
+		}
 		break;
 	default:
 		return -EINVAL;
@@ -288,15 +311,12 @@ static int wait_fd(int fd, short events, int timeout_ms)
 	return r == 0 ? -ETIMEDOUT : 0;
 }
 
-int control__call(const char *socket_path, const struct control_request *req, int timeout_s,
-		  FILE *out, struct control_answer *ans)
+int control__send(const char *socket_path, const struct control_request *req)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	char line[256], head[512];
-	size_t head_len = 0;
-	int fd, err, header_done = 0;
+	char line[256];
+	int fd, err;
 
-	memset(ans, 0, sizeof(*ans));
 	if (strlen(socket_path) >= sizeof(addr.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(addr.sun_path, socket_path);
@@ -306,41 +326,76 @@ int control__call(const char *socket_path, const struct control_request *req, in
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) ||
+	    send(fd, line, strlen(line), MSG_NOSIGNAL) < 0) {
 		err = -errno;
-		goto out;
+		close(fd);
+		return err;
 	}
-	if (send(fd, line, strlen(line), MSG_NOSIGNAL) < 0) {
-		err = -errno;
-		goto out;
+	return fd;
+}
+
+int control__read_started(int fd, int timeout_s, struct control_answer *ans)
+{
+	char head[512];
+	size_t len = 0;
+	int err;
+
+	memset(ans, 0, sizeof(*ans));
+	/* a byte at a time: what follows the line is the answer, read by control__read_answer */
+	while (len < sizeof(head) - 1) {
+		ssize_t n;
+
+		err = wait_fd(fd, POLLIN, timeout_s * 1000);
+		if (err)
+			return err;
+		n = recv(fd, head + len, 1, 0);
+		if (n < 0)
+			return -errno;
+		if (n == 0 || head[len] == '\n')
+			break;
+		len++;
 	}
+	head[len] = '\0';
+	if (!strcmp(head, "started"))
+		return 0;
+	if (!len) {
+		snprintf(ans->message, sizeof(ans->message),
+			 "the agent closed the connection without an answer");
+		return -EPROTO;
+	}
+	err = parse_answer_line(head, ans);
+	return err ? err : -EBADMSG; /* an answer instead: an error, or not a held snapshot */
+}
+
+int control__read_answer(int fd, int timeout_s, FILE *out, struct control_answer *ans)
+{
+	char head[512];
+	size_t head_len = 0;
+	int err, header_done = 0;
+
+	memset(ans, 0, sizeof(*ans));
 	for (;;) {
 		char buf[65536];
 		ssize_t n;
 
 		err = wait_fd(fd, POLLIN, timeout_s * 1000);
 		if (err)
-			goto out;
+			return err;
 		n = recv(fd, buf, sizeof(buf), 0);
-		if (n < 0) {
-			err = -errno;
-			goto out;
-		}
+		if (n < 0)
+			return -errno;
 		if (n == 0)
 			break;
 		if (header_done) {
-			if (fwrite(buf, 1, n, out) != (size_t)n) {
-				err = -EIO;
-				goto out;
-			}
+			if (fwrite(buf, 1, n, out) != (size_t)n)
+				return -EIO;
 			continue;
 		}
 		for (ssize_t i = 0; i < n; i++) {
 			if (header_done) {
-				if (fwrite(buf + i, 1, n - i, out) != (size_t)(n - i)) {
-					err = -EIO;
-					goto out;
-				}
+				if (fwrite(buf + i, 1, n - i, out) != (size_t)(n - i))
+					return -EIO;
 				break;
 			}
 			if (head_len < sizeof(head) - 1)
@@ -354,13 +409,24 @@ int control__call(const char *socket_path, const struct control_request *req, in
 	if (!header_done) {
 		snprintf(ans->message, sizeof(ans->message),
 			 "the agent closed the connection without an answer");
-		err = -EPROTO;
-	} else {
-		err = parse_answer_line(head, ans);
-		if (!err && fflush(out))
-			err = -errno;
+		return -EPROTO;
 	}
-out:
+	err = parse_answer_line(head, ans);
+	if (!err && fflush(out))
+		err = -errno;
+	return err;
+}
+
+int control__call(const char *socket_path, const struct control_request *req, int timeout_s,
+		  FILE *out, struct control_answer *ans)
+{
+	int fd, err;
+
+	memset(ans, 0, sizeof(*ans));
+	fd = control__send(socket_path, req);
+	if (fd < 0)
+		return fd;
+	err = control__read_answer(fd, timeout_s, out, ans);
 	close(fd);
 	return err;
 }

@@ -1,11 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /* The control protocol between agentctl and the daemon: one request line per connection,
  * naming the protocol's version ("status v=2"), answered by a line and a body, then the daemon
- * closes. The line is "ok" and the answer's fields ("ok exited": the process of a snapshot
- * exited before its end), or "error CODE: MESSAGE" with CODE one of control_status_names: a
- * client acts on the code, and shows the message. A request without v=2 is answered
+ * closes. The line is "ok" and the answer's fields ("exited": the process of a snapshot exited
+ * before its end; "rate=N": the daemon's sampling rate), or "error CODE: MESSAGE" with CODE one
+ * of control_status_names: a client acts on the code, and shows the message. Words of an "ok"
+ * line a client does not know are later fields, and ignored. A request without v=2 is answered
  * "error version: ..."; protocol 1 answered "error: MESSAGE", which a client of protocol 2
- * reports as an older agent. */
+ * reports as an older agent.
+ *
+ * Fields added within protocol 2 are sent only when set (tree=1, held=1), so a plain request
+ * still reads as before to an older agent of protocol 2, and a request with one of them is
+ * answered "error bad-request: unknown argument" by it: the client then samples by itself.
+ *
+ * A snapshot ends at duration_ms, when its process (with tree=1: its root and every target)
+ * has exited, or when the client ends its side of the connection (shutdown(SHUT_WR)): the
+ * daemon then answers at once with what was collected. With held=1 the daemon first sends the
+ * line "started" once it follows the pid, which is held by the client before its exec: the
+ * client lets it run then, and no start-up sample is lost (agentctl record). */
 #ifndef PYPROF_CONTROL_H
 #define PYPROF_CONTROL_H
 
@@ -44,13 +55,14 @@ extern const char *const control_status_names[CONTROL_STATUS_MAX];
 struct control_answer {
 	enum control_status status;
 	int exited;	   /* "ok exited" */
+	unsigned rate_hz;  /* "ok rate=N": the daemon's sampling rate (0: not said) */
 	char message[512]; /* an error's words */
 };
 
 enum control_cmd {
 	CONTROL_STATUS = 1,   /* "status" */
 	CONTROL_SNAPSHOT = 2, /* "snapshot pid=N duration_ms=N [threads=1] [kernel=1] [gil=1]
-			       *  [mode=cpu|offcpu|wall]" */
+			       *  [mode=cpu|offcpu|wall] [tree=1] [held=1]" */
 	CONTROL_PING = 3,     /* "ping" */
 };
 
@@ -62,6 +74,8 @@ struct control_request {
 	int kernel;
 	int gil_only;
 	int mode;	  /* enum profile_kind: 0 cpu, 1 offcpu, 2 wall */
+	int tree;	  /* and every CPython descendant, as it appears, under its own root */
+	int held;	  /* the pid is held before its exec: "started" first (see above) */
 	unsigned version; /* v=: CONTROL_PROTOCOL, or the request is refused */
 };
 
@@ -72,10 +86,10 @@ int control__parse(const char *line, size_t len, struct control_request *ret, co
 /* Formats a request line (with v= and '\n') into buf. */
 int control__format(const struct control_request *req, char *buf, size_t len);
 
-/* Daemon: formats an answer's line (with '\n'): "ok[ exited]" for CONTROL_OK, else "error CODE:
- * message". Returns its length, or -ENOSPC. */
+/* Daemon: formats an answer's line (with '\n'): "ok[ exited][ rate=N]" for CONTROL_OK (rate_hz
+ * 0: not said), else "error CODE: message". Returns its length, or -ENOSPC. */
 int control__answer_line(char *buf, size_t len, enum control_status status, int exited,
-			 const char *message);
+			 unsigned rate_hz, const char *message);
 /* The status for an error of pyproc__open or the sampler (-ESRCH, -ENOEXEC, ...). */
 enum control_status control__status_of(int err);
 
@@ -85,5 +99,14 @@ enum control_status control__status_of(int err);
  * this protocol (ans->message says so), or another -errno. */
 int control__call(const char *socket_path, const struct control_request *req, int timeout_s,
 		  FILE *out, struct control_answer *ans);
+/* control__call in steps, for a client that acts while the daemon works: connects and sends
+ * the request (returns the socket, or -errno as control__call), ... */
+int control__send(const char *socket_path, const struct control_request *req);
+/* ... reads the "started" line of a held=1 snapshot (0), or an error answer instead (-EPROTO
+ * or -EBADMSG, ans says which), waiting at most timeout_s, ... */
+int control__read_started(int fd, int timeout_s, struct control_answer *ans);
+/* ... then reads the answer into out and ans as control__call does (the socket stays the
+ * caller's to close). */
+int control__read_answer(int fd, int timeout_s, FILE *out, struct control_answer *ans);
 
 #endif

@@ -187,7 +187,7 @@ static int on_sample(void *ctx, const struct sample_event *ev, size_t size)
 	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
 		struct snapshot_req *r = &d->snaps[i];
 
-		if (r->active && r->pid == (pid_t)ev->pid)
+		if (r->active && collector__has_process(r->coll, (pid_t)ev->pid))
 			collector__on_sample(r->coll, ev, size);
 	}
 	return 0;
@@ -219,34 +219,6 @@ void daemon_set_tick(struct daemon *d, uint64_t period_ns)
 	d->tick_ns = period_ns;
 }
 
-void daemon_want_ksyms(struct daemon *d)
-{
-	d->no_target_since_ns = 0;
-	if (d->have_ksyms)
-		return;
-	d->have_ksyms = kallsyms__load(&d->ksyms) == 0;
-	if (!d->have_ksyms && !d->ksyms_warned++)
-		log_warn("kernel symbols unavailable: kernel frames will be [unknown]_[k]");
-}
-
-/* Drops the kernel symbols after KSYMS_IDLE_NS with neither a target nor a snapshot. */
-static void ksyms_idle(struct daemon *d, uint64_t now)
-{
-	int in_use = discovery__ntargets(d->disc) > 0;
-
-	for (int i = 0; i < MAX_SNAPSHOTS && !in_use; i++)
-		in_use = d->snaps[i].active;
-	if (in_use) {
-		d->no_target_since_ns = 0;
-	} else if (!d->no_target_since_ns) {
-		d->no_target_since_ns = now;
-	} else if (d->have_ksyms && now - d->no_target_since_ns >= KSYMS_IDLE_NS) {
-		kallsyms__free(&d->ksyms);
-		memset(&d->ksyms, 0, sizeof(d->ksyms));
-		d->have_ksyms = 0;
-	}
-}
-
 static int on_target(void *ctx, struct pyproc *p)
 {
 	struct daemon *d = ctx;
@@ -254,7 +226,6 @@ static int on_target(void *ctx, struct pyproc *p)
 	char comm[64], where[192];
 	int err;
 
-	daemon_want_ksyms(d);
 	err = sampler__add_target(d->smp, p);
 	if (err) {
 		log_warn("cannot sample pid %d: %s; will retry at the next rescan", pid,
@@ -297,11 +268,15 @@ static void on_proc_event(void *ctx, const struct pyprof_proc_event *ev)
 {
 	struct daemon *d = ctx;
 
+	uint64_t now = clock__mono_ns();
+
 	d->proc_events++;
+	/* forks, reported while a tree snapshot runs, are the snapshots' only */
 	if (ev->kind == PYPROF_PROC_EXEC)
-		discovery__on_exec(d->disc, (pid_t)ev->pid, clock__mono_ns());
+		discovery__on_exec(d->disc, (pid_t)ev->pid, now);
 	else if (ev->kind == PYPROF_PROC_EXIT)
-		discovery__on_exit(d->disc, (pid_t)ev->pid, clock__mono_ns());
+		discovery__on_exit(d->disc, (pid_t)ev->pid, now);
+	serve__on_proc_event(d, ev, now);
 }
 
 /* Runs what discovery has due and sets its timer to the next: an exec is examined at once and
@@ -309,10 +284,13 @@ static void on_proc_event(void *ctx, const struct pyprof_proc_event *ev)
 static void discover(struct daemon *d)
 {
 	struct itimerspec its = {0};
-	uint64_t due;
+	uint64_t now = clock__mono_ns(), due, snaps_due;
 
-	discovery__tick(d->disc, clock__mono_ns());
+	discovery__tick(d->disc, now);
 	due = discovery__next_due(d->disc);
+	snaps_due = serve__discover(d, now); /* the processes of tree snapshots */
+	if (snaps_due && (!due || snaps_due < due))
+		due = snaps_due;
 	if (due == d->disc_armed_ns)
 		return;
 	its.it_value.tv_sec = due / NS_PER_S;
@@ -379,6 +357,11 @@ static int sampler_reopen(struct daemon *d, const struct agent_config *cfg, char
 		return err;
 	sampler__drain(d->smp, 0);
 	collector__each_process(d->coll, readd_target, fresh);
+	/* and what snapshots sample that the windows do not */
+	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
+		if (d->snaps[i].active)
+			collector__each_process(d->snaps[i].coll, readd_target, fresh);
+	}
 	sampler__close(d->smp); /* its ring leaves the epoll set as it closes */
 	d->smp = fresh;
 	log_offcpu_state(d->smp);
@@ -509,18 +492,9 @@ static void tick(struct daemon *d)
 		d->last_rescan_ns = now;
 	}
 	discover(d);
-	ksyms_idle(d, now);
+	kallsyms__drop_unused(&d->ksyms, now, KSYMS_IDLE_NS);
 	window_roll(d, 0, now);
-	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
-		struct snapshot_req *r = &d->snaps[i];
-
-		if (!r->active)
-			continue;
-		if (now >= r->deadline_ns)
-			serve__snapshot_finish(d, r, 0);
-		else if (!procfs__alive(r->pid))
-			serve__snapshot_finish(d, r, 1);
-	}
+	serve__snapshots_tick(d, now);
 	netserver__tick(d->ctl, now);
 	if (d->http)
 		netserver__tick(d->http, now);
@@ -616,7 +590,9 @@ static int start(struct daemon *d)
 		log_error("cannot set up the event loop: %s", strerror(-err));
 		return 1;
 	}
-	/* names kernel frames once daemon_want_ksyms has loaded the symbols */
+	/* the kernel's symbols are read when a kernel frame is first named, and dropped after
+	 * KSYMS_IDLE_NS without one: an idle host does not keep them */
+	kallsyms__init_lazy(&d->ksyms);
 	d->coll = collector__new(&co, &d->ksyms);
 	d->disc = discovery__new(d->cfg, &ops);
 	if (!d->coll || !d->disc) {

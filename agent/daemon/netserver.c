@@ -40,6 +40,7 @@ struct netserver {
 	int epfd;
 	enum netserver_proto proto;
 	netserver_request_cb cb;
+	netserver_hangup_cb hangup;
 	void *ctx;
 	char path[108];
 	uint64_t next_id;
@@ -382,6 +383,13 @@ int netserver__handle(struct netserver *s, void *event_ptr, uint32_t events, uin
 	}
 	if (events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
 		if (!c->responded || !(events & EPOLLIN)) {
+			/* the owner of a pending answer may give it now: what the client asked by
+			 * ending its input, or work to stop for a client gone */
+			if (conn_awaits_answer(c) && s->hangup) {
+				s->hangup(s->ctx, s, c->id);
+				if (!c->in_use || c->out || c->draining)
+					return 1; /* answered: being sent */
+			}
 			conn_close(c); /* gone before an answer: drop it (a pending answer too) */
 			return 1;
 		}
@@ -420,6 +428,31 @@ int netserver__respond(struct netserver *s, uint64_t conn_id, const char *data, 
 	c->out_off = 0;
 	c->last_ns = clock__mono_ns();
 	conn_flush(c);
+	return 0;
+}
+
+void netserver__on_hangup(struct netserver *s, netserver_hangup_cb cb)
+{
+	s->hangup = cb;
+}
+
+int netserver__send_early(struct netserver *s, uint64_t conn_id, const char *data, size_t len)
+{
+	struct conn *c = conn_by_id(s, conn_id);
+	ssize_t n;
+
+	if (!c)
+		return -ENOENT;
+	if (!conn_awaits_answer(c))
+		return -EALREADY;
+	n = send(c->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n != len) {
+		conn_close(c); /* a part sent: the rest would garble what the client reads */
+		return -EAGAIN;
+	}
+	c->last_ns = clock__mono_ns();
 	return 0;
 }
 

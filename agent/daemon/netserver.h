@@ -30,6 +30,11 @@ struct netserver;
 typedef void (*netserver_request_cb)(void *ctx, struct netserver *s, uint64_t conn_id,
 				     const char *req, size_t len, uid_t peer_uid);
 
+/* Called when the client of a connection that awaits a deferred answer ends its input
+ * (shutdown(SHUT_WR): "answer now") or goes away. The callee may respond at once, which is
+ * then sent before the connection closes; else the connection is closed. */
+typedef void (*netserver_hangup_cb)(void *ctx, struct netserver *s, uint64_t conn_id);
+
 /* A Unix socket at path, mode 0600. A stale socket file (no listener) is replaced; a live one
  * is an error (-EADDRINUSE): another daemon runs. */
 int netserver__listen_unix(const char *path, int epfd, netserver_request_cb cb, void *ctx,
@@ -43,6 +48,11 @@ int netserver__handle(struct netserver *s, void *event_ptr, uint32_t events, uin
 /* Sends data and closes the connection once sent (input the client sent beyond its request is
  * read and discarded first, within NETSERVER_DRAIN_*). Returns -ENOENT if it is gone. */
 int netserver__respond(struct netserver *s, uint64_t conn_id, const char *data, size_t len);
+/* Sets the hang-up callback (none by default). */
+void netserver__on_hangup(struct netserver *s, netserver_hangup_cb cb);
+/* Sends a short line ahead of a deferred answer, leaving the connection open: it must go at
+ * once (a few bytes into a fresh socket's buffer), else -EAGAIN and nothing was sent. */
+int netserver__send_early(struct netserver *s, uint64_t conn_id, const char *data, size_t len);
 /* Drops connections idle for too long. */
 void netserver__tick(struct netserver *s, uint64_t now_ns);
 size_t netserver__nconns(const struct netserver *s);

@@ -35,10 +35,19 @@ static void respond_text(struct netserver *s, uint64_t conn, const char *head,
 int serve__snapshot_uses(const struct daemon *d, pid_t pid)
 {
 	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
-		if (d->snaps[i].active && d->snaps[i].pid == pid)
+		if (d->snaps[i].active && collector__has_process(d->snaps[i].coll, pid))
 			return 1;
 	}
 	return 0;
+}
+
+int serve__tree_snapshots(const struct daemon *d)
+{
+	int n = 0;
+
+	for (int i = 0; i < MAX_SNAPSHOTS; i++)
+		n += d->snaps[i].active && d->snaps[i].tree;
+	return n;
 }
 
 /* Answers conn with "error CODE: message" (control.h). */
@@ -54,9 +63,116 @@ static void answer_error(struct netserver *s, uint64_t conn, enum control_status
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
-	n = control__answer_line(line, sizeof(line), status, 0, message);
+	n = control__answer_line(line, sizeof(line), status, 0, 0, message);
 	if (n > 0)
 		netserver__respond(s, conn, line, (size_t)n);
+}
+
+/* Stops sampling pid unless the daemon's windows or another snapshot still want it. */
+static void release_pid(struct daemon *d, pid_t pid)
+{
+	if (!serve__snapshot_uses(d, pid) && !collector__has_process(d->coll, pid))
+		sampler__remove_target(d->smp, pid);
+}
+
+/* Fork events only while a tree snapshot runs: a host forks far more often than it executes,
+ * and a detached program costs its forks nothing. */
+static int update_forks(struct daemon *d)
+{
+	int want = serve__tree_snapshots(d) > 0;
+	char err_msg[256];
+	int err;
+
+	if (!d->pw || procwatch__forks(d->pw) == want)
+		return 0;
+	err = procwatch__set_forks(d->pw, want, err_msg, sizeof(err_msg));
+	if (err)
+		log_warn("%s; tree snapshots cannot follow forked processes", err_msg);
+	else
+		log_debug("fork events %s", want ? "on: a tree snapshot runs" : "off");
+	return err;
+}
+
+/* discovery's callbacks of a snapshot: its processes, as they come and go. */
+static int snap_select(void *ctx, pid_t pid)
+{
+	struct snapshot_req *r = ctx;
+
+	return proctree__has(&r->procs, pid);
+}
+
+static int snap_on_target(void *ctx, struct pyproc *p)
+{
+	struct snapshot_req *r = ctx;
+	pid_t pid = p->pid;
+	int err;
+
+	if (collector__has_process(r->coll, pid))
+		collector__forget(r->coll, pid); /* it executed another interpreter */
+	/* again when sampled already: the entry then describes the interpreter of now */
+	err = sampler__add_target(r->d->smp, p);
+	if (!err) {
+		err = collector__add_process(r->coll, p);
+		if (err)
+			release_pid(r->d, pid);
+	}
+	if (err) {
+		snprintf(r->why, sizeof(r->why), "cannot sample pid %d: %s", pid, strerror(-err));
+		pyproc__free(p);
+	}
+	return err;
+}
+
+static void snap_on_gone(void *ctx, pid_t pid)
+{
+	struct snapshot_req *r = ctx;
+
+	collector__forget(r->coll, pid); /* what it named stays in the profile */
+	release_pid(r->d, pid);
+}
+
+static void release_target(void *ctx, pid_t pid)
+{
+	struct snapshot_req *r = ctx;
+
+	release_pid(r->d, pid);
+}
+
+/* Frees what r holds; its processes are no longer sampled for it. */
+static void snapshot_free(struct daemon *d, struct snapshot_req *r)
+{
+	r->active = 0;
+	if (r->disc)
+		discovery__each_target(r->disc, release_target, r);
+	discovery__free(r->disc);
+	r->disc = NULL;
+	proctree__free(&r->procs);
+	collector__free(r->coll);
+	r->coll = NULL;
+	update_forks(d);
+}
+
+/* Whether the snapshot's root can be sampled, else answers why: the errors of snapshot --pid.
+ * With tree=1 a root that is not CPython is fine (its descendants may be); with held=1 it is
+ * not yet, and need only exist. */
+static int check_root(struct daemon *d, uint64_t conn, const struct control_request *req)
+{
+	struct pyproc *p = NULL;
+	char err_msg[256];
+	int err;
+
+	if (req->held) {
+		if (procfs__alive(req->pid))
+			return 0;
+		answer_error(d->ctl, conn, CONTROL_NO_PROCESS, "no process with pid %d", req->pid);
+		return -ESRCH;
+	}
+	err = pyproc__open(req->pid, NULL, &p, err_msg, sizeof(err_msg));
+	pyproc__free(p);
+	if (!err || (err == -ENOEXEC && req->tree))
+		return 0;
+	answer_error(d->ctl, conn, control__status_of(err), "%s", err_msg);
+	return err;
 }
 
 static void snapshot_start(struct daemon *d, uint64_t conn, const struct control_request *req)
@@ -67,11 +183,12 @@ static void snapshot_start(struct daemon *d, uint64_t conn, const struct control
 	    .threads = req->threads,
 	    .kernel = req->kernel,
 	    .gil_only = req->gil_only,
+	    .parents = req->tree,
 	};
 	struct snapshot_req *r = NULL;
-	struct pyproc *p = NULL;
-	char err_msg[256];
-	int err;
+	struct discovery_ops ops = {
+	    .on_target = snap_on_target, .on_gone = snap_on_gone, .select = snap_select};
+	uint64_t now = clock__mono_ns();
 
 	for (int i = 0; i < MAX_SNAPSHOTS && !r; i++) {
 		if (!d->snaps[i].active)
@@ -92,44 +209,57 @@ static void snapshot_start(struct daemon *d, uint64_t conn, const struct control
 			     "off-CPU tracing is disabled in this agent");
 		return;
 	}
-	err = pyproc__open(req->pid, NULL, &p, err_msg, sizeof(err_msg));
-	if (err) {
-		answer_error(d->ctl, conn, control__status_of(err), "%s", err_msg);
+	if ((req->tree || req->held) && !d->pw) {
+		answer_error(d->ctl, conn, CONTROL_FAILED,
+			     "this agent has no process events (%s): it cannot follow pid %d",
+			     d->pw_unavailable, req->pid);
 		return;
 	}
+	if (check_root(d, conn, req))
+		return; /* answered */
 	memset(r, 0, sizeof(*r));
-	daemon_want_ksyms(d);
+	r->d = d;
+	r->tree = req->tree;
+	r->active = 1; /* now, so that forks are asked for */
+	ops.ctx = r;
+	/* the descendants now alive; later ones come by their fork events */
+	proctree__init(&r->procs, req->pid, req->tree, 0);
 	r->coll = collector__new(&co, &d->ksyms);
-	if (!r->coll) {
+	r->disc = discovery__new(NULL, &ops);
+	if (!r->coll || !r->disc) {
 		answer_error(d->ctl, conn, CONTROL_FAILED, "out of memory");
-		pyproc__free(p);
+		snapshot_free(d, r);
 		return;
 	}
-	if (!collector__has_process(d->coll, req->pid) && !serve__snapshot_uses(d, req->pid)) {
-		err = sampler__add_target(d->smp, p);
-		if (err) {
-			answer_error(d->ctl, conn, CONTROL_FAILED, "cannot sample pid %d: %s",
-				     req->pid, strerror(-err));
-			collector__free(r->coll);
-			pyproc__free(p);
-			return;
-		}
-		r->own_target = 1;
-	}
-	if (collector__add_process(r->coll, p)) {
-		answer_error(d->ctl, conn, CONTROL_FAILED, "out of memory");
-		if (r->own_target)
-			sampler__remove_target(d->smp, req->pid);
-		pyproc__free(p);
-		collector__free(r->coll);
+	if (req->tree && update_forks(d)) {
+		answer_error(d->ctl, conn, CONTROL_FAILED,
+			     "the kernel refused fork events: cannot follow the tree of pid %d",
+			     req->pid);
+		snapshot_free(d, r);
 		return;
 	}
-	r->active = 1;
+	/* a tree: every process of it now; one process: at once (a held one once it executed,
+	 * its exec event comes) */
+	if (req->tree)
+		discovery__scan(r->disc, now);
+	else
+		discovery__on_exec(r->disc, req->pid, now);
+	discovery__tick(r->disc, now);
+	if (!req->held && !req->tree && !discovery__ntargets(r->disc)) {
+		answer_error(d->ctl, conn, r->why[0] ? CONTROL_FAILED : CONTROL_NO_PROCESS, "%s",
+			     r->why[0] ? r->why : "the process exited before sampling began");
+		snapshot_free(d, r);
+		return;
+	}
+	if (req->held && netserver__send_early(d->ctl, conn, "started\n", 8)) {
+		snapshot_free(d, r); /* the client is gone, or cannot read: it will not run it */
+		return;
+	}
 	daemon_set_tick(d, TICK_NS); /* its deadline is kept to the busy loop's precision */
 	r->mode = req->mode;
 	r->conn_id = conn;
 	r->pid = req->pid;
-	r->deadline_ns = clock__mono_ns() + (uint64_t)req->duration_ms * 1000000ULL;
+	r->deadline_ns = now + (uint64_t)req->duration_ms * 1000000ULL;
 }
 
 void serve__snapshot_finish(struct daemon *d, struct snapshot_req *r, int exited)
@@ -139,23 +269,78 @@ void serve__snapshot_finish(struct daemon *d, struct snapshot_req *r, int exited
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
-	r->active = 0;
 	if (f) {
 		char line[64];
 
-		if (control__answer_line(line, sizeof(line), CONTROL_OK, exited, NULL) > 0)
+		if (control__answer_line(line, sizeof(line), CONTROL_OK, exited,
+					 sampler__frequency(d->smp), NULL) > 0)
 			fputs(line, f);
 		folded__write(prof, f);
 		fclose(f);
 		netserver__respond(d->ctl, r->conn_id, buf, len);
 		free(buf);
 	}
-	if (r->own_target && !serve__snapshot_uses(d, r->pid) &&
-	    !collector__has_process(d->coll, r->pid))
-		sampler__remove_target(d->smp, r->pid);
-	collector__free(r->coll);
-	r->coll = NULL;
+	snapshot_free(d, r);
 	d->snapshots_served++;
+}
+
+void serve__on_proc_event(struct daemon *d, const struct pyprof_proc_event *ev, uint64_t now_ns)
+{
+	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
+		struct snapshot_req *r = &d->snaps[i];
+
+		if (r->active)
+			proctree__on_event(&r->procs, r->disc, ev, now_ns);
+	}
+}
+
+uint64_t serve__discover(struct daemon *d, uint64_t now_ns)
+{
+	uint64_t first = 0;
+
+	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
+		struct snapshot_req *r = &d->snaps[i];
+		uint64_t due;
+
+		if (!r->active)
+			continue;
+		discovery__tick(r->disc, now_ns);
+		due = discovery__next_due(r->disc);
+		if (due && (!first || due < first))
+			first = due;
+	}
+	return first;
+}
+
+void serve__snapshots_tick(struct daemon *d, uint64_t now_ns)
+{
+	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
+		struct snapshot_req *r = &d->snaps[i];
+
+		if (!r->active)
+			continue;
+		if (now_ns >= r->deadline_ns)
+			serve__snapshot_finish(d, r, 0);
+		/* one process: until it exits; a tree: until its root and every target have */
+		else if (!procfs__alive(r->pid) && (!r->tree || !discovery__ntargets(r->disc)))
+			serve__snapshot_finish(d, r, 1);
+	}
+}
+
+/* The client ended its side of the connection (or went away): the snapshot ends now, with
+ * what is in the ring so far. */
+static void on_hangup(void *ctx, struct netserver *s, uint64_t conn)
+{
+	struct daemon *d = ctx;
+
+	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
+		struct snapshot_req *r = &d->snaps[i];
+
+		if (r->active && r->conn_id == conn) {
+			sampler__drain(d->smp, 0);
+			serve__snapshot_finish(d, r, 0);
+		}
+	}
 }
 
 static void on_control(void *ctx, struct netserver *s, uint64_t conn, const char *req, size_t len,
@@ -251,6 +436,7 @@ int serve__open(struct daemon *d, const struct agent_config *cfg)
 		log_error("%s", err_msg);
 		return err;
 	}
+	netserver__on_hangup(d->ctl, on_hangup);
 	if (cfg->metrics.listen[0]) {
 		err =
 		    netserver__listen_tcp(cfg->metrics.listen_host, cfg->metrics.listen_port,
@@ -270,9 +456,7 @@ void serve__close(struct daemon *d)
 	netserver__close(d->http);
 	d->ctl = d->http = NULL;
 	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
-		if (d->snaps[i].active) {
-			d->snaps[i].active = 0;
-			collector__free(d->snaps[i].coll);
-		}
+		if (d->snaps[i].active)
+			snapshot_free(d, &d->snaps[i]);
 	}
 }

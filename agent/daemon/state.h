@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "daemon/discovery.h"
 #include "daemon/netserver.h"
+#include "daemon/proctree.h"
 #include "daemon/window.h"
 #include "os/kallsyms.h"
 #include "profile/collector.h"
@@ -20,20 +21,26 @@
 
 /* The loop's period while there is work (daemon.c) */
 #define TICK_NS (100ULL * 1000 * 1000)
-/* How long the kernel symbols are kept with neither a target nor a snapshot. */
+/* How long the kernel symbols are kept without a kernel frame to name. */
 #define KSYMS_IDLE_NS (60ULL * 1000 * 1000 * 1000)
 #define MAX_SNAPSHOTS 8
 #define NS_PER_S      1000000000ULL
 
-/* A snapshot asked for over the control socket, served from the daemon's own sampler. */
+/* A snapshot asked for over the control socket, served from the daemon's own sampler: of a
+ * process, or of a process tree (its own tree of pids and discovery, fed the daemon's process
+ * events, which include forks while any tree snapshot runs). */
 struct snapshot_req {
 	int active;
+	struct daemon *d;
 	uint64_t conn_id;
-	pid_t pid;
+	pid_t pid; /* the process, or the root of the tree */
 	uint64_t deadline_ns;
-	int own_target; /* the pid was added to the sampler for this request only */
-	int mode;	/* enum profile_kind */
-	struct collector *coll;
+	int mode; /* enum profile_kind */
+	int tree;
+	struct proctree procs;
+	struct discovery *disc; /* finds the processes of procs as they come and go */
+	struct collector *coll; /* has every process sampled for this snapshot */
+	char why[256];		/* why a process could not be sampled */
 };
 
 struct daemon {
@@ -52,11 +59,7 @@ struct daemon {
 	char pw_unavailable[512];
 	struct discovery *disc;
 	struct collector *coll;
-	/* Kernel symbols (5 MiB here) are loaded at the first target and dropped after
-	 * KSYMS_IDLE_NS without one: an idle host does not keep them. */
-	struct kallsyms ksyms;
-	int have_ksyms, ksyms_warned;
-	uint64_t no_target_since_ns; /* 0: targets or snapshots now */
+	struct kallsyms ksyms; /* lazy: loaded at the first kernel frame named */
 	struct netserver *ctl, *http;
 	struct uploader *up; /* NULL when upload.s3 is disabled */
 	struct snapshot_req snaps[MAX_SNAPSHOTS];
@@ -78,8 +81,6 @@ struct daemon {
 
 /* daemon.c: sets the loop's period (TICK_NS while busy) */
 void daemon_set_tick(struct daemon *d, uint64_t period_ns);
-/* Loads the kernel symbols if they are not (a target or a snapshot is about to need them). */
-void daemon_want_ksyms(struct daemon *d);
 
 /* serve.c: listens on control.socket and metrics.listen; closes them (and drops snapshots in
  * flight) */
@@ -89,6 +90,14 @@ void serve__close(struct daemon *d);
 int serve__snapshot_uses(const struct daemon *d, pid_t pid);
 /* Answers a snapshot with what it collected (exited: the process ended before its end). */
 void serve__snapshot_finish(struct daemon *d, struct snapshot_req *r, int exited);
+/* The snapshots' share of the loop: a process event for their trees, ... */
+void serve__on_proc_event(struct daemon *d, const struct pyprof_proc_event *ev, uint64_t now_ns);
+/* ... their discoveries' work due by now (returns the earliest next due, 0: none), ... */
+uint64_t serve__discover(struct daemon *d, uint64_t now_ns);
+/* ... and their ends: a deadline passed, or every process of one gone. */
+void serve__snapshots_tick(struct daemon *d, uint64_t now_ns);
+/* Active tree snapshots (fork events are reported while there is one). */
+int serve__tree_snapshots(const struct daemon *d);
 
 /* status.c: the figures, as `agentctl status` text or Prometheus text */
 void status__write(struct daemon *d, FILE *f);

@@ -101,9 +101,13 @@ static void gather(struct daemon *d, struct stat_list *l)
 			    "which checked out against its processes",
 			    m, d->guessed_from[m]);
 	}
-	statlist__info(l, "process events", "%s",
-		       d->pw ? procwatch__attach_kind(d->pw)
-			     : "unavailable (rescans of /proc only)");
+	if (d->pw)
+		/* forks are reported only while a tree snapshot runs */
+		statlist__info(l, "process events", "%s, fork events %s",
+			       procwatch__attach_kind(d->pw),
+			       procwatch__forks(d->pw) ? "on" : "off");
+	else
+		statlist__info(l, "process events", "unavailable (rescans of /proc only)");
 	if (sampler__offcpu_attach_kind(d->smp))
 		statlist__info(l, "off-CPU", "%s", sampler__offcpu_attach_kind(d->smp));
 	else if (sampler__offcpu_unavailable(d->smp))
@@ -111,11 +115,12 @@ static void gather(struct daemon *d, struct stat_list *l)
 			       sampler__offcpu_unavailable(d->smp));
 	else
 		statlist__info(l, "off-CPU", "disabled");
-	if (d->have_ksyms)
+	if (d->ksyms.loaded)
 		statlist__info(l, "kernel symbols", "%zu loaded", d->ksyms.n);
 	else
 		statlist__info(l, "kernel symbols", "not loaded (%s)",
-			       d->ksyms_warned ? "unreadable" : "no target for 60 s, or none yet");
+			       d->ksyms.failed ? "unreadable"
+					       : "no kernel frame to name in the last 60 s");
 	/* a part the configuration asks for but the kernel refused: 1, with the reason */
 	statlist__add(l, "part_unavailable", STAT_GAUGE,
 		      "1 for a part of the agent that is asked for but the kernel refused.", "part",

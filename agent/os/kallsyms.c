@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
-/* /proc/kallsyms loaded once, sorted, searched by binary search. */
+/* /proc/kallsyms loaded once (or at first use, and dropped when unused), sorted, searched by
+ * binary search. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "os/kallsyms.h"
 #include "os/procfs.h"
+#include "util/clock.h"
+#include "util/log.h"
 
 static int cmp_ksym(const void *a, const void *b)
 {
@@ -95,9 +98,55 @@ int kallsyms__load(struct kallsyms *ret)
 	return err;
 }
 
-const char *kallsyms__name(const struct kallsyms *k, uint64_t addr)
+void kallsyms__init_lazy(struct kallsyms *k)
 {
-	size_t lo = 0, hi = k->n;
+	memset(k, 0, sizeof(*k));
+	k->lazy = 1;
+}
+
+/* Loads a lazy table at its first use; a failure is said once and not retried. */
+static void load_lazy(struct kallsyms *k)
+{
+	struct kallsyms fresh = {0};
+	int err;
+
+	k->used_ns = clock__mono_ns();
+	if (k->loaded || k->failed)
+		return;
+	err = kallsyms__load(&fresh);
+	if (err) {
+		k->failed = 1;
+		log_warn("kernel symbols unavailable (%s): kernel frames will be [unknown]_[k]",
+			 strerror(-err));
+		return;
+	}
+	k->syms = fresh.syms;
+	k->n = fresh.n;
+	k->names = fresh.names;
+	k->loaded = 1;
+}
+
+int kallsyms__drop_unused(struct kallsyms *k, uint64_t now_ns, uint64_t idle_ns)
+{
+	/* now_ns may be older than the last use: the caller's clock was read before it */
+	if (!k->lazy || !k->loaded || now_ns <= k->used_ns || now_ns - k->used_ns < idle_ns)
+		return 0;
+	free(k->syms);
+	free(k->names);
+	k->syms = NULL;
+	k->names = NULL;
+	k->n = 0;
+	k->loaded = 0;
+	return 1;
+}
+
+const char *kallsyms__name(struct kallsyms *k, uint64_t addr)
+{
+	size_t lo = 0, hi;
+
+	if (k->lazy)
+		load_lazy(k);
+	hi = k->n;
 
 	if (!k->n || addr < k->syms[0].addr)
 		return NULL;

@@ -76,7 +76,7 @@ struct memo {
 
 struct collector {
 	struct collector_opts opts;
-	const struct kallsyms *ksyms;
+	struct kallsyms *ksyms;
 	struct profile profiles[PROFILE_KIND_MAX];
 	struct hashmap procs; /* pid -> proc_entry */
 	struct stack_frames st;
@@ -103,7 +103,7 @@ static void memo_clear(struct collector *c)
 	c->memo_bytes = 0;
 }
 
-struct collector *collector__new(const struct collector_opts *opts, const struct kallsyms *ksyms)
+struct collector *collector__new(const struct collector_opts *opts, struct kallsyms *ksyms)
 {
 	struct collector *c = calloc(1, sizeof(*c));
 

@@ -47,7 +47,7 @@ extern const char *const collector_stat_names[COLL_STAT_MAX];
 
 struct collector;
 
-struct collector *collector__new(const struct collector_opts *opts, const struct kallsyms *ksyms);
+struct collector *collector__new(const struct collector_opts *opts, struct kallsyms *ksyms);
 /* Takes ownership of p. */
 int collector__add_process(struct collector *c, struct pyproc *p);
 /* The process is gone: drop its caches. */

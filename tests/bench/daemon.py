@@ -1,16 +1,19 @@
 """make bench, daemon: CPU (percent of one core, and ms per minute) and RSS of pyprof-agent on an
 idle host (one sleeping Python process, nothing busy) over BENCH_IDLE_S (default 300) seconds,
 then over BENCH_DAEMON_S (default 300) seconds with 4 busy Python processes; 99 Hz, on-CPU and
-off-CPU enabled, as shipped."""
+off-CPU enabled, as shipped. Then one busy process at 100 Hz for BENCH_ONE_S (default 60)
+seconds: the daemon's CPU and its BPF programs' run time (kernel BPF stats), in all and per
+sample."""
 import os
 import subprocess
 import tempfile
 import time
 
-from common import AGENT, HERE, PYTHON
+from common import AGENT, AGENTCTL, HERE, PYTHON, bpf_stats, prog_stats
 
 SECONDS = int(os.environ.get("BENCH_DAEMON_S", "300"))
 IDLE_SECONDS = int(os.environ.get("BENCH_IDLE_S", "300"))
+ONE_SECONDS = int(os.environ.get("BENCH_ONE_S", "60"))
 WORKLOAD = os.path.join(HERE, "cpu_workload.py")
 TAG = "pyprof-bench-target"
 
@@ -37,21 +40,40 @@ def proc_rss_mib(pid):
     return 0.0
 
 
-def measure(cfg, seconds):
+def samples_total(sock):
+    """Samples the daemon's BPF programs took, from its status."""
+    out = subprocess.run([AGENTCTL, "status", "--socket", sock], capture_output=True, text=True,
+                         timeout=30).stdout
+    for line in out.splitlines():
+        if line.startswith("samples_total:"):
+            return int(line.split()[1])
+    return 0
+
+
+def measure(cfg, seconds, sock=None):
     """(percent of one core, max RSS MiB, end RSS MiB) of the daemon over seconds, after its
-    start-up (BPF load, first scan), which is not the steady state."""
+    start-up (BPF load, first scan), which is not the steady state; with sock, also (BPF run
+    time in ns, samples) over the same seconds."""
     agent = subprocess.Popen([AGENT, "--config", cfg], stderr=subprocess.DEVNULL)
     try:
         time.sleep(5)
+        if sock:
+            n0, b0 = samples_total(sock), prog_stats(agent.pid, "pyprof") or (0, 0)
         c0, t0 = proc_cpu_s(agent.pid), time.monotonic()
         rss = []
         while time.monotonic() - t0 < seconds:
             time.sleep(5)
             rss.append(proc_rss_mib(agent.pid))
-        cpu = 100 * (proc_cpu_s(agent.pid) - c0) / (time.monotonic() - t0)
+        wall = time.monotonic() - t0
+        cpu = 100 * (proc_cpu_s(agent.pid) - c0) / wall
+        if sock:
+            b1 = prog_stats(agent.pid, "pyprof") or (0, 0)
+            bpf = (b1[0] - b0[0], samples_total(sock) - n0, wall)
     finally:
         agent.terminate()
         agent.wait()
+    if sock:
+        return cpu, max(rss), rss[-1], bpf
     return cpu, max(rss), rss[-1]
 
 
@@ -93,6 +115,28 @@ def main():
           % (idle_cpu, idle_cpu * 600, idle_max, idle_end))
     print("| 4 busy processes | %.2f%% of one core | %.0f ms | %.1f MiB | %.1f MiB |\n"
           % (cpu, cpu * 600, rss_max, rss_end))
+    one_cfg = os.path.join(work, "one.yaml")
+    sock = os.path.join(work, "one.sock")
+    with open(cfg) as f, open(one_cfg, "w") as g:
+        g.write(f.read().replace("frequency_hz: 99", "frequency_hz: 100")
+                .replace("%s/agent.sock" % work, sock))
+    one = subprocess.Popen([PYTHON, WORKLOAD, str(ONE_SECONDS + 30), "50", TAG],
+                           stdout=subprocess.DEVNULL)
+    bpf_stats(1)
+    try:
+        cpu1, _, _, (bpf_ns, samples, wall) = measure(one_cfg, ONE_SECONDS, sock)
+    finally:
+        bpf_stats(0)
+        one.kill()
+        one.wait()
+    daemon_ns = cpu1 / 100 * wall * 1e9
+    print("One busy process (a 50-frame stack) at 100 Hz, %d s; BPF: every `pyprof*` program of "
+          "the daemon (on-CPU and off-CPU), kernel BPF stats.\n" % ONE_SECONDS)
+    print("| samples | daemon CPU | BPF | daemon + BPF | per sample: daemon, BPF |")
+    print("|---|---|---|---|---|")
+    print("| %d | %.3f%% of one core | %.3f%% | %.3f%% | %.1f us, %.1f us |\n"
+          % (samples, cpu1, 100 * bpf_ns / 1e9 / wall, cpu1 + 100 * bpf_ns / 1e9 / wall,
+             daemon_ns / samples / 1e3 if samples else 0, bpf_ns / samples / 1e3 if samples else 0))
 
 
 if __name__ == "__main__":

@@ -357,19 +357,32 @@ def test_status_and_snapshot_through_the_running_daemon(daemon, busy):
     assert 0.8 * 99 * cpu <= prof.total <= 1.1 * 99 * cpu, (prof.total, cpu)
 
 
-def test_kernel_symbols_are_loaded_only_once_there_is_a_target(daemon, busy):
-    """An idle host does not keep the kernel's symbols (megabytes) in the daemon."""
+def test_kernel_symbols_are_loaded_only_when_a_kernel_frame_is_named(daemon, busy, any_interp):
+    """An idle host does not keep the kernel's symbols (megabytes) in the daemon: a target that
+    only sleeps has no kernel frame to name; one that runs and is preempted has."""
     tag = "ksyms-target-%d" % os.getpid()
-    d = daemon(seconds=2, targets="  all_python: false\n  cmdline_regex: ['%s']\n" % tag)
-    time.sleep(1)
-    st = agentctl("status", "--socket", d.sock)
-    assert "kernel symbols: not loaded" in st.stdout, st.stdout
-    busy(tag)
-    deadline = time.time() + 10
-    while time.time() < deadline and "kernel symbols: not loaded" in st.stdout:
-        time.sleep(0.2)
+    d = daemon(seconds=2, off_cpu=True,
+               targets="  all_python: false\n  cmdline_regex: ['%s']\n" % tag)
+    sleeper = subprocess.Popen([any_interp.path, "-c", "import time; time.sleep(60)", tag])
+    try:
+        deadline = time.time() + 10
         st = agentctl("status", "--socket", d.sock)
-    assert re.search(r"kernel symbols: \d+ loaded", st.stdout), st.stdout
+        while time.time() < deadline and "targets: 1" not in st.stdout:
+            time.sleep(0.2)
+            st = agentctl("status", "--socket", d.sock)
+        assert "targets: 1" in st.stdout, st.stdout
+        time.sleep(1)
+        st = agentctl("status", "--socket", d.sock)
+        assert "kernel symbols: not loaded" in st.stdout, st.stdout
+        busy(tag)  # preempted now and then: off-CPU records with kernel frames
+        deadline = time.time() + 15
+        while time.time() < deadline and "kernel symbols: not loaded" in st.stdout:
+            time.sleep(0.2)
+            st = agentctl("status", "--socket", d.sock)
+        assert re.search(r"kernel symbols: \d+ loaded", st.stdout), st.stdout
+    finally:
+        sleeper.kill()
+        sleeper.wait()
 
 
 def test_snapshot_of_a_process_the_daemon_does_not_target(daemon, busy):

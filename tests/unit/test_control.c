@@ -30,6 +30,8 @@ static void test_request_round_trips_with_its_version(void **state)
 				      .duration_ms = 1500,
 				      .kernel = 1,
 				      .mode = 2,
+				      .tree = 1,
+				      .held = 1,
 				      .version = CONTROL_PROTOCOL},
 			       back;
 	const char *why;
@@ -44,6 +46,23 @@ static void test_request_round_trips_with_its_version(void **state)
 	assert_string_equal(line, "status v=2\n");
 	assert_int_equal(parse(line, &back, &why), 0);
 	assert_int_equal(back.cmd, CONTROL_STATUS);
+}
+
+static void test_tree_and_held_are_sent_only_when_set(void **state)
+{
+	/* a plain request reads as before to an older agent of this protocol, which refuses
+	 * words it does not know (the round trip with them set: above) */
+	struct control_request req = {.cmd = CONTROL_SNAPSHOT, .pid = 7, .duration_ms = 1}, back;
+	const char *why;
+	char line[256];
+
+	assert_int_equal(control__format(&req, line, sizeof(line)), 0);
+	assert_null(strstr(line, "tree="));
+	assert_null(strstr(line, "held="));
+	assert_int_equal(parse("snapshot v=2 pid=1 duration_ms=5 tree=2\n", &back, &why), -EINVAL);
+	assert_int_equal(parse("snapshot v=2 pid=1 duration_ms=5 held=1 held=1\n", &back, &why),
+			 -EINVAL);
+	assert_int_equal(parse("ping v=2 tree=1\n", &back, &why), -EINVAL);
 }
 
 static void test_another_version_is_refused_before_the_words(void **state)
@@ -83,13 +102,17 @@ static void test_answer_lines_carry_a_code(void **state)
 {
 	char line[128];
 
-	assert_int_equal(control__answer_line(line, sizeof(line), CONTROL_OK, 0, NULL), 3);
+	assert_int_equal(control__answer_line(line, sizeof(line), CONTROL_OK, 0, 0, NULL), 3);
 	assert_string_equal(line, "ok\n");
-	control__answer_line(line, sizeof(line), CONTROL_OK, 1, NULL);
+	control__answer_line(line, sizeof(line), CONTROL_OK, 1, 0, NULL);
 	assert_string_equal(line, "ok exited\n");
-	control__answer_line(line, sizeof(line), CONTROL_NOT_PYTHON, 0, "pid 7 is not a CPython");
+	control__answer_line(line, sizeof(line), CONTROL_OK, 1, 99, NULL);
+	assert_string_equal(line, "ok exited rate=99\n");
+	control__answer_line(line, sizeof(line), CONTROL_NOT_PYTHON, 0, 0,
+			     "pid 7 is not a CPython");
 	assert_string_equal(line, "error not-python: pid 7 is not a CPython\n");
-	assert_int_equal(control__answer_line(line, 8, CONTROL_FAILED, 0, "long words"), -ENOSPC);
+	assert_int_equal(control__answer_line(line, 8, CONTROL_FAILED, 0, 0, "long words"),
+			 -ENOSPC);
 	/* every status has a distinct word */
 	for (int i = 0; i < CONTROL_STATUS_MAX; i++) {
 		assert_non_null(control_status_names[i]);
@@ -157,7 +180,8 @@ static void test_client_reads_codes_and_tells_an_older_agent(void **state)
 	assert_int_equal(ans.status, CONTROL_OK);
 	assert_int_equal(ans.exited, 1);
 	assert_string_equal(body, "main;f 3\n");
-	assert_int_equal(call("ok later-field\n", &ans, body, sizeof(body)), 0);
+	assert_int_equal(call("ok rate=49 later-field\n", &ans, body, sizeof(body)), 0);
+	assert_int_equal(ans.rate_hz, 49);
 	assert_int_equal(ans.status, CONTROL_OK);
 	assert_int_equal(ans.exited, 0);
 	assert_int_equal(
@@ -181,6 +205,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_request_round_trips_with_its_version),
+	    cmocka_unit_test(test_tree_and_held_are_sent_only_when_set),
 	    cmocka_unit_test(test_another_version_is_refused_before_the_words),
 	    cmocka_unit_test(test_answer_lines_carry_a_code),
 	    cmocka_unit_test(test_client_reads_codes_and_tells_an_older_agent),

@@ -193,6 +193,37 @@ static void test_50k_reverse_ordered_symbols_all_found(void **state)
 	free(text);
 }
 
+/* A lazy table holds nothing until a name is asked for, then this kernel's symbols (or says
+ * once that it cannot), and gives the memory back when unused; asked again, it loads again. */
+static void test_lazy_table_loads_at_first_name_and_drops_when_unused(void **state)
+{
+	struct kallsyms k;
+	const char *name;
+
+	kallsyms__init_lazy(&k);
+	assert_int_equal(k.n, 0);
+	assert_int_equal(k.loaded, 0);
+	name = kallsyms__name(&k, 0xffffffff81000000ULL + 0x1000);
+	if (k.failed) {
+		assert_null(name); /* addresses hidden from us: nothing named, once */
+		assert_int_equal(k.n, 0);
+		return;
+	}
+	assert_int_equal(k.loaded, 1);
+	assert_true(k.n > 1000);
+	assert_int_equal(kallsyms__drop_unused(&k, k.used_ns + 1000, 60ULL * 1000000000), 0);
+	/* a clock read before the last use is no idleness (no wrap-around) */
+	assert_int_equal(kallsyms__drop_unused(&k, k.used_ns - 1000, 60ULL * 1000000000), 0);
+	assert_int_equal(
+	    kallsyms__drop_unused(&k, k.used_ns + 60ULL * 1000000000, 60ULL * 1000000000), 1);
+	assert_int_equal(k.loaded, 0);
+	assert_int_equal(k.n, 0);
+	assert_null(k.syms);
+	kallsyms__name(&k, 0xffffffff81000000ULL + 0x1000);
+	assert_int_equal(k.loaded, 1);
+	kallsyms__free(&k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -202,6 +233,7 @@ int main(void)
 	    cmocka_unit_test(test_empty_table_names_nothing),
 	    cmocka_unit_test(test_long_lines_and_names_are_bounded),
 	    cmocka_unit_test(test_50k_reverse_ordered_symbols_all_found),
+	    cmocka_unit_test(test_lazy_table_loads_at_first_name_and_drops_when_unused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
