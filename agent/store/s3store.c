@@ -152,28 +152,6 @@ int s3store__default_cache(const struct s3store *s, char *buf, size_t size)
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-/* mkdir -p */
-static int make_dirs(const char *path)
-{
-	char buf[4096];
-	size_t len = strlen(path);
-
-	if (len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* "YYYY/MM/DD/HHMMSSZ-KIND.folded.gz", a key after its host's folder -> start and kind. */
 static int parse_rest(const char *rest, enum profile_kind *ret_kind, int64_t *ret_start)
 {
@@ -455,7 +433,7 @@ int s3store__sync(struct s3store *s, const char *host, enum profile_kind kind,
 		snprintf(err, err_len, "not a host name: '%s'", host);
 		return -EINVAL;
 	}
-	ret = make_dirs(cache_dir);
+	ret = atomicfile__make_dirs(cache_dir);
 	if (ret) {
 		snprintf(err, err_len, "cannot create %s: %s", cache_dir, strerror(-ret));
 		return ret;
