@@ -14,13 +14,14 @@ CFLAGS     += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializer
 	      -D_GNU_SOURCE -Iinclude -Iagent -Ibpf -I$(BUILD)
 # libcurl for S3 uploads (its SigV4 signer); libssl/libcrypto (already in the process through
 # Debian's OpenSSL-flavoured libcurl) for the payload's SHA-256 and the extra CA bundle.
-LDLIBS     := -lbpf -lelf -lz -lpthread -lyaml -lprotobuf-c -lcurl -lssl -lcrypto
+# libmicrohttpd for agentctl serve (a kept HTTP server rather than growing our own).
+LDLIBS     := -lbpf -lelf -lz -lpthread -lyaml -lprotobuf-c -lcurl -lssl -lcrypto -lmicrohttpd
 TEST_LDLIBS := $(LDLIBS) -lcmocka
 
 # Debian packages the build and the tests need; `make deps` installs the missing ones.
 DEB_BUILD  := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libyaml-dev \
 	      libcurl4-openssl-dev libssl-dev libcmocka-dev make gcc pkg-config \
-	      libprotobuf-c-dev protobuf-c-compiler
+	      libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
 DEB_TEST   := python3 python3-pytest golang-go chromium python3-websocket python3-uvicorn \
 	      systemd strace python3-yaml util-linux prometheus debootstrap tmux
 DEPS_STAMP := $(BUILD)/.deps-installed
@@ -97,6 +98,8 @@ $(BUILD)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/agent/format/pprof.o: $(BUILD)/proto/profile.pb-c.h
+# agentctl serve's page is embedded (.incbin) from its own file.
+$(BUILD)/agent/cmd/web.o: agent/cmd/web.html
 
 $(BUILD)/agentctl: $(BUILD)/agent/cmd/agentctl.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
@@ -143,7 +146,7 @@ $(BUILD)/pyprof-floor: tests/bench/floor.c $(LIB_OBJS)
 	$(CC) $(CFLAGS) $< $(LIB_OBJS) $(LDLIBS) -o $@
 
 bench: all $(BUILD)/pyprof-floor
-	@for b in oncpu offcpu daemon churn scale codechurn; do \
+	@for b in oncpu offcpu daemon churn scale codechurn web; do \
 		AGENTCTL=$(BUILD)/agentctl PYPROF_AGENT=$(BUILD)/pyprof-agent $(PYTHON) tests/bench/$$b.py \
 			|| exit 1; done
 

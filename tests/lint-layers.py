@@ -16,11 +16,12 @@ LAYERS = [
     ("python", "pyproc pyoffsets pyobj linetable qualname symbolize uwalk uwalk_shim pythreads"),
     ("bpf", "bpfload sampler procwatch"),
     ("profile", "profile frame collector diff topview"),
-    ("format", "folded pprof speedscope flamegraph output json"),
+    ("format", "folded pprof speedscope flamegraph output json input"),
     ("config", "config yaml describe"),
     ("upload", "uploader spool s3"),
+    ("store", "store wincache s3store"),
     ("daemon", "daemon discovery proctree control netserver window state status serve"),
-    ("cmd", "agentctl pyprof-agent session snapshot record dump top convert"),
+    ("cmd", "agentctl pyprof-agent session snapshot record dump top convert compare web"),
 ]
 RANK = {layer: i for i, (layer, _) in enumerate(LAYERS)}
 HOME = {name: layer for layer, names in LAYERS for name in names.split()}

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cmd/compare.h"
 #include "cmd/convert.h"
+#include "cmd/web.h"
 #include "cmd/dump.h"
 #include "cmd/record.h"
 #include "cmd/snapshot.h"
@@ -146,11 +148,31 @@ static void usage(FILE *f)
 	    "  merge INPUT... [--output FILE] [--format FORMAT] [--kind ...] [--rate HZ]\n"
 	    "        [--from ...]\n"
 	    "      Sum profiles (folded, plain or gzipped, or pprof) into one, folded by default.\n"
+	    "  compare --from DIR --host HOST --base START/DURATION --new START/DURATION\n"
+	    "          [--new-host HOST] [--kind cpu|offcpu|wall] [--fail-above PERCENT]\n"
+	    "          [--format text|svg] [--top N] [--output FILE] [--title TEXT] [--cache DIR]\n"
+	    "      diff over the daemon's stored windows: the windows of HOST in DIR (its\n"
+	    "      output.directory) that start in each range (START as 2026-12-01T10:00Z, UTC;\n"
+	    "      DURATION as 30s, 15m, 1h or 2d) are merged, and the two merges compared as\n"
+	    "      diff does, with the same report and the same --fail-above gate (--new-host:\n"
+	    "      the new range is another host's). DIR may be s3://BUCKET/PREFIX/ (the\n"
+	    "      uploader's keys; AWS_* credentials, AWS_ENDPOINT_URL, AWS_REGION): windows\n"
+	    "      are fetched into --cache DIR (default ~/.cache/pyprof-agent/s3/...).\n"
+	    "  serve --from DIR|s3://BUCKET/PREFIX/ [--listen ADDRESS:PORT] [--cache DIR]\n"
+	    "      A read-only web view of DIR's stored windows (default 127.0.0.1:8080; any\n"
+	    "      other address is warned of: there is no authentication): hosts, a timeline\n"
+	    "      of a host's windows, the flame graph and function table of a range, two\n"
+	    "      ranges compared, downloads; a JSON API under /api. From S3 (as compare),\n"
+	    "      what a request needs is fetched into the cache first. Stops on SIGINT/SIGTERM.\n"
 	    "  version\n"
 	    "      Print the version.\n"
 	    "\n"
 	    "Environment:\n"
 	    "  PYPROF_SOCKET  the daemon's control socket when --socket is not given\n"
+	    "  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE,\n"
+	    "  AWS_SHARED_CREDENTIALS_FILE, AWS_ENDPOINT_URL, AWS_REGION, AWS_CA_BUNDLE\n"
+	    "                 compare and serve --from s3://: credentials and endpoint\n"
+	    "  XDG_CACHE_HOME where --from s3:// keeps fetched windows (default ~/.cache)\n"
 	    "\n"
 	    "Files:\n"
 	    "  " CONFIG_DEFAULT_SOCKET "  the daemon's control socket; root only\n"
@@ -159,7 +181,7 @@ static void usage(FILE *f)
 	    "Privileges: snapshot, record, top and status need root, or CAP_BPF + CAP_PERFMON +\n"
 	    "CAP_SYS_PTRACE (with CAP_DAC_READ_SEARCH for targets in private directories and\n"
 	    "CAP_SYSLOG for kernel frame names); dump needs root or CAP_SYS_PTRACE (it reads\n"
-	    "memory, never attaches); convert, diff and merge need none.\n"
+	    "memory, never attaches); convert, diff, merge, compare and serve need none.\n"
 	    "\n"
 	    "Exit status:\n"
 	    "  snapshot, dump, top, status: 0 written (top: quit, or the process exited), 1\n"
@@ -171,8 +193,10 @@ static void usage(FILE *f)
 	    "    loads: the message says why)\n"
 	    "  record: the command's status; 126, 127 as a shell's; 1, 6 or 7 as snapshot's when\n"
 	    "    the profiling cannot start (the command is then not run)\n"
-	    "  convert, diff, merge: 0 done, 1 failure (unreadable or malformed input, or for\n"
-	    "    diff --fail-above a total share grown past PERCENT), 2 usage\n");
+	    "  convert, diff, merge, compare: 0 done, 1 failure (unreadable or malformed input,\n"
+	    "    for compare also a range without windows, or for diff and compare\n"
+	    "    --fail-above a total share grown past PERCENT), 2 usage\n"
+	    "  serve: 0 stopped by SIGINT or SIGTERM, 1 cannot serve (DIR, address), 2 usage\n");
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
@@ -530,6 +554,10 @@ int main(int argc, char **argv)
 		return convert__cmd_diff(argc - 1, argv + 1);
 	if (!strcmp(cmd, "merge"))
 		return convert__cmd_merge(argc - 1, argv + 1);
+	if (!strcmp(cmd, "compare"))
+		return compare__cmd(argc - 1, argv + 1);
+	if (!strcmp(cmd, "serve"))
+		return web__cmd_serve(argc - 1, argv + 1);
 	fprintf(stderr, "agentctl: unknown command '%s'\n\n", cmd);
 	usage(stderr);
 	return 2;

@@ -168,16 +168,14 @@ const struct diff_function *diff__max_growth(const struct diff *d)
 	return best;
 }
 
-enum diff_order { BY_TOTAL_GREW, BY_TOTAL_SHRANK, BY_SELF_GREW, BY_SELF_SHRANK };
-
-static double key_of(const struct diff_function *f, int order)
+static double key_of(const struct diff_function *f, enum diff_order order)
 {
 	switch (order) {
-	case BY_TOTAL_GREW:
+	case DIFF_TOTAL_GREW:
 		return f->new_total - f->base_total;
-	case BY_TOTAL_SHRANK:
+	case DIFF_TOTAL_SHRANK:
 		return f->base_total - f->new_total;
-	case BY_SELF_GREW:
+	case DIFF_SELF_GREW:
 		return f->new_self - f->base_self;
 	default:
 		return f->base_self - f->new_self;
@@ -188,7 +186,7 @@ static int cmp_fns(const void *a, const void *b, void *ctx)
 {
 	const struct diff_function *x = *(const struct diff_function *const *)a;
 	const struct diff_function *y = *(const struct diff_function *const *)b;
-	int order = *(const int *)ctx;
+	enum diff_order order = *(const enum diff_order *)ctx;
 	double kx = key_of(x, order), ky = key_of(y, order);
 
 	if (kx != ky)
@@ -196,32 +194,39 @@ static int cmp_fns(const void *a, const void *b, void *ctx)
 	return strcmp(x->name, y->name);
 }
 
-static void write_section(const struct diff *d, const struct diff_function **sorted, int order,
-			  size_t top, FILE *out)
+size_t diff__rank(const struct diff *d, enum diff_order order, size_t top,
+		  const struct diff_function **sorted)
 {
-	static const char *const titles[] = {
-	    [BY_TOTAL_GREW] = "Total share grew the most",
-	    [BY_TOTAL_SHRANK] = "Total share shrank the most",
-	    [BY_SELF_GREW] = "Self share grew the most",
-	    [BY_SELF_SHRANK] = "Self share shrank the most",
-	};
 	size_t shown = 0;
 
 	for (size_t i = 0; i < d->n; i++)
 		sorted[i] = &d->fns[i];
 	qsort_r(sorted, d->n, sizeof(*sorted), cmp_fns, &order);
+	while (shown < d->n && shown < top && key_of(sorted[shown], order) >= DIFF_EPSILON)
+		shown++;
+	return shown;
+}
+
+static void write_section(const struct diff *d, const struct diff_function **sorted,
+			  enum diff_order order, size_t top, FILE *out)
+{
+	static const char *const titles[] = {
+	    [DIFF_TOTAL_GREW] = "Total share grew the most",
+	    [DIFF_TOTAL_SHRANK] = "Total share shrank the most",
+	    [DIFF_SELF_GREW] = "Self share grew the most",
+	    [DIFF_SELF_SHRANK] = "Self share shrank the most",
+	};
+	size_t shown = diff__rank(d, order, top, sorted);
+
 	fprintf(out, "\n%s:\n", titles[order]);
 	fprintf(out, "  %9s %9s  %18s  %18s  %s\n", "total", "self", "total base -> new",
 		"self base -> new", "function");
-	for (size_t i = 0; i < d->n && shown < top; i++) {
+	for (size_t i = 0; i < shown; i++) {
 		const struct diff_function *f = sorted[i];
 
-		if (key_of(f, order) < DIFF_EPSILON)
-			break;
 		fprintf(out, "  %+7.2fpp %+7.2fpp  %6.2f%% -> %6.2f%%  %6.2f%% -> %6.2f%%  %s\n",
 			f->new_total - f->base_total, f->new_self - f->base_self, f->base_total,
 			f->new_total, f->base_self, f->new_self, f->name);
-		shown++;
 	}
 	if (!shown)
 		fputs("  (none)\n", out);
@@ -238,7 +243,7 @@ int diff__write_text(const struct diff *d, size_t top, FILE *out)
 		"a function is 'qualname (file)' for Python, lines aggregated; changes in\n"
 		"percentage points (pp). total: anywhere in the stack; self: the leaf.\n",
 		(unsigned long long)d->base_weight, (unsigned long long)d->new_weight);
-	for (int order = BY_TOTAL_GREW; order <= BY_SELF_SHRANK; order++)
+	for (enum diff_order order = DIFF_TOTAL_GREW; order <= DIFF_SELF_SHRANK; order++)
 		write_section(d, sorted, order, top, out);
 	free(sorted);
 	return ferror(out) ? -EIO : 0;

@@ -32,6 +32,14 @@ void diff__free(struct diff *d);
 /* The function whose total share grew the most (percentage points), NULL if none grew. */
 const struct diff_function *diff__max_growth(const struct diff *d);
 
+enum diff_order { DIFF_TOTAL_GREW, DIFF_TOTAL_SHRANK, DIFF_SELF_GREW, DIFF_SELF_SHRANK };
+
+/* The functions in order (largest change first, then by name), at most top of them, leaving out
+ * changes under 0.005 percentage points: the rows of the report's sections. sorted holds d->n
+ * entries. Returns how many of sorted to show. */
+size_t diff__rank(const struct diff *d, enum diff_order order, size_t top,
+		  const struct diff_function **sorted);
+
 /* The report: the top functions whose total share, then self share, grew and shrank the most. */
 int diff__write_text(const struct diff *d, size_t top, FILE *out);
 

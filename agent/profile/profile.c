@@ -227,6 +227,74 @@ int profile__add(struct profile *p, const uint32_t *ids, uint32_t n, uint64_t we
 	return profile__add_stack(p, ids, n, weight, NULL);
 }
 
+int profile_filter__empty(const struct profile_filter *f)
+{
+	return (!f->comm || !*f->comm) && (!f->thread || !*f->thread) &&
+	       (!f->container || !*f->container);
+}
+
+/* Whether want (NULL or "": anything) is in the name of a frame of kind in the stack. */
+static int stack_has(const struct profile *p, const struct profile_stack *s, enum frame_kind kind,
+		     const char *want)
+{
+	if (!want || !*want)
+		return 1;
+	for (uint32_t d = 0; d < s->n; d++) {
+		const struct frame *f = &p->frames[s->ids[d]];
+
+		if (f->kind == kind && strstr(f->name, want))
+			return 1;
+	}
+	return 0;
+}
+
+int profile__filter(const struct profile *src, const struct profile_filter *f, struct profile *dst)
+{
+	int64_t *map = malloc((src->nframes ? src->nframes : 1) * sizeof(*map));
+	uint32_t *ids = NULL;
+	size_t ids_cap = 0, it = 0;
+	struct profile_stack *s;
+	int ret = 0;
+
+	if (!map)
+		return -ENOMEM;
+	for (size_t i = 0; i < src->nframes; i++)
+		map[i] = -1; /* interned in dst on first use */
+	while (!ret && hashmap__next(&src->stacks, &it, NULL, (void **)&s)) {
+		for (; s && !ret; s = s->next_same_hash) {
+			if (!s->weight || !stack_has(src, s, FRAME_PROCESS, f->comm) ||
+			    !stack_has(src, s, FRAME_THREAD, f->thread) ||
+			    !stack_has(src, s, FRAME_CONTAINER, f->container))
+				continue;
+			if (s->n > ids_cap) {
+				uint32_t *bigger = realloc(ids, s->n * sizeof(*ids));
+
+				if (!bigger) {
+					ret = -ENOMEM;
+					break;
+				}
+				ids = bigger;
+				ids_cap = s->n;
+			}
+			for (uint32_t d = 0; d < s->n && !ret; d++) {
+				uint32_t id = s->ids[d];
+
+				if (map[id] < 0) {
+					map[id] = profile__intern_frame(dst, &src->frames[id]);
+					if (map[id] < 0)
+						ret = (int)map[id];
+				}
+				ids[d] = (uint32_t)map[id];
+			}
+			if (!ret)
+				ret = profile__add(dst, ids, s->n, s->weight);
+		}
+	}
+	free(ids);
+	free(map);
+	return ret;
+}
+
 static const char *const kind_names[PROFILE_KIND_MAX] = {
     [PROFILE_CPU] = "cpu",
     [PROFILE_OFFCPU] = "offcpu",

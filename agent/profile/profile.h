@@ -70,6 +70,19 @@ static inline void profile__add_weight(struct profile *p, struct profile_stack *
 	p->total += w;
 }
 
+/* Which stacks to keep: each field given (not NULL or "") must be found in the stack's frame
+ * of that kind (comm: the process frame's name; thread: the thread frame's name; container: the
+ * container ID), as a substring. */
+struct profile_filter {
+	const char *comm, *thread, *container;
+};
+
+/* Whether f keeps nothing out. */
+int profile_filter__empty(const struct profile_filter *f);
+/* Adds the stacks of src that f keeps to dst (initialised; frames interned anew). Returns 0 or
+ * -ENOMEM. */
+int profile__filter(const struct profile *src, const struct profile_filter *f, struct profile *dst);
+
 /* What a profile's weights mean. */
 enum profile_kind {
 	PROFILE_CPU = 0, /* weights are samples, one every 1/rate_hz s of CPU time */

@@ -471,22 +471,13 @@ enum s3_status s3__classify(long http_status, const char *code)
 	return S3_ERR_REFUSED;
 }
 
-/* Copies the text of <tag>...</tag> (first occurrence), entities decoded. */
-static int xml_text(const char *body, size_t len, const char *tag, char *out, size_t size)
+/* Decodes XML text [s, e) into out with its five entities; sanitize makes it one line of
+ * ASCII (for messages). Returns 0, or -EINVAL (not sanitizing: a control character) or
+ * -ENAMETOOLONG (does not fit). */
+static int xml_decode(const char *s, const char *e, char *out, size_t size, int sanitize)
 {
-	char open[40], close[40];
-	const char *s, *e, *end = body + len;
 	size_t o = 0;
 
-	snprintf(open, sizeof(open), "<%s>", tag);
-	snprintf(close, sizeof(close), "</%s>", tag);
-	s = memmem(body, len, open, strlen(open));
-	if (!s || !size)
-		return -ENOENT;
-	s += strlen(open);
-	e = memmem(s, (size_t)(end - s), close, strlen(close));
-	if (!e)
-		return -ENOENT;
 	while (s < e && o + 1 < size) {
 		static const struct {
 			const char *ent;
@@ -509,6 +500,8 @@ static int xml_text(const char *body, size_t len, const char *tag, char *out, si
 				}
 			}
 		}
+		if (!sanitize && ((unsigned char)c < ' ' || c == 0x7f))
+			return -EINVAL;
 		if (c == '\n' || c == '\r' || c == '\t')
 			c = ' ';
 		else if ((unsigned char)c < ' ' || (unsigned char)c >= 0x7f)
@@ -516,7 +509,69 @@ static int xml_text(const char *body, size_t len, const char *tag, char *out, si
 		out[o++] = c;
 	}
 	out[o] = '\0';
+	return s < e ? -ENAMETOOLONG : 0;
+}
+
+/* Finds the next <tag>...</tag> in body[*pos, len), moving *pos past it. Returns pointers to
+ * its text in *ret_s, *ret_e, or -ENOENT. */
+static int xml_find(const char *body, size_t len, size_t *pos, const char *tag, const char **ret_s,
+		    const char **ret_e)
+{
+	char open[40], close[40];
+	const char *s, *e, *end = body + len;
+
+	snprintf(open, sizeof(open), "<%s>", tag);
+	snprintf(close, sizeof(close), "</%s>", tag);
+	if (*pos >= len)
+		return -ENOENT;
+	s = memmem(body + *pos, len - *pos, open, strlen(open));
+	if (!s)
+		return -ENOENT;
+	s += strlen(open);
+	e = memmem(s, (size_t)(end - s), close, strlen(close));
+	if (!e)
+		return -ENOENT;
+	*pos = (size_t)(e - body) + strlen(close);
+	*ret_s = s;
+	*ret_e = e;
 	return 0;
+}
+
+/* Copies the text of <tag>...</tag> (first occurrence), entities decoded, as one line. */
+static int xml_text(const char *body, size_t len, const char *tag, char *out, size_t size)
+{
+	const char *s, *e;
+	size_t pos = 0;
+
+	if (!size || xml_find(body, len, &pos, tag, &s, &e))
+		return -ENOENT;
+	xml_decode(s, e, out, size, 1);
+	return 0;
+}
+
+int s3__list_next(const char *body, size_t len, size_t *pos, const char *tag, char *out,
+		  size_t size)
+{
+	const char *s, *e;
+	int ret;
+
+	while (!(ret = xml_find(body, len, pos, tag, &s, &e))) {
+		/* a <Prefix> of the request itself sits outside <CommonPrefixes>: the caller asks
+		 * for Key or Prefix and filters; a value that cannot be a key is skipped */
+		if (!xml_decode(s, e, out, size, 0))
+			return 0;
+	}
+	return ret;
+}
+
+int s3__list_truncated(const char *body, size_t len, char *token, size_t token_size)
+{
+	char flag[8] = "";
+
+	token[0] = '\0';
+	if (xml_text(body, len, "IsTruncated", flag, sizeof(flag)) || strcmp(flag, "true"))
+		return 0;
+	return xml_text(body, len, "NextContinuationToken", token, token_size) ? -EINVAL : 1;
 }
 
 int s3__parse_error(const char *body, size_t len, char *code, size_t code_size, char *message,
@@ -614,7 +669,8 @@ struct s3_client {
 	CURL *curl;
 	char errbuf[CURL_ERROR_SIZE];
 	char *resp;
-	size_t resp_len;
+	size_t resp_len, resp_max;
+	int resp_truncated;
 	const uint8_t *body;
 	size_t body_len, body_off;
 	int (*abort)(void *);
@@ -694,12 +750,16 @@ static size_t on_write(char *data, size_t size, size_t n, void *ctx)
 	size_t len = size * n, keep = len;
 	char *grown;
 
-	if (c->resp_len + keep > RESPONSE_MAX_BYTES)
-		keep = RESPONSE_MAX_BYTES - c->resp_len; /* the error's head is enough */
+	if (c->resp_len + keep > c->resp_max) {
+		keep = c->resp_max - c->resp_len; /* an error's head is enough */
+		c->resp_truncated = 1;
+	}
 	if (keep) {
 		grown = realloc(c->resp, c->resp_len + keep + 1);
-		if (!grown)
+		if (!grown) {
+			c->resp_truncated = 1; /* a GET's body is then incomplete: not OK */
 			return len;
+		}
 		memcpy(grown + c->resp_len, data, keep);
 		c->resp = grown;
 		c->resp_len += keep;
@@ -756,40 +816,25 @@ static enum s3_status classify_curl(CURLcode rc)
 	}
 }
 
-int s3_client__put(struct s3_client *c, const struct s3_target *t,
-		   const struct s3_credentials *cred, const struct s3_object *o,
-		   int (*abort)(void *ctx), void *ctx, struct s3_result *ret)
+/* Performs one signed request to url: a PUT of c->body when upload, else a GET whose answer
+ * (up to resp_max bytes) is left in c->resp. Fills ret; returns 0. */
+static int request(struct s3_client *c, const struct s3_target *t,
+		   const struct s3_credentials *cred, const char *url, struct curl_slist *headers,
+		   int upload, size_t resp_max, int (*abort)(void *ctx), void *ctx,
+		   struct s3_result *ret)
 {
-	char url[4096], sigv4[128], sha[65], ua[64];
-	struct curl_slist *headers = NULL;
+	char sigv4[128], ua[64];
 	CURL *h = c->curl;
 	CURLcode rc;
-	int err;
 
-	memset(ret, 0, sizeof(*ret));
-	ret->status = S3_ERR_LOCAL;
-	err = s3__object_url(t, o->key, url, sizeof(url));
-	if (!err)
-		err = s3__sha256_hex(o->body, o->len, sha);
-	if (err) {
-		snprintf(ret->detail, sizeof(ret->detail), "cannot build the request for %s: %s",
-			 o->key, strerror(-err));
-		return 0;
-	}
-	headers = s3__headers(o, sha, cred->session_token);
-	if (!headers) {
-		snprintf(ret->detail, sizeof(ret->detail), "cannot build the headers for %s",
-			 o->key);
-		return 0;
-	}
 	snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", t->region);
 	snprintf(ua, sizeof(ua), "pyprof-agent/%s", PYPROF_VERSION);
 	free(c->resp);
 	c->resp = NULL;
 	c->resp_len = 0;
+	c->resp_max = resp_max;
+	c->resp_truncated = 0;
 	c->errbuf[0] = '\0';
-	c->body = o->body;
-	c->body_len = o->len;
 	c->body_off = 0;
 	c->abort = abort;
 	c->abort_ctx = ctx;
@@ -799,12 +844,14 @@ int s3_client__put(struct s3_client *c, const struct s3_target *t,
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)o->len);
-	curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-	curl_easy_setopt(h, CURLOPT_READDATA, c);
-	curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
-	curl_easy_setopt(h, CURLOPT_SEEKDATA, c);
+	if (upload) {
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->body_len);
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(h, CURLOPT_READDATA, c);
+		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+		curl_easy_setopt(h, CURLOPT_SEEKDATA, c);
+	}
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
@@ -831,13 +878,11 @@ int s3_client__put(struct s3_client *c, const struct s3_target *t,
 			ret->status = S3_ERR_TLS;
 			snprintf(ret->detail, sizeof(ret->detail),
 				 "upload.s3.ca_file needs libcurl built with OpenSSL");
-			curl_slist_free_all(headers);
 			return 0;
 		}
 	}
 
 	rc = curl_easy_perform(h);
-	curl_slist_free_all(headers);
 	/* the handle keeps its own copy of the secret: drop it now */
 	curl_easy_setopt(h, CURLOPT_PASSWORD, "");
 	if (rc != CURLE_OK) {
@@ -854,4 +899,97 @@ int s3_client__put(struct s3_client *c, const struct s3_target *t,
 	s3__scrub(ret->message, sizeof(ret->message), cred);
 	ret->status = s3__classify(ret->http_status, ret->code);
 	return 0;
+}
+
+int s3_client__put(struct s3_client *c, const struct s3_target *t,
+		   const struct s3_credentials *cred, const struct s3_object *o,
+		   int (*abort)(void *ctx), void *ctx, struct s3_result *ret)
+{
+	char url[4096], sha[65];
+	struct curl_slist *headers = NULL;
+	int err;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->status = S3_ERR_LOCAL;
+	err = s3__object_url(t, o->key, url, sizeof(url));
+	if (!err)
+		err = s3__sha256_hex(o->body, o->len, sha);
+	if (err) {
+		snprintf(ret->detail, sizeof(ret->detail), "cannot build the request for %s: %s",
+			 o->key, strerror(-err));
+		return 0;
+	}
+	headers = s3__headers(o, sha, cred->session_token);
+	if (!headers) {
+		snprintf(ret->detail, sizeof(ret->detail), "cannot build the headers for %s",
+			 o->key);
+		return 0;
+	}
+	c->body = o->body;
+	c->body_len = o->len;
+	err = request(c, t, cred, url, headers, 1, RESPONSE_MAX_BYTES, abort, ctx, ret);
+	curl_slist_free_all(headers);
+	return err;
+}
+
+int s3_client__get(struct s3_client *c, const struct s3_target *t,
+		   const struct s3_credentials *cred, const char *key, const char *query,
+		   size_t max_bytes, struct s3_result *ret, char **ret_body, size_t *ret_len)
+{
+	/* SHA-256 of the empty payload */
+	static const char empty_sha[] =
+	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+	char url[8192];
+	struct curl_slist *headers = NULL;
+	size_t n;
+	int failed = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->status = S3_ERR_LOCAL;
+	*ret_body = NULL;
+	*ret_len = 0;
+	if (s3__object_url(t, key, url, sizeof(url)) ||
+	    (query && (n = strlen(url)) + 1 + strlen(query) >= sizeof(url))) {
+		snprintf(ret->detail, sizeof(ret->detail), "cannot build the request for %s", key);
+		return 0;
+	}
+	if (query)
+		snprintf(url + n, sizeof(url) - n, "?%s", query);
+	headers = append(headers, &failed, "x-amz-content-sha256: %s", empty_sha);
+	if (cred->session_token[0])
+		headers = append(headers, &failed, "x-amz-security-token: %s", cred->session_token);
+	if (failed) {
+		curl_slist_free_all(headers);
+		snprintf(ret->detail, sizeof(ret->detail), "cannot build the headers for %s", key);
+		return 0;
+	}
+	c->body = NULL;
+	c->body_len = 0;
+	request(c, t, cred, url, headers, 0, max_bytes, NULL, NULL, ret);
+	curl_slist_free_all(headers);
+	if (ret->status == S3_OK && c->resp_truncated) {
+		ret->status = S3_ERR_REFUSED;
+		snprintf(ret->detail, sizeof(ret->detail), "%s is larger than %zu bytes", key,
+			 max_bytes);
+	}
+	if (ret->status == S3_OK) {
+		*ret_body = c->resp;
+		*ret_len = c->resp_len;
+		c->resp = NULL;
+		c->resp_len = 0;
+	}
+	return 0;
+}
+
+void s3__query_encode(const char *s, char *out, size_t size)
+{
+	size_t o = 0;
+
+	for (; *s && o + 4 < size; s++) {
+		if (unreserved((unsigned char)*s))
+			out[o++] = *s;
+		else
+			o += snprintf(out + o, size - o, "%%%02X", (unsigned char)*s);
+	}
+	out[o] = '\0';
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* An S3 client for one thing: PUT an object, signed with AWS Signature Version 4 (libcurl's
+/* An S3 client for what the agent needs: PUT an object (and GET one, or a listing, for the
+ * readers of the store), signed with AWS Signature Version 4 (libcurl's
  * CURLOPT_AWS_SIGV4) over the payload's SHA-256. Plus what goes with it: credentials from the
  * environment or a shared-credentials file, object keys and URLs, the store's XML errors.
  * It does not log: every failure comes back as a struct s3_result whose text holds no secret. */
@@ -145,5 +146,26 @@ void s3_client__free(struct s3_client *c);
 int s3_client__put(struct s3_client *c, const struct s3_target *t,
 		   const struct s3_credentials *cred, const struct s3_object *o,
 		   int (*abort)(void *ctx), void *ctx, struct s3_result *ret);
+
+/* GETs key (an object; "" for the bucket itself) with query (already encoded, parameters in
+ * sorted order as SigV4 signs them; NULL for none), keeping at most max_bytes of the answer.
+ * On S3_OK, *ret_body (NUL-terminated, free() it) and *ret_len hold the body; an answer larger
+ * than max_bytes is S3_ERR_REFUSED. Returns 0 and *ret filled in. */
+int s3_client__get(struct s3_client *c, const struct s3_target *t,
+		   const struct s3_credentials *cred, const char *key, const char *query,
+		   size_t max_bytes, struct s3_result *ret, char **ret_body, size_t *ret_len);
+/* Percent-encodes s for a query string: all but unreserved characters (as SigV4 does). */
+void s3__query_encode(const char *s, char *out, size_t size);
+
+/* ---- ListObjectsV2 answers ---- */
+
+/* The text of the next <tag> (Key, or Prefix inside CommonPrefixes) of body from *pos on,
+ * entities decoded, into out; values with control characters or too long are skipped.
+ * Returns 0, or -ENOENT when there are no more. */
+int s3__list_next(const char *body, size_t len, size_t *pos, const char *tag, char *out,
+		  size_t size);
+/* 1 with the continuation token in token when the listing goes on, 0 when it is complete,
+ * -EINVAL when truncated without a token. */
+int s3__list_truncated(const char *body, size_t len, char *token, size_t token_size);
 
 #endif

@@ -293,27 +293,6 @@ static int gzip_intact(const void *data, size_t len)
 
 /* ---- the directory ---- */
 
-static int mkdir_p(const char *dir)
-{
-	char path[PATH_MAX];
-	size_t len = strlen(dir);
-
-	if (!len || len >= sizeof(path))
-		return -ENAMETOOLONG;
-	memcpy(path, dir, len + 1);
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(path, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static int entry_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct spool_entry *)a)->name, ((const struct spool_entry *)b)->name);
@@ -417,7 +396,7 @@ int spool__open(const char *dir, uint64_t max_bytes, struct spool **ret, char *e
 	DIR *d;
 	int rc;
 
-	rc = mkdir_p(dir);
+	rc = atomicfile__make_dirs(dir);
 	if (rc) {
 		errbuf__set(err, errlen, "cannot create the spool directory %s: %s", dir,
 			    strerror(-rc));
@@ -520,7 +499,7 @@ int spool__put(struct spool *sp, const struct spool_window *w, const void *data,
 	snprintf(path, sizeof(path), "%s/%s", sp->dir, name);
 	/* the prefix tells a reader of the spool (a restart) a window half written */
 	snprintf(tmp_name, sizeof(tmp_name), "%s%s.XXXXXX", SPOOL_TMP_PREFIX, name);
-	mkdir_p(sp->dir); /* deleted under us: made again, as at start */
+	atomicfile__make_dirs(sp->dir); /* deleted under us: made again, as at start */
 	rc = atomicfile__open(&af, path, tmp_name);
 	if (rc) {
 		free(gz);

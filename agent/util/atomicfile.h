@@ -22,6 +22,9 @@ int atomicfile__open(struct atomic_file *a, const char *path, const char *tmp_na
 /* Gives the file mode, flushes and fsyncs it, renames it to its path and fsyncs the directory.
  * On failure the temporary file is removed. Returns 0 or -errno. */
 int atomicfile__commit(struct atomic_file *a, mode_t mode);
+/* Creates dir and its missing parents (parents 0755, dir itself 0700: it holds what is private
+ * to its writer). Returns 0 (also when it exists) or -errno. */
+int atomicfile__make_dirs(const char *dir);
 /* Drops the temporary file. */
 void atomicfile__abort(struct atomic_file *a);
 

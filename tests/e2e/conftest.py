@@ -595,3 +595,27 @@ def stop_agent(agent, timeout=20):
     except subprocess.TimeoutExpired:
         agent.kill()
         return agent.wait()
+
+
+def npm_packages(packages, prefix=None):
+    """Installs the pinned npm packages ({name: version}) into build/npm, once. Returns
+    (node_modules, None), or (None, why) when node or npm is missing or the install failed."""
+    prefix = prefix or os.path.join(REPO, "build", "npm")
+    missing = []
+    for pkg, ver in packages.items():
+        try:
+            with open(os.path.join(prefix, "node_modules", pkg, "package.json")) as f:
+                if json.load(f).get("version") == ver:
+                    continue
+        except (OSError, ValueError):
+            pass
+        missing.append("%s@%s" % (pkg, ver))
+    if missing:
+        npm = shutil.which("npm")
+        if not npm or not shutil.which("node"):
+            return None, "node and npm are needed (for %s)" % " ".join(missing)
+        r = subprocess.run([npm, "install", "--prefix", prefix, "--no-audit", "--no-fund"] + missing,
+                           capture_output=True, text=True, timeout=600)
+        if r.returncode != 0:
+            return None, "npm install %s failed: %s" % (" ".join(missing), r.stderr[-2000:])
+    return os.path.join(prefix, "node_modules"), None

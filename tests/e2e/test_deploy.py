@@ -21,7 +21,7 @@ import urllib.request
 import pytest
 import yaml
 
-from conftest import PYENV_ROOT, REPO, free_port, stop_agent
+from conftest import PYENV_ROOT, REPO, free_port, npm_packages, stop_agent
 
 BUILD = os.environ.get("BUILD", os.path.join(REPO, "build"))
 AGENT = os.environ.get("PYPROF_AGENT", os.path.join(BUILD, "pyprof-agent"))
@@ -673,22 +673,10 @@ NPM_PACKAGES = {"kubernetes-models": "5.1.0", "typescript": "5.9.3", "kubernetes
 def k8s_validators():
     """build/npm with the pinned schema packages (installed through npm once)."""
     prefix = os.path.join(BUILD, "npm")
-    missing = []
-    for pkg, ver in NPM_PACKAGES.items():
-        try:
-            with open(os.path.join(prefix, "node_modules", pkg, "package.json")) as f:
-                if json.load(f).get("version") == ver:
-                    continue
-        except (OSError, ValueError):
-            pass
-        missing.append("%s@%s" % (pkg, ver))
-    if missing:
-        npm = shutil.which("npm")
-        if not npm or not shutil.which("node"):
-            pytest.skip("node and npm are needed for the Kubernetes schema check")
-        r = run([npm, "install", "--prefix", prefix, "--no-audit", "--no-fund"] + missing,
-                timeout=600)
-        assert r.returncode == 0, "npm install %s: %s" % (" ".join(missing), r.stderr[-2000:])
+    modules, why = npm_packages(NPM_PACKAGES, prefix)
+    if why and "are needed" in why:
+        pytest.skip(why + ", for the Kubernetes schema check")
+    assert modules, why
     return prefix
 
 

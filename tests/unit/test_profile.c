@@ -12,6 +12,7 @@
 
 #include "format/folded.h"
 #include "profile/profile.h"
+#include "profile_fixture.h"
 
 /* The folded text of p, NUL-terminated (caller frees). */
 static char *folded(const struct profile *p)
@@ -303,10 +304,52 @@ static void test_write_error_is_reported(void **state)
 	profile__free(&p);
 }
 
+/* A filter keeps the stacks whose process, thread and container frames hold its texts, and
+ * nothing else; the kept stacks are the same frames in a profile of their own. */
+static void test_filter_keeps_stacks_by_process_thread_and_container(void **state)
+{
+	struct profile src, dst;
+	struct profile_filter all = {0}, web = {.comm = "web"},
+			      pool = {.comm = "web", .thread = "pool"}, box = {.container = "abc"},
+			      none = {.comm = "nosuch"};
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	load_text(&src, "web (1);thread 11 (MainThread);main (/w.py:1) 60\n"
+			"web (1);thread 12 (pool-1);q (/w.py:9) 20\n"
+			"worker (2);thread 21 (MainThread);[container abc123];run (/k.py:3) 15\n");
+	assert_true(profile_filter__empty(&all));
+	assert_false(profile_filter__empty(&web));
+	profile__init(&dst);
+	assert_int_equal(profile__filter(&src, &web, &dst), 0);
+	assert_int_equal(dst.total, 80);
+	profile__free(&dst);
+	profile__init(&dst);
+	assert_int_equal(profile__filter(&src, &pool, &dst), 0);
+	f = open_memstream(&text, &len);
+	assert_int_equal(folded__write(&dst, f), 0);
+	fclose(f);
+	assert_string_equal(text, "web (1);thread 12 (pool-1);q (/w.py:9) 20\n");
+	free(text);
+	profile__free(&dst);
+	profile__init(&dst);
+	assert_int_equal(profile__filter(&src, &box, &dst), 0);
+	assert_int_equal(dst.total, 15);
+	profile__free(&dst);
+	profile__init(&dst);
+	assert_int_equal(profile__filter(&src, &none, &dst), 0);
+	assert_int_equal(dst.total, 0);
+	assert_int_equal(dst.nstacks, 0);
+	profile__free(&dst);
+	profile__free(&src);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_empty_profile_writes_nothing),
+	    cmocka_unit_test(test_filter_keeps_stacks_by_process_thread_and_container),
 	    cmocka_unit_test(test_equal_stacks_are_summed),
 	    cmocka_unit_test(test_different_stacks_stay_apart),
 	    cmocka_unit_test(test_output_sorted_and_independent_of_insertion_order),

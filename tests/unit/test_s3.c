@@ -407,6 +407,43 @@ static void test_backoff_doubles_with_jitter_up_to_the_interval(void **state)
 	}
 }
 
+/* ListObjectsV2 answers: keys in order with entities decoded, a key with a control character
+ * skipped, the request's own Prefix told apart by the caller, truncation and its token. */
+static void test_listing_keys_and_continuation(void **state)
+{
+	static const char body[] =
+	    "<?xml version=\"1.0\"?>\n<ListBucketResult><Name>b</Name><Prefix>p/h/</Prefix>\n"
+	    "<Contents><Key>p/h/2026/12/01/100000Z-cpu.folded.gz</Key><Size>10</Size></Contents>\n"
+	    "<Contents><Key>p/h/a&amp;b&lt;c</Key></Contents>"
+	    "<Contents><Key>p/h/bad&#10;\x01key</Key></Contents>"
+	    "<Contents><Key>p/h/last</Key></Contents>"
+	    "<IsTruncated>true</IsTruncated><NextContinuationToken>1/x+y=</NextContinuationToken>"
+	    "</ListBucketResult>";
+	char key[64], token[64], enc[128];
+	size_t pos = 0;
+
+	assert_int_equal(s3__list_next(body, strlen(body), &pos, "Key", key, sizeof(key)), 0);
+	assert_string_equal(key, "p/h/2026/12/01/100000Z-cpu.folded.gz");
+	assert_int_equal(s3__list_next(body, strlen(body), &pos, "Key", key, sizeof(key)), 0);
+	assert_string_equal(key, "p/h/a&b<c");
+	assert_int_equal(s3__list_next(body, strlen(body), &pos, "Key", key, sizeof(key)), 0);
+	assert_string_equal(key, "p/h/last");
+	assert_int_equal(s3__list_next(body, strlen(body), &pos, "Key", key, sizeof(key)), -ENOENT);
+	/* a key longer than the buffer is skipped, never cut */
+	pos = 0;
+	assert_int_equal(s3__list_next(body, strlen(body), &pos, "Key", key, 12), 0);
+	assert_string_equal(key, "p/h/a&b<c");
+	assert_int_equal(s3__list_truncated(body, strlen(body), token, sizeof(token)), 1);
+	assert_string_equal(token, "1/x+y=");
+	s3__query_encode(token, enc, sizeof(enc));
+	assert_string_equal(enc, "1%2Fx%2By%3D");
+	assert_int_equal(
+	    s3__list_truncated("<IsTruncated>false</IsTruncated>", 32, token, sizeof(token)), 0);
+	assert_int_equal(
+	    s3__list_truncated("<IsTruncated>true</IsTruncated>", 31, token, sizeof(token)),
+	    -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -422,6 +459,7 @@ int main(void)
 	    cmocka_unit_test(test_credentials_come_from_the_environment_first),
 	    cmocka_unit_test(test_credentials_file_profiles),
 	    cmocka_unit_test(test_backoff_doubles_with_jitter_up_to_the_interval),
+	    cmocka_unit_test(test_listing_keys_and_continuation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -73,7 +73,10 @@ class S3rver:
             [shutil.which("node"), js, "-d", self.dir, "-a", "127.0.0.1", "-p", str(self.port),
              "--configure-bucket", self.bucket, "--silent"] +
             (["--key", self.tls[0], "--cert", self.tls[1]] if self.tls else []),
-            stdout=log, stderr=subprocess.STDOUT)
+            stdout=log, stderr=subprocess.STDOUT,
+            # s3rver makes continuation tokens with a cipher OpenSSL 3 keeps in its legacy
+            # provider: without it, a listing of more than one page is an InternalError
+            env=dict(os.environ, NODE_OPTIONS="--openssl-legacy-provider"))
         log.close()
         deadline = time.monotonic() + 30
         while True:

@@ -1,0 +1,105 @@
+// Drives the web view in real Chromium with playwright-core (tests/e2e/test_web.py):
+// node browse.mjs NODE_MODULES URL HOST RANGE NEWRANGE ARTIFACTS_DIR
+// Loads the page, picks a range, waits for the flame graph and the table, searches by clicking
+// a function, compares two ranges; prints one JSON object with what it saw, every request that
+// left loopback (aborted) and every console error.
+import { createRequire } from 'module';
+import path from 'path';
+
+const [nodeModules, url, host, range, newRange, artifacts] = process.argv.slice(2);
+const require = createRequire(path.join(nodeModules, 'x.js'));
+const { chromium } = require('playwright-core');
+
+// The flame graph draws its frames (#frames) from its embedded data once loaded; wait for the
+// graph of the wanted kind (the differential one says "base" in its frames' titles).
+async function waitForFrames(page, kind) {
+  await page.waitForFunction((k) => {
+    const d = document.getElementById('graph').contentDocument;
+    const f = d && d.getElementById('frames');
+    if (!f || !f.children.length) return false;
+    return k !== 'diff' || /base/.test(f.textContent);
+  }, kind);
+}
+async function framesText(page) {
+  return page.evaluate(() => {
+    const f = document.getElementById('graph').contentDocument.getElementById('frames');
+    return Array.from(f.querySelectorAll('text, title')).map((t) => t.textContent);
+  });
+}
+
+const out = { outside: [], console_errors: [], page_errors: [] };
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--no-first-run'],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
+  await page.route('**/*', (route) => {
+    const u = new URL(route.request().url());
+    if (u.hostname === '127.0.0.1') return route.continue();
+    out.outside.push(route.request().url());
+    return route.abort();
+  });
+  page.on('console', (m) => { if (m.type() === 'error') out.console_errors.push(m.text()); });
+  page.on('pageerror', (e) => out.page_errors.push(String(e)));
+  await page.goto(url);
+  await page.waitForFunction(() => document.querySelectorAll('#timeline rect.w').length > 0);
+  out.hosts = await page.$$eval('#host option', (os) => os.map((o) => o.value));
+  await page.selectOption('#host', host);
+  await page.waitForFunction((h) => document.querySelector('#hostinfo').textContent.includes('11 windows'), host);
+  out.hostinfo = await page.textContent('#hostinfo');
+  out.timeline_bars = await page.$$eval('#timeline rect.w, #timeline rect.bad', (rs) => rs.length);
+  await page.fill('#range', range);
+  await page.click('#show');
+  await page.waitForSelector('#functions tbody tr');
+  await waitForFrames(page, 'frames');
+  out.summary = await page.textContent('#summary');
+  out.table = await page.$$eval('#functions tbody tr', (trs) =>
+    trs.map((tr) => Array.from(tr.cells).map((c) => c.textContent)));
+  out.graph_frames = await framesText(page);
+  // click a function in the table: the graph's own search highlights it
+  await page.click('#functions tbody tr:first-child td.name');
+  out.search = await page.evaluate(() =>
+    document.getElementById('graph').contentDocument.getElementById('search').value);
+  // the function search filters the table
+  await page.fill('#fnsearch', 'handle');
+  out.filtered = await page.$$eval('#functions tbody tr:not(.hidden)', (trs) =>
+    trs.map((tr) => tr.cells[0].textContent));
+  out.graph_search = await page.evaluate(() =>
+    document.getElementById('graph').contentDocument.getElementById('search').value);
+  await page.fill('#fnsearch', '');
+  await page.screenshot({ path: path.join(artifacts, 'web-profile.png'), fullPage: true });
+  // click the frame of g in the graph: it zooms, taking the full width
+  const graph = page.frameLocator('#graph');
+  const frameWidth = (title) => page.evaluate((t) => {
+    const d = document.getElementById('graph').contentDocument;
+    for (const g of d.querySelectorAll('#frames g.f')) {
+      if (g.querySelector('title').textContent.startsWith(t))
+        return parseFloat(g.querySelector('rect').getAttribute('width'));
+    }
+    return null;
+  }, title);
+  out.g_width_before = await frameWidth('g (');
+  await graph.locator('#frames g.f', { hasText: 'g (/srv/app.py:30)' }).first().click();
+  await page.waitForFunction(() => true);
+  out.g_width_zoomed = await frameWidth('g (');
+  await page.screenshot({ path: path.join(artifacts, 'web-zoomed.png'), fullPage: true });
+  await page.fill('#newrange', newRange);
+  await page.click('#compare');
+  await page.waitForFunction(() => document.querySelector('#summary').textContent.startsWith('base'));
+  await page.waitForSelector('#functions tbody tr');
+  out.compare_table = await page.$$eval('#functions tbody tr', (trs) =>
+    trs.map((tr) => Array.from(tr.cells).map((c) => c.textContent)));
+  await waitForFrames(page, 'diff');
+  out.diff_frames = await framesText(page);
+  await page.screenshot({ path: path.join(artifacts, 'web-compare.png'), fullPage: true });
+  // a range without windows: the page says so
+  await page.fill('#range', '2030-01-01T00:00Z/1h');
+  await page.click('#show');
+  await page.waitForFunction(() => document.querySelector('#error').textContent.length > 0);
+  out.error_text = await page.textContent('#error');
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(out));
