@@ -330,6 +330,10 @@ static __always_inline int frame_load(struct frame_buf *b, __u64 addr, __u32 siz
 	return 0;
 }
 
+/* Set by userspace before load: 0 sends frames without their code check (sampling.code_checks),
+ * saving one read per distinct code object of a stack. */
+const volatile __u32 code_checks = 1;
+
 /* The code word of a frame: the code object's address with its check (see py_code_check) in
  * the top bits, the check from the three pointers at off_id (py_code_id_offset); no check if
  * they cannot be read. last is the previous frame's code word of this sample: a recursion
@@ -555,7 +559,7 @@ static __always_inline void pystack__capture(struct sample_event *ev, struct py_
 		}
 	}
 	c.code_mask = off->frame_code_mask;
-	c.off_code_id = py_code_id_offset(off);
+	c.off_code_id = code_checks ? py_code_id_offset(off) : PYOFF_NONE;
 	c.ev = ev;
 	if (legacy) {
 		__u32 zero = 0;

@@ -284,6 +284,7 @@ static int offcpu_try(struct sampler *s, const struct sampler_opts *opts,
 		bpf_map__set_max_entries(blocked, 1); /* unused */
 	ro->min_block_ns = opts->min_block_us * 1000;
 	ro->capture_kernel_stack = opts->kernel_stacks ? 1 : 0;
+	ro->code_checks = !opts->no_code_checks;
 	ro->use_sched_clock = sched_clock;
 	ro->stack_at_switch_out = !w->resume && !w->task_work;
 	err = w->task_work ? offcpu_tw_bpf__load(s->off_tw) : offcpu_bpf__load(s->off);
@@ -361,6 +362,7 @@ static int oncpu_try(struct sampler *s, const struct sampler_opts *opts, int leg
 		goto out;
 	}
 	s->skel->rodata->capture_kernel_stack = opts->kernel_stacks ? 1 : 0;
+	s->skel->rodata->code_checks = !opts->no_code_checks;
 	if (opts->ringbuf_mb) {
 		err = bpf_map__set_max_entries(s->skel->maps.events, opts->ringbuf_mb << 20);
 		if (err)

@@ -15,6 +15,7 @@ struct sampler_opts {
 	unsigned ringbuf_mb;   /* ring buffer size (power of two MiB) */
 	int off_cpu;	       /* also trace where target threads block (bpf/offcpu.bpf.c) */
 	uint64_t min_block_us; /* off-CPU: shorter blocks are only counted */
+	int no_code_checks;    /* frames without their code check (py_code_check) */
 	/* Told one line for each way the kernel refused before one loaded (a fallback), so the
 	 * caller can log it; may be NULL. */
 	void (*note)(void *note_ctx, const char *line);

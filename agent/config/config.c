@@ -943,6 +943,7 @@ static const struct field sampling_fields[] = {
     KEY_U32("frequency_hz", sampling.frequency_hz, 1, 10000),
     KEY_MAP("off_cpu", off_cpu_fields, NULL),
     KEY_U32("ring_buffer_mb", sampling.ring_buffer_mb, 1, 256),
+    KEY_BOOL("code_checks", sampling.code_checks),
     KEY_END,
 };
 
@@ -1063,6 +1064,7 @@ struct agent_config *config__defaults(void)
 		return NULL;
 	cfg->sampling.frequency_hz = 99;
 	cfg->sampling.ring_buffer_mb = 1; /* 2 MiB of RSS: mapped twice */
+	cfg->sampling.code_checks = true;
 	cfg->sampling.off_cpu.enabled = true;
 	cfg->sampling.off_cpu.min_block_us = 1000;
 	cfg->targets.all_python = true;

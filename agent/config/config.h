@@ -48,8 +48,12 @@ struct agent_config {
 			uint64_t min_block_us;
 		} off_cpu;
 		/* Size of the ring buffer samples reach userspace through, a power of two 1..256.
-		 * Default 2: about 2000 deep stacks, 200 ms of a busy host at 999 Hz. */
+		 * Default 1: about 1000 deep stacks, 100 ms of a busy host at 999 Hz. */
 		uint32_t ring_buffer_mb;
+		/* Send each frame's code check (py_code_check): a freed code object is never
+		 * named after the one that took its memory. Default true; false saves one read
+		 * per distinct code object of a stack, in BPF. */
+		bool code_checks;
 	} sampling;
 
 	/* Which processes are profiled. Only CPython processes are ever profiled. Either

@@ -67,6 +67,7 @@ int config__describe(const struct agent_config *cfg, FILE *f)
 	fprintf(f, "  off_cpu:\n    enabled: %s\n    min_block_us: %" PRIu64 "\n",
 		bool_str(cfg->sampling.off_cpu.enabled), cfg->sampling.off_cpu.min_block_us);
 	fprintf(f, "  ring_buffer_mb: %" PRIu32 "\n", cfg->sampling.ring_buffer_mb);
+	fprintf(f, "  code_checks: %s\n", bool_str(cfg->sampling.code_checks));
 
 	fprintf(f, "targets:\n  all_python: %s\n  pids: [", bool_str(cfg->targets.all_python));
 	for (i = 0; i < cfg->targets.n_pids; i++)

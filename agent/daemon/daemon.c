@@ -317,6 +317,7 @@ static struct sampler_opts sampler_opts_for(const struct agent_config *cfg)
 	    .off_cpu = cfg->sampling.off_cpu.enabled,
 	    .min_block_us = cfg->sampling.off_cpu.min_block_us,
 	    .ringbuf_mb = cfg->sampling.ring_buffer_mb,
+	    .no_code_checks = !cfg->sampling.code_checks,
 	    .note = log__info_line,
 	};
 }
@@ -383,7 +384,8 @@ static void reload(struct daemon *d)
 	}
 	if (cfg->sampling.off_cpu.enabled != old->sampling.off_cpu.enabled ||
 	    cfg->sampling.off_cpu.min_block_us != old->sampling.off_cpu.min_block_us ||
-	    cfg->sampling.ring_buffer_mb != old->sampling.ring_buffer_mb)
+	    cfg->sampling.ring_buffer_mb != old->sampling.ring_buffer_mb ||
+	    cfg->sampling.code_checks != old->sampling.code_checks)
 		err = sampler_reopen(d, cfg, err_msg, sizeof(err_msg));
 	else if (cfg->sampling.frequency_hz != sampler__frequency(d->smp))
 		err = sampler__set_frequency(d->smp, cfg->sampling.frequency_hz, err_msg,

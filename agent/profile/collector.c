@@ -83,6 +83,7 @@ struct collector {
 	uint64_t stats[COLL_STAT_MAX];
 	struct hashmap memo; /* hash of the key words -> chain of memo */
 	size_t memo_bytes;
+	int memo_unchecked; /* it holds a frame without its code check */
 	uint64_t memo_key[MEMO_KEY_WORDS];
 	struct symcache *symcache; /* the budget of every process's symbolizer */
 };
@@ -101,6 +102,7 @@ static void memo_clear(struct collector *c)
 	hashmap__free(&c->memo);
 	hashmap__init(&c->memo);
 	c->memo_bytes = 0;
+	c->memo_unchecked = 0;
 }
 
 struct collector *collector__new(const struct collector_opts *opts, struct kallsyms *ksyms)
@@ -246,9 +248,10 @@ void collector__tick(struct collector *c)
 		unchecked |= py_code_id_offset(&e->proc->offsets) == PYOFF_NONE;
 	}
 	/* A memo key holds each frame's code check (see py_code_check): a code object freed and
-	 * replaced at its address gives a new key, never the old names. Without checks, the
-	 * symbolizer's per-second revalidation is what notices, and the memo must ask it again. */
-	if (unchecked)
+	 * replaced at its address gives a new key, never the old names. Without checks (a layout
+	 * without them, sampling.code_checks off, a check BPF could not read), the symbolizer's
+	 * per-second revalidation is what notices, and the memo must ask it again. */
+	if (unchecked || c->memo_unchecked)
 		memo_clear(c);
 }
 
@@ -558,6 +561,11 @@ static int add_stack(struct collector *c, struct proc_entry *e, const struct sam
 	if (!err)
 		err = add_to(c, PROFILE_WALL, wall_weight, &m->stacks[PROFILE_WALL]);
 	m->unknown_frames = c->stats[COLL_STAT_UNKNOWN_FRAMES] - unknown;
+	for (uint32_t i = 0; i < ev->nframes && !c->memo_unchecked; i++) {
+		/* a frame without its code check: only the per-second revalidation can tell */
+		if (ev->frames[i].code && !(ev->frames[i].code >> PY_CODE_ADDR_BITS))
+			c->memo_unchecked = 1;
+	}
 	m->nwords = nw;
 	memcpy(m->key, c->memo_key, nw * 8);
 	m->next_same_hash = head;

@@ -106,11 +106,11 @@ def main():
         agent.terminate()
         agent.wait()
     cache = [l.strip() for l in status.splitlines() if l.startswith("cache:")]
-    # names of the last full window: chainN.py frames are fN_k, and no other name
+    # names in every full window: chainN.py frames are fN_k, and no other name
     wrong = checked = 0
     windows = sorted(p for p in os.listdir(out) if p.endswith("_cpu.folded"))
-    if len(windows) >= 2:
-        with open(os.path.join(out, windows[-2])) as f:
+    for window in windows[:-1]:
+        with open(os.path.join(out, window)) as f:
             for line in f:
                 for m in re.finditer(r"([^;\s]+) \(chain(\d+)\.py:\d+\)", line):
                     checked += 1

@@ -85,6 +85,7 @@ static void assert_config_equal(const struct agent_config *a, const struct agent
 	assert_int_equal(a->sampling.off_cpu.enabled, b->sampling.off_cpu.enabled);
 	assert_int_equal(a->sampling.off_cpu.min_block_us, b->sampling.off_cpu.min_block_us);
 	assert_int_equal(a->sampling.ring_buffer_mb, b->sampling.ring_buffer_mb);
+	assert_int_equal(a->sampling.code_checks, b->sampling.code_checks);
 	assert_int_equal(a->targets.all_python, b->targets.all_python);
 	assert_int_equal(a->targets.n_pids, b->targets.n_pids);
 	for (i = 0; i < a->targets.n_pids; i++)
@@ -153,6 +154,7 @@ static void test_defaults_have_documented_values(void **state)
 	assert_true(d->sampling.off_cpu.enabled);
 	assert_int_equal(d->sampling.off_cpu.min_block_us, 1000);
 	assert_int_equal(d->sampling.ring_buffer_mb, 1);
+	assert_true(d->sampling.code_checks);
 	assert_true(d->targets.all_python);
 	assert_int_equal(
 	    d->targets.n_pids + d->targets.n_cmdline_regex + d->targets.n_container_ids, 0);
@@ -390,8 +392,8 @@ static const struct bad_case bad_cases[] = {
     {"unknown-key-typo.yaml",
      "sampling.frequncy_hz: unknown key; did you mean frequency_hz? (unknown-key-typo.yaml:2:3)"},
     {"unknown-key.yaml",
-     "sampling.rate: unknown key; expected one of: frequency_hz, off_cpu, ring_buffer_mb "
-     "(unknown-key.yaml:2:3)"},
+     "sampling.rate: unknown key; expected one of: frequency_hz, off_cpu, ring_buffer_mb, "
+     "code_checks (unknown-key.yaml:2:3)"},
     {"unknown-section.yaml",
      "profiling: unknown key; expected one of: sampling, targets, window, output, control, "
      "metrics, log, host, upload (unknown-section.yaml:2:1)"},
