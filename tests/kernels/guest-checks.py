@@ -293,14 +293,20 @@ def check_daemon():
             save("daemon", text)
             return tail(text)
 
-        # a window with both files, or the daemon gone
+        # a window with both files and samples in it, or the daemon gone: the first window
+        # may close before the targets are found (under TCG the daemon starts slowly)
         end = time.monotonic() + 180 * SLOW
         cpu = off = []
+        both = set()
         while time.monotonic() < end and agent.poll() is None:
             files = os.listdir(outdir) if os.path.isdir(outdir) else []
             cpu = sorted(f for f in files if f.endswith("_cpu.folded"))
             off = sorted(f for f in files if f.endswith("_offcpu.folded"))
-            if set(f[:-len("_cpu.folded")] for f in cpu) & set(f[:-len("_offcpu.folded")] for f in off):
+            both = set(f[:-len("_cpu.folded")] for f in cpu) & set(
+                f[:-len("_offcpu.folded")] for f in off)
+            both = {w for w in both
+                    if os.path.getsize(os.path.join(outdir, w + "_cpu.folded")) > 0}
+            if both:
                 break
             time.sleep(0.5)
         # status, while it runs
@@ -321,7 +327,6 @@ def check_daemon():
                 result("status", "PASS", offl[0])
         else:
             result("status", "FAIL", "the daemon exited %s: %s" % (agent.returncode, agent_log()))
-        both = set(f[:-len("_cpu.folded")] for f in cpu) & set(f[:-len("_offcpu.folded")] for f in off)
         if both:
             w = sorted(both)[0]
             with open(os.path.join(outdir, w + "_cpu.folded")) as f:
