@@ -145,7 +145,10 @@ static int check_root(const struct session_opts *o)
 {
 	struct pyproc *p = NULL;
 	char err_msg[512] = "", missing[64];
-	int err = session__open_process(o->pid, &p, err_msg, sizeof(err_msg));
+	/* a tree's root is looked at once: if it executes an interpreter later, its exec event
+	 * says so, and waiting for it to settle would only delay the descendants' sampling */
+	int err = o->subprocesses ? pyproc__open(o->pid, NULL, &p, err_msg, sizeof(err_msg))
+				  : session__open_process(o->pid, &p, err_msg, sizeof(err_msg));
 
 	pyproc__free(p);
 	if (!err)
