@@ -103,8 +103,12 @@ def test_dump_shows_every_thread_stack_and_state_without_stopping_the_process(in
              ", ".join("%.2f ms" % (g * 1e3) for g in gaps), before * 1e3))
     assert max(wall for wall, _ in walls) < MAX_WALL_S, walls
     # this machine's other load alone makes a gap of 10 ms now and then (printed "before"): a
-    # process stopped for its dumps would show one at every read
-    assert sorted(gaps)[len(gaps) // 2] < MAX_GAP_S, "the target's clock stood still: %s" % gaps
+    # process stopped for its dumps would show one at every read. The bound is 10 ms, or twice
+    # the largest gap the target saw before any dump when the machine itself is noisier
+    # (10.07 ms once, in a make test of its own)
+    limit = max(MAX_GAP_S, 2 * before)
+    assert sorted(gaps)[len(gaps) // 2] < limit, "the target's clock stood still: %s (%.2f ms " \
+        "before the dumps)" % (gaps, before * 1e3)
 
     for role in ("main", "holder", "sleeper"):
         for state, kfunc, gil in seen[role]:
