@@ -232,6 +232,23 @@ static int check_pid_given(const char *cmd, int optind_, int argc, pid_t pid)
 	return 0;
 }
 
+/* The end of every command's option switch: --verbose (returns -1: go on), --help (0) and an
+ * unknown option (usage, SNAP_USAGE). */
+static int common_option(int c)
+{
+	switch (c) {
+	case 'v':
+		log__set_level(LOG_DEBUG);
+		return -1;
+	case 'h':
+		usage(stdout);
+		return 0;
+	default:
+		usage(stderr);
+		return SNAP_USAGE;
+	}
+}
+
 static const char *default_socket(void)
 {
 	const char *env = getenv("PYPROF_SOCKET");
@@ -256,12 +273,8 @@ static int cmd_status(int argc, char **argv)
 		case 'S':
 			sock = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return common_option(c);
 		}
 	}
 	err = control__call(sock, &req, 10, stdout, &ans);
@@ -309,7 +322,7 @@ static int parse_profiling(int argc, char **argv, const char *cmd, unsigned take
 	    {},
 	};
 	unsigned long v;
-	int c;
+	int c, code;
 
 	/* "+": options end at the command of record, whose own options are its own */
 	while ((c = getopt_long(argc, argv, "+p:d:r:tko:f:S:m:gB:svh", longopts, NULL)) != -1) {
@@ -394,15 +407,10 @@ static int parse_profiling(int argc, char **argv, const char *cmd, unsigned take
 				return SNAP_USAGE;
 			}
 			break;
-		case 'v':
-			log__set_level(LOG_DEBUG);
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return SNAP_USAGE;
+			code = common_option(c);
+			if (code >= 0)
+				return code;
 		}
 	}
 	if ((takes & TAKES_PID) && !o->pid) {
@@ -469,7 +477,7 @@ static int cmd_dump(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},	   {},
 	};
 	struct dump_opts o = {0};
-	int c;
+	int c, code;
 
 	while ((c = getopt_long(argc, argv, "p:sjvh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -483,15 +491,10 @@ static int cmd_dump(int argc, char **argv)
 		case 'j':
 			o.json = 1;
 			break;
-		case 'v':
-			log__set_level(LOG_DEBUG);
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return SNAP_USAGE;
+			code = common_option(c);
+			if (code >= 0)
+				return code;
 		}
 	}
 	if (check_pid_given("dump", optind, argc, o.pid))

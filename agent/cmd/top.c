@@ -16,6 +16,7 @@
 #include "cmd/top.h"
 #include "daemon/control.h"
 #include "os/procfs.h"
+#include "os/proctask.h"
 #include "profile/collector.h"
 #include "profile/topview.h"
 #include "util/clock.h"
@@ -371,7 +372,7 @@ static int served_interval(struct top *t, int first)
 	t->samples = t->opts->mode == PROFILE_CPU ? p.total : 0;
 	t->on_cpu = t->samples;
 	t->gil_held = t->gil_known = 0;
-	t->threads = procfs__threads(t->opts->pid);
+	t->threads = proctask__count(t->opts->pid);
 	profile__free(&p);
 	if (err) {
 		log_error("cannot show the table: %s", strerror(-err));
@@ -400,7 +401,7 @@ static int take_interval(struct top *t, uint64_t now)
 	t->gil_held = cs[COLL_STAT_GIL_HELD] - was[COLL_STAT_GIL_HELD];
 	t->gil_known = t->on_cpu - (cs[COLL_STAT_GIL_UNKNOWN] - was[COLL_STAT_GIL_UNKNOWN]);
 	memcpy(t->stats_then, cs, sizeof(t->stats_then));
-	t->threads = procfs__threads(t->opts->pid);
+	t->threads = proctask__count(t->opts->pid);
 	return err;
 }
 
@@ -490,7 +491,7 @@ int top__run(const struct snapshot_opts *opts, const char *socket_path, volatile
 		}
 		collector__each_process(session__collector(t.s), name_python, &t);
 		t.start_ns = t.last_ns = clock__mono_ns();
-		t.threads = procfs__threads(opts->pid);
+		t.threads = proctask__count(opts->pid);
 	}
 	t.exited = served == SERVED_GONE;
 	t.tty = isatty(STDOUT_FILENO);

@@ -373,20 +373,3 @@ int procfs__alive(pid_t pid)
 	/* Z and X have exited */
 	return !procfs__stat(pid, &st) && st.state != 'Z' && st.state != 'X';
 }
-
-int procfs__threads(pid_t pid)
-{
-	char path[64];
-	struct dirent *de;
-	int n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	d = opendir(path);
-	if (!d)
-		return -errno;
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
-}

@@ -44,8 +44,6 @@ int procfs__cmdline(pid_t pid, char *buf, size_t size);
 int procfs__exists(pid_t pid);
 /* 1 if the process exists and has not exited (a zombie waiting to be reaped has). */
 int procfs__alive(pid_t pid);
-/* How many threads the process has (its /proc/PID/task entries), or -errno. */
-int procfs__threads(pid_t pid);
 /* Path of the executable as seen by the process, or -errno. */
 int procfs__exe(pid_t pid, char *buf, size_t len);
 

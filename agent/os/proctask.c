@@ -16,14 +16,15 @@ static int cmp_pid(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int proctask__list(pid_t pid, pid_t *ret, size_t max, size_t *ret_n, int *ret_more)
+/* The thread ids of pid into ret (NULL: only counted), at most max stored. Returns how many
+ * there are (stored or not), or -errno. */
+static long walk_tasks(pid_t pid, pid_t *ret, size_t max)
 {
 	char path[64];
 	struct dirent *d;
-	size_t n = 0;
+	long n = 0;
 	DIR *dir;
 
-	*ret_more = 0;
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
 	dir = opendir(path);
 	if (!dir)
@@ -33,15 +34,30 @@ int proctask__list(pid_t pid, pid_t *ret, size_t max, size_t *ret_n, int *ret_mo
 
 		if (tid <= 0)
 			continue;
-		if (n == max) {
-			*ret_more = 1;
-			break;
-		}
-		ret[n++] = (pid_t)tid;
+		if (ret && (size_t)n < max)
+			ret[n] = (pid_t)tid;
+		n++;
 	}
 	closedir(dir);
-	qsort(ret, n, sizeof(*ret), cmp_pid);
-	*ret_n = n;
+	return n;
+}
+
+int proctask__count(pid_t pid)
+{
+	return (int)walk_tasks(pid, NULL, 0);
+}
+
+int proctask__list(pid_t pid, pid_t *ret, size_t max, size_t *ret_n, int *ret_more)
+{
+	long n = walk_tasks(pid, ret, max);
+
+	*ret_more = 0;
+	*ret_n = 0;
+	if (n < 0)
+		return (int)n;
+	*ret_more = (size_t)n > max;
+	*ret_n = *ret_more ? max : (size_t)n;
+	qsort(ret, *ret_n, sizeof(*ret), cmp_pid);
 	return 0;
 }
 

@@ -11,6 +11,8 @@
 /* The thread ids of pid (its /proc/PID/task), ascending, at most max of them; *ret_more is set
  * when there were more. Returns 0, or -ESRCH when the process is gone. */
 int proctask__list(pid_t pid, pid_t *ret, size_t max, size_t *ret_n, int *ret_more);
+/* How many threads pid has, or -ESRCH (gone), -EACCES/-EPERM. */
+int proctask__count(pid_t pid);
 
 struct proctask {
 	pid_t tid;
