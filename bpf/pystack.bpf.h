@@ -23,7 +23,9 @@
 
 /* How long a found thread state is trusted before the thread list is walked again (a thread that
  * deletes and recreates its thread state keeps its tid), and how long a thread without one is
- * left alone before it is looked up again. */
+ * left alone before it is looked up again, unless the thread list's head moves first (a new
+ * thread state goes at the head: an interpreter starting has its main thread sampled before
+ * its thread state exists, and its start-up must not wait out the negative entry). */
 #define TSTATE_REVALIDATE_NS (1000ULL * 1000 * 1000)
 #define TSTATE_NEGATIVE_NS   (250ULL * 1000 * 1000)
 
@@ -50,6 +52,7 @@ struct {
 struct tstate_cache_entry {
 	__u64 tstate;	 /* 0: none found */
 	__u64 expire_ns; /* walk the list again after this */
+	__u64 head;	 /* the first interpreter's thread-list head before the walk */
 };
 
 struct {
@@ -178,6 +181,19 @@ __noinline int pystack__legacy_find(void)
 	return 0;
 }
 
+/* The head of the first interpreter's thread list, 0 if unreadable. */
+static __always_inline __u64 pystack__threads_head(const struct py_target *t,
+						   const struct py_offsets *off)
+{
+	__u64 interp = t->interp_addr, head = 0;
+
+	if (!interp && read_u64(t->interp_head_addr, &interp))
+		return 0;
+	if (!interp || read_u64(interp + off->interp_threads_head, &head))
+		return 0;
+	return head;
+}
+
 /* Walks every interpreter's thread list for the thread state whose thread_id is fsbase.
  * Returns the address, 0 if none; *ret_error gets the failure reason. */
 static __always_inline __u64 pystack__find_tstate(const struct py_target *t,
@@ -240,14 +256,19 @@ static __always_inline __u64 pystack__tstate(const struct py_target *t,
 	if (e && now < e->expire_ns) {
 		__u64 id = 0;
 
-		if (!e->tstate) {
+		if (!e->tstate && pystack__threads_head(t, off) == e->head) {
 			*ret_error = METRIC_TSTATE_NOT_FOUND;
 			return 0;
 		}
+		if (!e->tstate)
+			goto find; /* a thread state was added since */
 		if (!read_u64(e->tstate + off->tstate_thread_id, &id) && id == fsbase)
 			return e->tstate;
 		metric_inc(METRIC_TSTATE_CACHE_STALE);
 	}
+find:
+	/* the head before the walk: a thread state added during it moves the head after it */
+	fresh.head = pystack__threads_head(t, off);
 	fresh.tstate = pystack__find_tstate(t, off, fsbase, ret_error, legacy);
 	fresh.expire_ns = now + (fresh.tstate ? TSTATE_REVALIDATE_NS : TSTATE_NEGATIVE_NS);
 	bpf_map_update_elem(&tstate_cache, &tid, &fresh, BPF_ANY);
