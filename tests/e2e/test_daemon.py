@@ -365,7 +365,14 @@ def test_kernel_symbols_are_loaded_only_when_a_kernel_frame_is_named(daemon, bus
     # asleep before the daemon starts: its start-up (imports, file reads) has kernel frames
     sleeper = subprocess.Popen([any_interp.path, "-c", "import time; time.sleep(60)", tag])
     try:
-        time.sleep(2)
+        # in its sleep (clock_nanosleep, syscall 230 on x86_64), its start-up over
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            with open("/proc/%d/syscall" % sleeper.pid) as f:
+                if f.read().split(" ", 1)[0] == "230":
+                    break
+            time.sleep(0.1)
+        time.sleep(0.5)
         d = daemon(seconds=2, off_cpu=True,
                    targets="  all_python: false\n  cmdline_regex: ['%s']\n" % tag)
         deadline = time.time() + 10
