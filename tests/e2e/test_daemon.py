@@ -358,9 +358,10 @@ def test_status_and_snapshot_through_the_running_daemon(daemon, busy):
     assert 0.8 * 99 * cpu <= prof.total <= 1.1 * 99 * cpu, (prof.total, cpu)
 
 
-def test_kernel_symbols_are_loaded_only_when_a_kernel_frame_is_named(daemon, busy, any_interp):
-    """An idle host does not keep the kernel's symbols (megabytes) in the daemon: a target that
-    only sleeps has no kernel frame to name; one that runs and is preempted has."""
+def test_kernel_symbols_are_loaded_only_when_a_kernel_frame_is_named(daemon, any_interp):
+    """An idle host does not keep the kernel's symbols (megabytes) in the daemon: a target in one
+    long sleep has no kernel frame to name; one that wakes every 20 ms has (each wait ends in an
+    off-CPU record with the kernel's stack of the wait)."""
     tag = "ksyms-target-%d" % os.getpid()
     # asleep before the daemon starts: its start-up (imports, file reads) has kernel frames
     sleeper = subprocess.Popen([any_interp.path, "-c", "import time; time.sleep(60)", tag])
@@ -384,12 +385,19 @@ def test_kernel_symbols_are_loaded_only_when_a_kernel_frame_is_named(daemon, bus
         time.sleep(1)
         st = agentctl("status", "--socket", d.sock)
         assert "kernel symbols: not loaded" in st.stdout, st.stdout
-        busy(tag)  # preempted now and then: off-CPU records with kernel frames
-        deadline = time.time() + 15
-        while time.time() < deadline and "kernel symbols: not loaded" in st.stdout:
-            time.sleep(0.2)
-            st = agentctl("status", "--socket", d.sock)
-        assert re.search(r"kernel symbols: \d+ loaded", st.stdout), st.stdout
+        # not a busy loop: on an idle 2-core machine it is seldom preempted for the 1 ms an
+        # off-CPU record needs (CI saw 47 switches in 15 s, every one shorter)
+        waker = subprocess.Popen([any_interp.path, "-c",
+                                  "import time\nwhile True: time.sleep(0.02)", tag])
+        try:
+            deadline = time.time() + 15
+            while time.time() < deadline and "kernel symbols: not loaded" in st.stdout:
+                time.sleep(0.2)
+                st = agentctl("status", "--socket", d.sock)
+            assert re.search(r"kernel symbols: \d+ loaded", st.stdout), st.stdout
+        finally:
+            waker.kill()
+            waker.wait()
     finally:
         sleeper.kill()
         sleeper.wait()
