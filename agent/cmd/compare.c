@@ -7,18 +7,20 @@
 #include <string.h>
 #include "cmd/compare.h"
 #include "cmd/convert.h"
-#include "store/s3store.h"
+#include "store/source.h"
 #include "store/store.h"
 #include "util/log.h"
 
 #define COMPARE_DEFAULT_TOP 10
 
 static const char compare_usage[] =
-    "agentctl compare: usage: agentctl compare --from DIR --host HOST --base START/DURATION\n"
-    "       --new START/DURATION [--new-host HOST] [--kind cpu|offcpu|wall]\n"
-    "       [--fail-above PERCENT]\n"
+    "agentctl compare: usage: agentctl compare --from DIR|s3://BUCKET/PREFIX/ [--config FILE]\n"
+    "       --host HOST --base START/DURATION --new START/DURATION [--new-host HOST]\n"
+    "       [--kind cpu|offcpu|wall] [--fail-above PERCENT]\n"
     "       [--format text|svg] [--top N] [--output FILE] [--cache DIR]\n"
-    "       START as 2026-12-01T10:00Z (UTC), DURATION as 30s, 15m, 1h or 2d\n";
+    "       START as 2026-12-01T10:00Z (UTC), DURATION as 30s, 15m, 1h or 2d;\n"
+    "       --config: S3 settings (and, without --from, bucket and prefix) from the daemon's\n"
+    "       config file's upload.s3\n";
 
 static int usage_error(const char *fmt, const char *opt, const char *value)
 {
@@ -49,7 +51,7 @@ static int load_range(const char *dir, const char *host, enum profile_kind kind,
 			  range, profile__kind_name(kind), host, dir);
 		ret = -ENOENT;
 	} else {
-		ret = store__load(dir, w, n, p, ret_meta, err, sizeof(err));
+		ret = store__load(dir, w, n, p, ret_meta, NULL, err, sizeof(err));
 		if (ret)
 			log_error("agentctl compare: %s range %s: %s", what, range,
 				  err[0] ? err : strerror(-ret));
@@ -58,35 +60,24 @@ static int load_range(const char *dir, const char *host, enum profile_kind kind,
 	return ret;
 }
 
-/* Fetches both ranges' windows from S3 into the cache directory (cache, or the default), whose
- * path goes to ret_dir. Returns 0, or logs why not and returns -errno. */
-static int sync_ranges(const char *url, const char *cache, const char *host, const char *new_host,
+/* Fetches both ranges' windows from S3 into src's cache directory. Returns 0, or logs why not
+ * and returns -errno. */
+static int sync_ranges(struct store_source *src, const char *host, const char *new_host,
 		       enum profile_kind kind, const struct store_range *base,
-		       const struct store_range *new, char *ret_dir, size_t size)
+		       const struct store_range *new)
 {
 	char err[1024] = "";
-	struct s3store *s = s3store__open(url, err, sizeof(err));
 	size_t nb = 0, nn = 0;
 	int ret;
 
-	if (!s) {
-		log_error("agentctl compare: %s: %s", url, err);
-		return -EINVAL;
-	}
-	ret = cache ? (snprintf(ret_dir, size, "%s", cache) >= (int)size ? -ENAMETOOLONG : 0)
-		    : s3store__default_cache(s, ret_dir, size);
+	ret = s3store__sync(src->s3, host, kind, base, src->dir, &nb, err, sizeof(err));
+	if (!ret)
+		ret = s3store__sync(src->s3, new_host, kind, new, src->dir, &nn, err, sizeof(err));
 	if (ret)
-		log_error("agentctl compare: the cache directory's path is too long");
-	if (!ret)
-		ret = s3store__sync(s, host, kind, base, ret_dir, &nb, err, sizeof(err));
-	if (!ret)
-		ret = s3store__sync(s, new_host, kind, new, ret_dir, &nn, err, sizeof(err));
-	if (ret && err[0])
-		log_error("agentctl compare: %s", err);
-	else if (!ret)
-		log_info("agentctl compare: %zu windows fetched from %s into %s", nb + nn, url,
-			 ret_dir);
-	s3store__close(s);
+		log_error("agentctl compare: %s", err[0] ? err : strerror(-ret));
+	else
+		log_info("agentctl compare: %zu windows fetched from %s into %s", nb + nn,
+			 src->from, src->dir);
 	return ret;
 }
 
@@ -105,11 +96,13 @@ int compare__cmd(int argc, char **argv)
 	    {"output", required_argument, NULL, 'o'},
 	    {"title", required_argument, NULL, 't'},
 	    {"cache", required_argument, NULL, 'c'},
+	    {"config", required_argument, NULL, 'C'},
 	    {},
 	};
 	struct diff_report_opts r = {.top = COMPARE_DEFAULT_TOP, .fail_above = -1};
-	const char *dir = NULL, *host = NULL, *new_host = NULL, *title = NULL, *cache = NULL;
-	char cache_buf[4096];
+	const char *from = NULL, *host = NULL, *new_host = NULL, *title = NULL, *cache = NULL;
+	const char *config = NULL;
+	struct store_source src;
 	struct store_range base_r = {0}, new_r = {0};
 	enum profile_kind kind = PROFILE_CPU;
 	struct profile_meta base_meta, new_meta;
@@ -117,10 +110,13 @@ int compare__cmd(int argc, char **argv)
 	int c, have_base = 0, have_new = 0, ret = CONVERT_FAILED;
 	char *end;
 
-	while ((c = getopt_long(argc, argv, "F:H:h:b:N:k:a:f:n:o:t:c:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "F:H:h:b:N:k:a:f:n:o:t:c:C:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'F':
-			dir = optarg;
+			from = optarg;
+			break;
+		case 'C':
+			config = optarg;
 			break;
 		case 'H':
 		case 'h':
@@ -175,10 +171,11 @@ int compare__cmd(int argc, char **argv)
 			return CONVERT_USAGE;
 		}
 	}
-	if (optind != argc || !dir || !host || !have_base || !have_new) {
+	if (optind != argc || (!from && !config) || !host || !have_base || !have_new) {
 		fprintf(stderr, "agentctl compare: %s\n%s",
-			optind != argc ? "unexpected operand"
-			: !dir	       ? "--from DIR is required"
+			optind != argc	    ? "unexpected operand"
+			: !from && !config ? "--from DIR|s3://BUCKET/PREFIX/ or --config FILE is "
+					     "required"
 			: !host	       ? "--host is required"
 				       : "--base and --new are required",
 			compare_usage);
@@ -186,16 +183,17 @@ int compare__cmd(int argc, char **argv)
 	}
 	if (!new_host)
 		new_host = host;
-	if (s3store__is_url(dir)) {
-		if (sync_ranges(dir, cache, host, new_host, kind, &base_r, &new_r, cache_buf,
-				sizeof(cache_buf)))
-			return CONVERT_FAILED;
-		dir = cache_buf;
+	if (store_source__open(&src, "agentctl compare", from, config, cache))
+		return CONVERT_FAILED;
+	if (src.s3 && sync_ranges(&src, host, new_host, kind, &base_r, &new_r)) {
+		store_source__close(&src);
+		return CONVERT_FAILED;
 	}
+	store_source__close(&src);
 	profile__init(&base);
 	profile__init(&new);
-	if (!load_range(dir, host, kind, "base", &base_r, &base, &base_meta) &&
-	    !load_range(dir, new_host, kind, "new", &new_r, &new, &new_meta)) {
+	if (!load_range(src.dir, host, kind, "base", &base_r, &base, &base_meta) &&
+	    !load_range(src.dir, new_host, kind, "new", &new_r, &new, &new_meta)) {
 		new_meta.title = title;
 		ret = convert__report_diff("compare", &base, &new, &new_meta, &r);
 	}

@@ -21,6 +21,7 @@
 #include "format/output.h"
 #include "profile/diff.h"
 #include "store/s3store.h"
+#include "store/source.h"
 #include "store/store.h"
 #include "store/wincache.h"
 #include "util/log.h"
@@ -665,22 +666,24 @@ int web__cmd_serve(int argc, char **argv)
 	    {"from", required_argument, NULL, 'F'},
 	    {"listen", required_argument, NULL, 'l'},
 	    {"cache", required_argument, NULL, 'c'},
+	    {"config", required_argument, NULL, 'C'},
 	    {},
 	};
-	const char *listen = WEB_DEFAULT_LISTEN, *from = NULL, *cache = NULL;
-	char cache_buf[4096], err[1024] = "";
+	const char *listen = WEB_DEFAULT_LISTEN, *from = NULL, *cache = NULL, *config = NULL;
+	struct store_source src;
 	struct web w = {0};
 	struct sockaddr_storage addr;
 	const union MHD_DaemonInfo *info;
 	struct MHD_Daemon *d;
-	struct stat st = {0};
 	char shown[INET6_ADDRSTRLEN + 2] = "[";
 	sigset_t stop;
 	int c, loopback, sig;
 
-	while ((c = getopt_long(argc, argv, "F:l:c:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "F:l:c:C:", longopts, NULL)) != -1) {
 		if (c == 'F')
 			from = optarg;
+		else if (c == 'C')
+			config = optarg;
 		else if (c == 'l')
 			listen = optarg;
 		else if (c == 'c')
@@ -688,9 +691,8 @@ int web__cmd_serve(int argc, char **argv)
 		else
 			goto usage;
 	}
-	if (optind != argc || !from)
+	if (optind != argc || (!from && !config))
 		goto usage;
-	w.dir = from;
 	if (parse_listen(listen, &addr, &loopback)) {
 		fprintf(stderr,
 			"agentctl serve: --listen: expected ADDRESS:PORT (numeric, IPv6 in "
@@ -698,32 +700,12 @@ int web__cmd_serve(int argc, char **argv)
 			listen);
 		return 2;
 	}
-	if (s3store__is_url(from)) {
-		w.s3 = s3store__open(from, err, sizeof(err));
-		if (!w.s3) {
-			log_error("agentctl serve: %s: %s", from, err);
-			return 1;
-		}
-		if (cache)
-			snprintf(cache_buf, sizeof(cache_buf), "%s", cache);
-		else if (s3store__default_cache(w.s3, cache_buf, sizeof(cache_buf)))
-			cache_buf[0] = '\0';
-		w.dir = cache_buf;
-		/* created by the first fetch (s3store__sync) */
-		if (!cache_buf[0]) {
-			log_error("agentctl serve: the cache directory's path is too long");
-			s3store__close(w.s3);
-			return 1;
-		}
+	if (store_source__open(&src, "agentctl serve", from, config, cache))
+		return 1;
+	w.dir = src.dir;
+	w.s3 = src.s3;
+	if (w.s3)
 		pthread_mutex_init(&w.s3_lock, NULL);
-	} else if (stat(w.dir, &st)) {
-		log_error("agentctl serve: %s: %s", w.dir, strerror(errno));
-		return 1;
-	}
-	if (!w.s3 && !S_ISDIR(st.st_mode)) {
-		log_error("agentctl serve: %s: not a directory", w.dir);
-		return 1;
-	}
 	if (!loopback)
 		log_warn("agentctl serve: listening on %s, beyond loopback: there is no "
 			 "authentication, anyone who can reach it reads every stored profile",
@@ -731,6 +713,7 @@ int web__cmd_serve(int argc, char **argv)
 	w.cache = wincache__new(WEB_CACHE_MERGES, WEB_CACHE_BYTES, WEB_CACHE_TOTALS);
 	if (!w.cache) {
 		log_error("agentctl serve: out of memory");
+		store_source__close(&src);
 		return 1;
 	}
 	/* the server's threads inherit the mask: the signals come to sigwait below */
@@ -748,7 +731,7 @@ int web__cmd_serve(int argc, char **argv)
 	if (!d) {
 		log_error("agentctl serve: cannot listen on %s: %s", listen, strerror(errno));
 		wincache__free(w.cache);
-		s3store__close(w.s3);
+		store_source__close(&src);
 		return 1;
 	}
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -759,7 +742,7 @@ int web__cmd_serve(int argc, char **argv)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&addr)->sin_addr, shown, sizeof(shown));
 	if (addr.ss_family == AF_INET6)
 		strcat(shown, "]");
-	fprintf(stderr, "agentctl serve: serving %s read-only on http://%s:%u/\n", from, shown,
+	fprintf(stderr, "agentctl serve: serving %s read-only on http://%s:%u/\n", src.from, shown,
 		info ? info->port : 0);
 	do {
 		if (sigwait(&stop, &sig))
@@ -767,11 +750,13 @@ int web__cmd_serve(int argc, char **argv)
 	} while (sig != SIGINT && sig != SIGTERM);
 	MHD_stop_daemon(d);
 	wincache__free(w.cache);
-	s3store__close(w.s3);
+	store_source__close(&src);
 	return 0;
 usage:
 	fprintf(stderr,
-		"agentctl serve: usage: agentctl serve --from DIR|s3://BUCKET/PREFIX/ [--listen "
-		"ADDRESS:PORT] [--cache DIR]\n");
+		"agentctl serve: usage: agentctl serve --from DIR|s3://BUCKET/PREFIX/ [--config FILE] "
+		"[--listen ADDRESS:PORT] [--cache DIR]\n"
+		"       --config: S3 settings (and, without --from, bucket and prefix) from the "
+		"daemon's config file's upload.s3\n");
 	return 2;
 }

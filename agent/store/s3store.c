@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "config/config.h"
 #include "store/s3store.h"
 #include "upload/s3.h"
 #include "util/atomicfile.h"
@@ -44,7 +45,49 @@ static int env_copy(const char *name, const char *fallback, char *buf, size_t si
 	return snprintf(buf, size, "%s", v ? v : "") >= (int)size ? -ENAMETOOLONG : 0;
 }
 
-struct s3store *s3store__open(const char *url, char *err, size_t err_len)
+static int str_copy(const char *v, char *buf, size_t size)
+{
+	return snprintf(buf, size, "%s", v) >= (int)size ? -ENAMETOOLONG : 0;
+}
+
+/* Endpoint, region, CA bundle and credentials file of s, from cfg's upload.s3 or the environment;
+ * *ret_path_style. */
+static int settings(struct s3store *s, const struct agent_config *cfg, char *cred_file,
+		    size_t cred_size, bool *ret_path_style, char *err, size_t err_len)
+{
+	if (cfg) {
+		if (str_copy(cfg->upload.s3.endpoint, s->endpoint, sizeof(s->endpoint)) ||
+		    str_copy(cfg->upload.s3.region, s->region, sizeof(s->region)) ||
+		    str_copy(cfg->upload.s3.ca_file, s->ca_file, sizeof(s->ca_file)) ||
+		    str_copy(cfg->upload.s3.credentials.file, cred_file, cred_size)) {
+			snprintf(err, err_len, "upload.s3's endpoint, region, ca_file or "
+					       "credentials.file is too long");
+			return -ENAMETOOLONG;
+		}
+		*ret_path_style = cfg->upload.s3.path_style;
+		return 0;
+	}
+	if (env_copy("AWS_ENDPOINT_URL", NULL, s->endpoint, sizeof(s->endpoint)) ||
+	    env_copy("AWS_REGION", getenv("AWS_DEFAULT_REGION"), s->region, sizeof(s->region)) ||
+	    env_copy("AWS_CA_BUNDLE", NULL, s->ca_file, sizeof(s->ca_file))) {
+		snprintf(err, err_len, "AWS_ENDPOINT_URL, AWS_REGION or AWS_CA_BUNDLE is too long");
+		return -ENAMETOOLONG;
+	}
+	*ret_path_style = s->endpoint[0] != '\0';
+	if (!s->endpoint[0])
+		strcpy(s->endpoint, "https://s3.amazonaws.com");
+	if (!s->region[0])
+		strcpy(s->region, "us-east-1");
+	if (env_copy("AWS_SHARED_CREDENTIALS_FILE", NULL, cred_file, cred_size))
+		cred_file[0] = '\0';
+	if (!cred_file[0])
+		snprintf(cred_file, cred_size, "%s/.aws/credentials",
+			 getenv("HOME") ? getenv("HOME") : "/root");
+	return 0;
+}
+
+struct s3store *s3store__open(const char *url, const struct agent_config *cfg, char *err,
+			      size_t err_len)
 {
 	struct s3store *s = calloc(1, sizeof(*s));
 	struct s3_env env = {
@@ -55,6 +98,7 @@ struct s3store *s3store__open(const char *url, char *err, size_t err_len)
 	};
 	const char *b = url + 5, *slash;
 	char cred_file[1024], why[512];
+	bool path_style;
 	size_t blen, plen;
 
 	if (!s) {
@@ -80,30 +124,19 @@ struct s3store *s3store__open(const char *url, char *err, size_t err_len)
 		}
 		memcpy(s->prefix, slash, plen);
 	}
-	if (env_copy("AWS_ENDPOINT_URL", NULL, s->endpoint, sizeof(s->endpoint)) ||
-	    env_copy("AWS_REGION", getenv("AWS_DEFAULT_REGION"), s->region, sizeof(s->region)) ||
-	    env_copy("AWS_CA_BUNDLE", NULL, s->ca_file, sizeof(s->ca_file))) {
-		snprintf(err, err_len, "AWS_ENDPOINT_URL, AWS_REGION or AWS_CA_BUNDLE is too long");
+	if (settings(s, cfg, cred_file, sizeof(cred_file), &path_style, err, err_len))
 		goto fail;
-	}
-	if (!s->region[0])
-		strcpy(s->region, "us-east-1");
 	s->target = (struct s3_target){
-	    .endpoint = s->endpoint[0] ? s->endpoint : "https://s3.amazonaws.com",
+	    .endpoint = s->endpoint,
 	    .region = s->region,
 	    .bucket = s->bucket,
-	    .path_style = s->endpoint[0] != '\0',
+	    .path_style = path_style,
 	    .ca_file = s->ca_file,
 	};
 	if (s3__check_target(&s->target, why, sizeof(why))) {
 		snprintf(err, err_len, "%s", why);
 		goto fail;
 	}
-	if (env_copy("AWS_SHARED_CREDENTIALS_FILE", NULL, cred_file, sizeof(cred_file)))
-		cred_file[0] = '\0';
-	if (!cred_file[0])
-		snprintf(cred_file, sizeof(cred_file), "%s/.aws/credentials",
-			 getenv("HOME") ? getenv("HOME") : "/root");
 	if (s3__credentials(&env, cred_file, &s->cred, why, sizeof(why))) {
 		snprintf(err, err_len, "credentials: %s", why);
 		goto fail;

@@ -15,13 +15,17 @@
 #define S3STORE_MAX_OBJECT (256UL << 20)
 
 struct s3store;
+struct agent_config;
 
-/* Opens "s3://BUCKET[/PREFIX[/]]": the endpoint from AWS_ENDPOINT_URL (path-style requests;
- * else AWS's virtual-hosted one), the region from AWS_REGION or AWS_DEFAULT_REGION (default
- * us-east-1), an extra CA bundle from AWS_CA_BUNDLE, credentials from the environment or the
- * shared credentials file (AWS_SHARED_CREDENTIALS_FILE, default ~/.aws/credentials) as the
- * daemon takes them. NULL with a message in err. */
-struct s3store *s3store__open(const char *url, char *err, size_t err_len);
+/* Opens "s3://BUCKET[/PREFIX[/]]" with the daemon's S3 settings: those of cfg's upload.s3
+ * (endpoint, region, path_style, ca_file, credentials.file) when cfg is given; else the
+ * endpoint from AWS_ENDPOINT_URL (path-style requests; else AWS's virtual-hosted one), the
+ * region from AWS_REGION or AWS_DEFAULT_REGION (default us-east-1), an extra CA bundle from
+ * AWS_CA_BUNDLE and the shared credentials file AWS_SHARED_CREDENTIALS_FILE (default
+ * ~/.aws/credentials). Keys in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY come first either
+ * way, as the daemon takes them. NULL with a message in err. */
+struct s3store *s3store__open(const char *url, const struct agent_config *cfg, char *err,
+			      size_t err_len);
 void s3store__close(struct s3store *s);
 
 /* Whether from names S3 ("s3://..."). */

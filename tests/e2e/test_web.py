@@ -3,6 +3,7 @@ layout, written here with known stacks): compare prints what diff prints for the
 the JSON API's shares are those of `agentctl merge`, bad requests get clear errors and no crash,
 and the page works in real Chromium (playwright-core from npm). Screenshots go to
 build/test-artifacts/."""
+import calendar
 import collections
 import gzip
 import json
@@ -187,12 +188,13 @@ def test_compare_reads_the_kind_asked_for(store):
 
 
 class Server:
-    """agentctl serve on a port the kernel picks, stopped (and killed if need be) at the end."""
+    """agentctl serve on a port the kernel picks, stopped (and killed if need be) at the end.
+    directory: --from (None: none, as with --config in extra)."""
 
     def __init__(self, directory, listen="127.0.0.1:0", env=None, log=None, extra=()):
         self.log = open(log or os.path.join(directory + ".serve.log"), "w+")
-        self.proc = subprocess.Popen([AGENTCTL, "serve", "--from",
-                                      directory, "--listen", listen] + list(extra),
+        self.proc = subprocess.Popen([AGENTCTL, "serve", "--listen", listen]
+                                     + (["--from", directory] if directory else []) + list(extra),
                                      stdout=subprocess.DEVNULL, stderr=self.log, env=env)
         deadline = time.monotonic() + 10
         self.url = None
@@ -349,18 +351,15 @@ def test_downloads_are_the_merged_profile(server, store, tmp_path):
     assert code == 200 and headers["Content-Type"] == "image/svg+xml" and b"<svg" in body[:400]
 
 
-def test_downloaded_pprof_opens_in_go_tool_pprof_with_the_tables_shares(server, tmp_path):
+def pprof_flat(path, tmp_path):
+    """Each function's (name without file) flat share in `go tool pprof -top` of path."""
     go = shutil.which("go") or "/usr/bin/go"
     if not os.access(go, os.X_OK):
         pytest.fail("go is not installed (Debian golang-go is in DEB_TEST: run make deps)")
-    sel = dict(host=HOST, range=BASE_RANGE)
-    code, _, body = server.get("/api/profile" + q(format="pprof", download=1, **sel))
-    assert code == 200
-    (tmp_path / "sel.pb.gz").write_bytes(body)
     home = str(tmp_path / "gohome")
     env = dict(os.environ, HOME=home, GOCACHE=os.path.join(home, "cache"), GOFLAGS="",
                GOPROXY="off", GOTOOLCHAIN="local", GOTELEMETRY="off")
-    r = subprocess.run([go, "tool", "pprof", "-top", "-nodefraction=0", str(tmp_path / "sel.pb.gz")],
+    r = subprocess.run([go, "tool", "pprof", "-top", "-nodefraction=0", path],
                        capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     flat = {}
@@ -368,6 +367,15 @@ def test_downloaded_pprof_opens_in_go_tool_pprof_with_the_tables_shares(server, 
         m = re.match(r"\s*\S+\s+([\d.]+)%\s+\S+\s+\S+\s+[\d.]+%\s+(.+)$", line)
         if m:
             flat[m.group(2)] = float(m.group(1))
+    return flat
+
+
+def test_downloaded_pprof_opens_in_go_tool_pprof_with_the_tables_shares(server, tmp_path):
+    sel = dict(host=HOST, range=BASE_RANGE)
+    code, _, body = server.get("/api/profile" + q(format="pprof", download=1, **sel))
+    assert code == 200
+    (tmp_path / "sel.pb.gz").write_bytes(body)
+    flat = pprof_flat(str(tmp_path / "sel.pb.gz"), tmp_path)
     table = {f["name"].split(" (")[0]: f["self"]
              for f in server.json("/api/profile" + q(**sel))["functions"]}
     for fn in ("f", "g", "h"):
@@ -378,14 +386,20 @@ def body_folded(server, sel):
     return server.get("/api/profile" + q(format="folded", **sel))[2].decode()
 
 
+def grew_rows(report):
+    """The rows of a diff report's "Total share grew the most" list: (total change, self change,
+    base total, new total, base self, new self, function), as printed."""
+    section = report.split("Total share grew the most:")[1].split("\n\n")[0]
+    return re.findall(r"([+-]\d+\.\d\d)pp\s+([+-]\d+\.\d\d)pp\s+(\d+\.\d\d)% ->\s+(\d+\.\d\d)%.*?"
+                      r"(\d+\.\d\d)% ->\s+(\d+\.\d\d)%  (.+)", section)
+
+
 def test_compare_api_gives_compares_numbers(server, store):
     j = server.json("/api/compare" + q(host=HOST, base=BASE_RANGE, new=NEW_RANGE))
     r = run_agentctl("compare", "--from", store[0], "--host", HOST, "--base", BASE_RANGE,
                      "--new", NEW_RANGE, "--top", "500")
     assert r.rc == EXIT_OK, r.describe()
-    section = r.stdout.split("Total share grew the most:")[1].split("\n\n")[0]
-    rows = re.findall(r"([+-]\d+\.\d\d)pp\s+([+-]\d+\.\d\d)pp\s+(\d+\.\d\d)% ->\s+(\d+\.\d\d)%.*?"
-                      r"(\d+\.\d\d)% ->\s+(\d+\.\d\d)%  (.+)", section)
+    rows = grew_rows(r.stdout)
     assert rows and len(rows) == len(j["total_grew"])
     assert j["total_grew"][0]["name"] == "f (/srv/app.py)"
     for row, g in zip(rows, j["total_grew"]):
@@ -480,12 +494,14 @@ def playwright_modules():
     return modules
 
 
-def test_page_in_chromium_shows_flame_graph_table_and_compare(server, playwright_modules):
+def browse(modules, url, host, base, new, **opts):
+    """What browse.mjs saw of the page at url in Chromium (its options: windows, fnsearch,
+    zoom, shots)."""
     os.makedirs(ARTIFACTS, exist_ok=True)
     script = os.path.join(REPO, "tests", "e2e", "web", "browse.mjs")
-    p = subprocess.Popen(["node", script, playwright_modules, server.url, HOST, BASE_RANGE, NEW_RANGE,
-                          ARTIFACTS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
+    p = subprocess.Popen(["node", script, modules, url, host, base, new, ARTIFACTS,
+                          json.dumps(opts)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
     try:
         out, err = p.communicate(timeout=120)
     except subprocess.TimeoutExpired:
@@ -497,6 +513,15 @@ def test_page_in_chromium_shows_flame_graph_table_and_compare(server, playwright
     assert seen["outside"] == [] and seen["page_errors"] == []
     # the one error the page meets on purpose: the range without windows at the end (404)
     assert all("404" in e for e in seen["console_errors"]) and len(seen["console_errors"]) <= 1, seen
+    assert "no cpu windows" in seen["error_text"]
+    for shot in ("profile", "zoomed", "compare"):
+        assert os.path.getsize(os.path.join(ARTIFACTS, "%s-%s.png" % (opts["shots"], shot))) > 10000
+    return seen
+
+
+def test_page_in_chromium_shows_flame_graph_table_and_compare(server, playwright_modules):
+    seen = browse(playwright_modules, server.url, HOST, BASE_RANGE, NEW_RANGE, windows=11,
+                  fnsearch="handle", zoom="g (/srv/app.py:30)", shots="web")
     assert seen["hosts"] == ["db_1", HOST] and seen["timeline_bars"] == 11
     assert "5 windows" in seen["summary"]
     table = {row[0]: row for row in seen["table"]}
@@ -512,9 +537,8 @@ def test_page_in_chromium_shows_flame_graph_table_and_compare(server, playwright
     grew = server.json("/api/compare" + q(host=HOST, base=BASE_RANGE, new=NEW_RANGE))["total_grew"][0]
     assert seen["compare_table"][0][1] == "%+.2fpp" % grew["total_change"]
     assert any("base" in t and "-> new" in t for t in seen["diff_frames"])
-    assert "no cpu windows" in seen["error_text"]
-    for shot in ("web-profile.png", "web-zoomed.png", "web-compare.png"):
-        assert os.path.getsize(os.path.join(ARTIFACTS, shot)) > 10000
+    assert seen["download_name"].endswith(".pb.gz")
+    assert os.path.getsize(seen["download"]) > 100
 
 
 def test_a_window_written_again_is_read_again(store, tmp_path):
@@ -621,6 +645,56 @@ def test_compare_from_s3_prints_what_it_prints_from_a_directory(store, s3_store,
     assert all("list-type" in r.path for r in front.requests[n:])
 
 
+def s3_config(path, env, cred_file):
+    """A daemon config whose upload.s3 names s3_store's endpoint, bucket and prefix, and
+    cred_file (written here with env's keys)."""
+    with open(cred_file, "w") as f:
+        f.write("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
+                % (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]))
+    with open(path, "w") as f:
+        f.write("upload:\n  s3:\n    enabled: true\n    endpoint: %s\n    region: us-east-1\n"
+                "    bucket: %s\n    prefix: pyprof/\n    path_style: true\n"
+                "    credentials:\n      file: %s\n" % (env["AWS_ENDPOINT_URL"], S3_BUCKET, cred_file))
+    return path
+
+
+def test_compare_and_serve_take_s3_settings_from_the_daemons_config(store, s3_store, tmp_path):
+    """--config: endpoint, path style, region and credentials file from upload.s3, and without
+    --from its bucket and prefix too; the environment's endpoint and keys are not needed."""
+    env, front = s3_store
+    config = s3_config(str(tmp_path / "agent.yaml"), env, str(tmp_path / "credentials"))
+    bare = {k: v for k, v in env.items() if not k.startswith("AWS_")}
+    args = ["--host", HOST, "--base", BASE_RANGE, "--new", NEW_RANGE]
+    local = run_agentctl("compare", "--from", store[0], *args)
+    r = run_env(bare, "compare", "--config", config, *args)
+    assert r.returncode == local.rc == EXIT_OK, r.stderr
+    assert r.stdout == local.stdout and "from s3://fleet-profiles/pyprof/" in r.stderr, r.stderr
+    # --from names another prefix of the same bucket: the config gives only the settings
+    r = run_env(bare, "compare", "--config", config, "--from", "s3://%s/other/" % S3_BUCKET,
+                "--cache", str(tmp_path / "c2"), *args)
+    assert r.returncode == EXIT_FAILED and "no cpu windows of host web-1" in r.stderr, r.stderr
+    # a config that does not load: its own message, exit 1; neither --from nor --config: 2
+    (tmp_path / "bad.yaml").write_text("upload:\n  s3:\n    endpoint: ftp://x\n")
+    r = run_env(bare, "compare", "--config", str(tmp_path / "bad.yaml"), *args)
+    assert r.returncode == EXIT_FAILED and "--config: upload.s3.endpoint" in r.stderr, r.stderr
+    r = run_env(bare, "compare", *args)
+    assert r.returncode == EXIT_USAGE and "--from DIR|s3://BUCKET/PREFIX/ or --config" in r.stderr
+    s = Server(None, env=bare, log=str(tmp_path / "serve.log"),
+               extra=["--config", config, "--cache", str(tmp_path / "c3")])
+    try:
+        assert [h["name"] for h in s.json("/api/hosts")["hosts"]] == [HOST]
+        path = "/api/profile" + q(host=HOST, range=BASE_RANGE)
+        local = Server(store[0], log=str(tmp_path / "local.log"))
+        try:
+            assert s.json(path) == local.json(path)
+        finally:
+            local.stop()
+    finally:
+        s.stop()
+    assert all(not r.problem for r in front.requests), [r.problem for r in front.requests]
+    assert S3_SECRET not in open(str(tmp_path / "serve.log")).read()
+
+
 def test_compare_from_s3_names_what_failed(store, s3_store, tmp_path):
     env, front = s3_store
     r = run_env(env, "compare", "--from", "s3://%s/pyprof/" % S3_BUCKET, "--host", HOST,
@@ -701,3 +775,129 @@ def test_compare_from_s3_reads_a_day_of_more_than_one_listing_page(s3_store, tmp
     assert any("continuation-token=" in p for p in lists), lists
     assert all(not q.problem for q in front.requests[n:])
     assert port == front.port
+
+
+# ---------------------------------------------------------------------------------------------
+# the whole way: the daemon uploads, agentctl serve --config reads, Chromium shows
+
+
+def stamp_seconds(stamp):
+    """'YYYYmmddTHHMMSSZ' -> UTC seconds."""
+    return calendar.timegm(time.strptime(stamp, "%Y%m%dT%H%M%SZ"))
+
+
+def range_of(stamps):
+    """START/DURATION covering the window starts stamps (sorted) and no other."""
+    first, last = stamp_seconds(stamps[0]), stamp_seconds(stamps[-1])
+    return "%s/%ds" % (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(first)), last - first + 1)
+
+
+def test_page_over_what_the_daemon_uploaded_to_s3(tmp_path, playwright_modules, any_interp):
+    """The daemon profiles tests/workloads/phases.py (grows() about a fifth of the time, then
+    about four fifths) and uploads its windows to s3rver; agentctl serve --config, with the
+    daemon's own config file (endpoint, path style, credentials file), shows them in Chromium.
+    The table's shares are `agentctl merge`'s of the same objects, the page's pprof download has
+    the table's shares in `go tool pprof`, and comparing the phases puts grows() first with the
+    number `agentctl diff` prints."""
+    from conftest import free_port, workload_path
+    from s3.front import S3Front
+    from s3.store import ACCESS_KEY, S3rver, ensure_s3rver
+    from test_daemon import Daemon
+    from test_upload import upload_config
+
+    ensure_s3rver()
+    s3 = S3rver(str(tmp_path / "s3data"), S3_BUCKET, free_port())
+    s3.start()
+    front = S3Front(free_port(), s3.port, S3_SECRET, "us-east-1", ACCESS_KEY)
+    front.start()
+    cred = tmp_path / "credentials"
+    cred.write_text("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
+                    % (ACCESS_KEY, S3_SECRET))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    work = subprocess.Popen([any_interp.path, workload_path("phases.py")],
+                            env=dict(env, E2E_WORKDIR=str(tmp_path)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    d = s = None
+    try:
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "ready.json").exists():
+            assert work.poll() is None and time.monotonic() < deadline, "phases.py not ready"
+            time.sleep(0.05)
+        (tmp_path / "agent").mkdir()
+        d = Daemon(tmp_path / "agent", seconds=2,
+                   targets="  all_python: false\n  pids: [%d]\n" % work.pid,
+                   extra=upload_config(front.port, str(tmp_path / "spool"), bucket=S3_BUCKET,
+                                       cred_file=str(cred)))
+        # the first windows may hold the time before the target was found: left out
+        skip = len(d.wait_windows(1, 30))
+        base = [w[0] for w in d.wait_windows(skip + 3, 30)[skip:]]
+        work.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "switched.json").exists():
+            assert time.monotonic() < deadline, "phases.py never switched"
+            time.sleep(0.02)
+        switched = time.time()
+        deadline = time.monotonic() + 30
+        while True:
+            new = [w[0] for w in d.windows() if stamp_seconds(w[0]) >= switched]
+            if len(new) >= 3:
+                break
+            assert time.monotonic() < deadline, "no three windows after the switch"
+            time.sleep(0.1)
+        assert d.stop() == 0, d.log()  # the last windows are sent before it exits
+        stamps = {stamp_seconds(st) for st, _ in d.windows()}
+        keys = [k for k in s3.keys("pyprof/testhost/")]
+        assert len(keys) == len(stamps), (keys, sorted(stamps))
+        # s3rver lists a host's folder only with an object directly in it (see s3_store)
+        urllib.request.urlopen(urllib.request.Request(
+            "http://127.0.0.1:%d/%s/pyprof/testhost/README" % (s3.port, S3_BUCKET),
+            data=b"not a window", method="PUT"), timeout=10).close()
+
+        def objects(stamps, name):
+            paths = []
+            for st in stamps:
+                key = "pyprof/testhost/%s/%s/%s/%sZ-cpu.folded.gz" % (st[:4], st[4:6], st[6:8], st[9:15])
+                path = tmp_path / ("%s-%s.folded" % (name, st))
+                path.write_bytes(gzip.decompress(s3.get(key)[1]))
+                paths.append(str(path))
+            return merged(paths, str(tmp_path / ("%s.folded" % name)))
+
+        base_folded, new_folded = objects(base, "base"), objects(new, "new")
+        diff = run_agentctl("diff", base_folded, new_folded, "--top", "500")
+        assert diff.rc == EXIT_OK, diff.describe()
+
+        s = Server(None, env=dict(env, XDG_CACHE_HOME=str(tmp_path / "cache")),
+                   log=str(tmp_path / "serve.log"), extra=["--config", d.config])
+        assert "serving s3://%s/pyprof/" % S3_BUCKET in s.stderr()
+        seen = browse(playwright_modules, s.url, "testhost", range_of(base), range_of(new),
+                      windows=len(keys), fnsearch="grows", zoom="grows (", shots="web-s3")
+    finally:
+        if s:
+            s.stop()
+        if d:
+            d.kill()
+        work.kill()
+        work.wait()
+        front.stop()
+        s3.stop()
+    assert seen["hosts"] == ["testhost"] and seen["timeline_bars"] == len(keys)
+    assert "%d windows" % len(base) in seen["summary"], seen["summary"]
+    want = shares_of(open(base_folded).read())
+    table = {row[0]: row for row in seen["table"]}
+    assert set(table) == set(want), (sorted(table), sorted(want))
+    for name, (self_share, total) in want.items():  # as shown, to two decimals
+        assert abs(float(table[name][1].rstrip("%")) - self_share) < 0.0051, (name, table[name])
+        assert abs(float(table[name][2].rstrip("%")) - total) < 0.0051, (name, table[name])
+    grows = next(n for n in want if n.startswith("grows ("))
+    assert 10 < want[grows][1] < 35, want  # the workload's first phase, as designed
+    flat = pprof_flat(seen["download"], tmp_path)
+    for name, (self_share, _) in want.items():
+        assert abs(flat.get(name.split(" (")[0], 0.0) - self_share) < 0.01, (name, flat)
+    # the zoom takes grows() to the graph's full width (1200 px less the margins)
+    assert seen["g_width_before"] < 600 and abs(seen["g_width_zoomed"] - 1180) < 1, seen
+    top = grew_rows(diff.stdout)[0]
+    assert top[6] == grows and seen["compare_table"][0][0] == grows
+    assert seen["compare_table"][0][1] == top[0] + "pp", (seen["compare_table"][0], top)
+    assert float(top[0]) > 30  # from about a fifth to about four fifths
+    assert all(not r.problem for r in front.requests), [r.problem for r in front.requests]
+    assert S3_SECRET not in open(str(tmp_path / "serve.log")).read()

@@ -1,12 +1,16 @@
 // Drives the web view in real Chromium with playwright-core (tests/e2e/test_web.py):
-// node browse.mjs NODE_MODULES URL HOST RANGE NEWRANGE ARTIFACTS_DIR
+// node browse.mjs NODE_MODULES URL HOST RANGE NEWRANGE ARTIFACTS_DIR OPTIONS
+// OPTIONS (JSON): windows, the host's window count; fnsearch, text typed in the function search;
+// zoom, the start of the title of the frame clicked to zoom; shots, the screenshots' name prefix.
 // Loads the page, picks a range, waits for the flame graph and the table, searches by clicking
-// a function, compares two ranges; prints one JSON object with what it saw, every request that
-// left loopback (aborted) and every console error.
+// a function, downloads the selection as pprof, compares two ranges; prints one JSON object with
+// what it saw, every request that left loopback (aborted) and every console error.
 import { createRequire } from 'module';
 import path from 'path';
 
-const [nodeModules, url, host, range, newRange, artifacts] = process.argv.slice(2);
+const [nodeModules, url, host, range, newRange, artifacts, options] = process.argv.slice(2);
+const opts = JSON.parse(options);
+const shot = (name) => path.join(artifacts, opts.shots + '-' + name + '.png');
 const require = createRequire(path.join(nodeModules, 'x.js'));
 const { chromium } = require('playwright-core');
 
@@ -29,12 +33,13 @@ async function framesText(page) {
 
 const out = { outside: [], console_errors: [], page_errors: [] };
 const browser = await chromium.launch({
+  downloadsPath: artifacts,
   executablePath: '/usr/bin/chromium',
   headless: true,
   args: ['--no-sandbox', '--disable-gpu', '--no-first-run'],
 });
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1400 }, acceptDownloads: true });
   await page.route('**/*', (route) => {
     const u = new URL(route.request().url());
     if (u.hostname === '127.0.0.1') return route.continue();
@@ -47,7 +52,7 @@ try {
   await page.waitForFunction(() => document.querySelectorAll('#timeline rect.w').length > 0);
   out.hosts = await page.$$eval('#host option', (os) => os.map((o) => o.value));
   await page.selectOption('#host', host);
-  await page.waitForFunction((h) => document.querySelector('#hostinfo').textContent.includes('11 windows'), host);
+  await page.waitForFunction((h) => document.querySelector('#hostinfo').textContent.includes(h), opts.windows + ' windows');
   out.hostinfo = await page.textContent('#hostinfo');
   out.timeline_bars = await page.$$eval('#timeline rect.w, #timeline rect.bad', (rs) => rs.length);
   await page.fill('#range', range);
@@ -63,13 +68,21 @@ try {
   out.search = await page.evaluate(() =>
     document.getElementById('graph').contentDocument.getElementById('search').value);
   // the function search filters the table
-  await page.fill('#fnsearch', 'handle');
+  await page.fill('#fnsearch', opts.fnsearch);
   out.filtered = await page.$$eval('#functions tbody tr:not(.hidden)', (trs) =>
     trs.map((tr) => tr.cells[0].textContent));
   out.graph_search = await page.evaluate(() =>
     document.getElementById('graph').contentDocument.getElementById('search').value);
   await page.fill('#fnsearch', '');
-  await page.screenshot({ path: path.join(artifacts, 'web-profile.png'), fullPage: true });
+  await page.screenshot({ path: shot('profile'), fullPage: true });
+  // the page's own pprof link
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.click('#downloads a:text-is("pprof")'),
+  ]);
+  out.download = path.join(artifacts, opts.shots + '-download.pb.gz');
+  await download.saveAs(out.download);
+  out.download_name = download.suggestedFilename();
   // click the frame of g in the graph: it zooms, taking the full width
   const graph = page.frameLocator('#graph');
   const frameWidth = (title) => page.evaluate((t) => {
@@ -80,11 +93,11 @@ try {
     }
     return null;
   }, title);
-  out.g_width_before = await frameWidth('g (');
-  await graph.locator('#frames g.f', { hasText: 'g (/srv/app.py:30)' }).first().click();
+  out.g_width_before = await frameWidth(opts.zoom);
+  await graph.locator('#frames g.f', { hasText: opts.zoom }).first().click();
   await page.waitForFunction(() => true);
-  out.g_width_zoomed = await frameWidth('g (');
-  await page.screenshot({ path: path.join(artifacts, 'web-zoomed.png'), fullPage: true });
+  out.g_width_zoomed = await frameWidth(opts.zoom);
+  await page.screenshot({ path: shot('zoomed'), fullPage: true });
   await page.fill('#newrange', newRange);
   await page.click('#compare');
   await page.waitForFunction(() => document.querySelector('#summary').textContent.startsWith('base'));
@@ -93,7 +106,7 @@ try {
     trs.map((tr) => Array.from(tr.cells).map((c) => c.textContent)));
   await waitForFrames(page, 'diff');
   out.diff_frames = await framesText(page);
-  await page.screenshot({ path: path.join(artifacts, 'web-compare.png'), fullPage: true });
+  await page.screenshot({ path: shot('compare'), fullPage: true });
   // a range without windows: the page says so
   await page.fill('#range', '2030-01-01T00:00Z/1h');
   await page.click('#show');
