@@ -26,6 +26,8 @@ struct folded_parser {
 	uint32_t *ids;
 	size_t ids_cap;
 	int failed;
+	int totals_only; /* lines checked and counted into profile->total, no stack kept: for a
+			  * timeline, several times cheaper than interning every frame */
 };
 
 void folded_parser__init(struct folded_parser *fp, struct profile *p);

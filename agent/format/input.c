@@ -64,6 +64,7 @@ int input__load(const char *path, const struct input_opts *opts, struct profile 
 
 	memset(ret_meta, 0, sizeof(*ret_meta));
 	folded_parser__init(&fp, p);
+	fp.totals_only = opts->totals_only;
 	if (!buf)
 		return -ENOMEM;
 	ret = folded__gz_open(path, &gz, err, err_len);
@@ -138,14 +139,24 @@ out:
 int input__load_merged(const char *const *paths, size_t n, const struct input_opts *opts,
 		       struct profile *p, struct profile_meta *ret_meta, char *err, size_t err_len)
 {
+	return input__load_merged_totals(paths, n, opts, p, ret_meta, NULL, err, err_len);
+}
+
+int input__load_merged_totals(const char *const *paths, size_t n, const struct input_opts *opts,
+			      struct profile *p, struct profile_meta *ret_meta,
+			      uint64_t *ret_totals, char *err, size_t err_len)
+{
 	struct profile_meta m;
 	uint64_t end = 0;
 
 	memset(ret_meta, 0, sizeof(*ret_meta));
 	for (size_t i = 0; i < n; i++) {
 		char why[448] = "";
+		uint64_t before = p->total;
 		int ret = input__load(paths[i], opts, p, &m, why, sizeof(why));
 
+		if (ret_totals)
+			ret_totals[i] = p->total - before;
 		if (ret) {
 			snprintf(err, err_len, "%s: %s", paths[i], why[0] ? why : strerror(-ret));
 			return ret;

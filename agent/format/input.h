@@ -6,6 +6,7 @@
 #define PYPROF_INPUT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "profile/profile.h"
 
 enum input_format { INPUT_AUTO, INPUT_FOLDED, INPUT_PPROF };
@@ -15,6 +16,8 @@ struct input_opts {
 	int kind_set, rate_set;
 	enum profile_kind kind;
 	unsigned rate_hz;
+	int totals_only; /* only p->total is wanted: folded text is checked and counted, its
+			  * stacks not kept (pprof is read whole) */
 };
 
 /* Folded input carries no rate: agentctl snapshot's default is assumed unless told. */
@@ -31,5 +34,9 @@ int input__load(const char *path, const struct input_opts *opts, struct profile 
  * names the path that failed and why. Returns 0 or -errno. */
 int input__load_merged(const char *const *paths, size_t n, const struct input_opts *opts,
 		       struct profile *p, struct profile_meta *ret_meta, char *err, size_t err_len);
+/* The same, with each input's total weight in ret_totals[0..n) (NULL: not wanted). */
+int input__load_merged_totals(const char *const *paths, size_t n, const struct input_opts *opts,
+			      struct profile *p, struct profile_meta *ret_meta,
+			      uint64_t *ret_totals, char *err, size_t err_len);
 
 #endif

@@ -301,10 +301,11 @@ int store__list_windows(const char *dir, const char *host, enum profile_kind kin
 	return 0;
 }
 
-int store__load(const char *dir, const struct store_window *w, size_t n, struct profile *p,
-		struct profile_meta *ret_meta, char *err, size_t err_len)
+/* Loads w[0..n) with opts (their kind set here) into p. */
+static int load(const char *dir, const struct store_window *w, size_t n,
+		struct input_opts *opts, struct profile *p, struct profile_meta *ret_meta,
+		uint64_t *ret_totals, char *err, size_t err_len)
 {
-	struct input_opts opts = {.from = INPUT_AUTO, .kind_set = 1};
 	char **paths;
 	int ret = 0;
 
@@ -315,7 +316,8 @@ int store__load(const char *dir, const struct store_window *w, size_t n, struct 
 	paths = calloc(n, sizeof(*paths));
 	if (!paths)
 		return -ENOMEM;
-	opts.kind = w[0].kind;
+	opts->kind_set = 1;
+	opts->kind = w[0].kind;
 	for (size_t i = 0; i < n && !ret; i++) {
 		if (w[i].kind != w[0].kind) {
 			snprintf(err, err_len, "%s: a %s window among %s windows", w[i].name,
@@ -327,10 +329,33 @@ int store__load(const char *dir, const struct store_window *w, size_t n, struct 
 		}
 	}
 	if (!ret)
-		ret = input__load_merged((const char *const *)paths, n, &opts, p, ret_meta, err,
-					 err_len);
+		ret = input__load_merged_totals((const char *const *)paths, n, opts, p, ret_meta,
+						ret_totals, err, err_len);
 	for (size_t i = 0; i < n; i++)
 		free(paths[i]);
 	free(paths);
+	return ret;
+}
+
+int store__load(const char *dir, const struct store_window *w, size_t n, struct profile *p,
+		struct profile_meta *ret_meta, uint64_t *ret_totals, char *err, size_t err_len)
+{
+	struct input_opts opts = {.from = INPUT_AUTO};
+
+	return load(dir, w, n, &opts, p, ret_meta, ret_totals, err, err_len);
+}
+
+int store__total(const char *dir, const struct store_window *w, uint64_t *ret_total, char *err,
+		 size_t err_len)
+{
+	struct input_opts opts = {.from = INPUT_AUTO, .totals_only = 1};
+	struct profile_meta meta;
+	struct profile p;
+	int ret;
+
+	profile__init(&p);
+	ret = load(dir, w, 1, &opts, &p, &meta, NULL, err, err_len);
+	*ret_total = p.total;
+	profile__free(&p);
 	return ret;
 }

@@ -58,9 +58,14 @@ int store__list_hosts(const char *dir, size_t max, struct store_host **ret, size
 int store__list_windows(const char *dir, const char *host, enum profile_kind kind,
 			const struct store_range *r, size_t max, struct store_window **ret,
 			size_t *ret_n);
-/* Loads windows w[0..n) of dir, summed into p (initialised), the meta of the merge in ret_meta.
- * On failure err names the file and what is wrong with it. Returns 0 or -errno. */
+/* Loads windows w[0..n) of dir, summed into p (initialised), the meta of the merge in ret_meta,
+ * each window's total weight in ret_totals[0..n) (NULL: not wanted). On failure err names the
+ * file and what is wrong with it. Returns 0 or -errno. */
 int store__load(const char *dir, const struct store_window *w, size_t n, struct profile *p,
-		struct profile_meta *ret_meta, char *err, size_t err_len);
+		struct profile_meta *ret_meta, uint64_t *ret_totals, char *err, size_t err_len);
+/* The total weight of window w of dir: folded text checked line by line and counted, no stack
+ * kept. Returns 0 or -errno with a message in err. */
+int store__total(const char *dir, const struct store_window *w, uint64_t *ret_total, char *err,
+		 size_t err_len);
 
 #endif

@@ -144,12 +144,41 @@ static struct merge_entry *merge_lookup(struct wincache *c, struct hkey key)
 	return e;
 }
 
+/* Keeps window key's total (or err, unreadable), unless it is kept already. */
+static void total_put(struct wincache *c, struct hkey key, uint64_t total, int err)
+{
+	struct total_entry *e = calloc(1, sizeof(*e));
+	struct lru_node *old;
+
+	if (!e)
+		return;
+	e->key = key;
+	e->total = total;
+	e->err = err;
+	pthread_mutex_lock(&c->lock);
+	if (hashmap__get(&c->totals, key) || hashmap__put(&c->totals, key, e, NULL)) {
+		free(e); /* another request cached it meanwhile, or no memory: not kept */
+	} else {
+		lru__insert(&c->total_lru, &e->lru, sizeof(*e));
+		while ((old = lru__over(&c->total_lru, 0))) {
+			struct total_entry *o = lru__entry(old, struct total_entry, lru);
+
+			lru__unlink(&c->total_lru, old);
+			hashmap__del(&c->totals, o->key);
+			lru__evicted(&c->total_lru);
+			free(o);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
 const struct wincache_merge *wincache__merge(struct wincache *c, const char *dir,
 					     const struct store_window *w, size_t n, char *err,
 					     size_t err_len, int *ret_err)
 {
 	struct merge_entry *e;
-	struct hkey key;
+	struct hkey key, wkey;
+	uint64_t *totals;
 	int ret = files_key(dir, w, n, &key);
 
 	if (ret) {
@@ -176,13 +205,23 @@ const struct wincache_merge *wincache__merge(struct wincache *c, const char *dir
 		return NULL;
 	}
 	profile__init(&e->m.p);
-	ret = store__load(dir, w, n, &e->m.p, &e->m.meta, err, err_len);
+	totals = calloc(n, sizeof(*totals));
+	ret = totals ? store__load(dir, w, n, &e->m.p, &e->m.meta, totals, err, err_len) : -ENOMEM;
+	if (ret == -ENOMEM && !totals)
+		snprintf(err, err_len, "out of memory");
 	if (ret) {
 		pthread_mutex_unlock(&c->merging);
 		merge_free(e);
+		free(totals);
 		*ret_err = ret;
 		return NULL;
 	}
+	/* the timeline's totals come with the merge: a range shown before its timeline is
+	 * not read twice */
+	for (size_t i = 0; i < n; i++)
+		if (!files_key(dir, &w[i], 1, &wkey))
+			total_put(c, wkey, totals[i], 0);
+	free(totals);
 	e->m.windows = n;
 	e->key = key;
 	e->refs = 1;
@@ -214,9 +253,6 @@ int wincache__total(struct wincache *c, const char *dir, const struct store_wind
 		    uint64_t *ret_total)
 {
 	struct total_entry *e;
-	struct profile_meta meta;
-	struct profile p;
-	struct lru_node *old;
 	struct hkey key;
 	char err[256];
 	int ret = files_key(dir, w, 1, &key);
@@ -235,31 +271,8 @@ int wincache__total(struct wincache *c, const char *dir, const struct store_wind
 	}
 	c->total_lru.stats[LRU_MISSES]++;
 	pthread_mutex_unlock(&c->lock);
-	profile__init(&p);
-	ret = store__load(dir, w, 1, &p, &meta, err, sizeof(err));
-	*ret_total = p.total;
-	profile__free(&p);
-	e = calloc(1, sizeof(*e));
-	if (!e)
-		return ret;
-	e->key = key;
-	e->total = *ret_total;
-	e->err = ret;
-	pthread_mutex_lock(&c->lock);
-	if (hashmap__get(&c->totals, key) || hashmap__put(&c->totals, key, e, NULL)) {
-		free(e); /* another request cached it meanwhile, or no memory: not kept */
-	} else {
-		lru__insert(&c->total_lru, &e->lru, sizeof(*e));
-		while ((old = lru__over(&c->total_lru, 0))) {
-			struct total_entry *o = lru__entry(old, struct total_entry, lru);
-
-			lru__unlink(&c->total_lru, old);
-			hashmap__del(&c->totals, o->key);
-			lru__evicted(&c->total_lru);
-			free(o);
-		}
-	}
-	pthread_mutex_unlock(&c->lock);
+	ret = store__total(dir, w, ret_total, err, sizeof(err));
+	total_put(c, key, *ret_total, ret);
 	return ret;
 }
 

@@ -213,7 +213,7 @@ static void test_load_merges_and_names_a_corrupt_window(void **state)
 
 	assert_int_equal(store__list_windows(dir, "web-1", PROFILE_CPU, &r, 100, &w, &n), 0);
 	profile__init(&p);
-	assert_int_equal(store__load(dir, w, n, &p, &meta, err, sizeof(err)), 0);
+	assert_int_equal(store__load(dir, w, n, &p, &meta, NULL, err, sizeof(err)), 0);
 	assert_int_equal(p.total, 40);
 	assert_int_equal(meta.kind, PROFILE_CPU);
 	profile__free(&p);
@@ -222,16 +222,52 @@ static void test_load_merges_and_names_a_corrupt_window(void **state)
 	assert_int_equal(store__list_windows(dir, "web-1", PROFILE_CPU, &r, 100, &w, &n), 0);
 	assert_int_equal(n, 1);
 	profile__init(&p);
-	assert_int_equal(store__load(dir, w, n, &p, &meta, err, sizeof(err)), -EINVAL);
+	assert_int_equal(store__load(dir, w, n, &p, &meta, NULL, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "web-1_20261201T120000Z_cpu.folded: line 1"));
 	profile__free(&p);
 	free(w);
 	/* offcpu windows are read as offcpu, whatever folded text says (nothing) */
 	assert_int_equal(store__list_windows(dir, "web-1", PROFILE_OFFCPU, NULL, 100, &w, &n), 0);
 	profile__init(&p);
-	assert_int_equal(store__load(dir, w, n, &p, &meta, err, sizeof(err)), 0);
+	assert_int_equal(store__load(dir, w, n, &p, &meta, NULL, err, sizeof(err)), 0);
 	assert_int_equal(meta.kind, PROFILE_OFFCPU);
 	profile__free(&p);
+	free(w);
+}
+
+/* A window's total, alone or from a merge, is the sum of its counts, as a full load gives it;
+ * a corrupt window is named by store__total as by store__load. */
+static void test_totals_alone_and_from_a_merge_equal_the_loads(void **state)
+{
+	struct store_range r = {T0, T0 + 3600};
+	struct store_window *w = NULL;
+	struct profile_meta meta;
+	struct profile p, one;
+	uint64_t totals[16], total, sum = 0;
+	char err[512] = "";
+	size_t n = 0;
+
+	assert_int_equal(store__list_windows(dir, "web-1", PROFILE_CPU, &r, 100, &w, &n), 0);
+	assert_true(n > 1 && n <= 16);
+	profile__init(&p);
+	assert_int_equal(store__load(dir, w, n, &p, &meta, totals, err, sizeof(err)), 0);
+	for (size_t i = 0; i < n; i++) {
+		profile__init(&one);
+		assert_int_equal(store__load(dir, &w[i], 1, &one, &meta, NULL, err, sizeof(err)), 0);
+		assert_int_equal(store__total(dir, &w[i], &total, err, sizeof(err)), 0);
+		assert_int_equal(total, one.total);
+		assert_int_equal(totals[i], one.total);
+		sum += total;
+		profile__free(&one);
+	}
+	assert_int_equal(sum, p.total);
+	profile__free(&p);
+	free(w);
+	r = (struct store_range){T0 + 7200, T0 + 7260};
+	assert_int_equal(store__list_windows(dir, "web-1", PROFILE_CPU, &r, 100, &w, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store__total(dir, w, &total, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "web-1_20261201T120000Z_cpu.folded: line 1"));
 	free(w);
 }
 
@@ -245,6 +281,7 @@ int main(void)
 	    cmocka_unit_test(test_hosts_listed_with_their_windows),
 	    cmocka_unit_test(test_windows_selected_by_host_kind_and_range),
 	    cmocka_unit_test(test_load_merges_and_names_a_corrupt_window),
+	    cmocka_unit_test(test_totals_alone_and_from_a_merge_equal_the_loads),
 	};
 
 	return cmocka_run_group_tests(tests, store_setup, store_teardown);
