@@ -136,6 +136,17 @@ out:
 
 /* ---- reading ---- */
 
+void folded_memo__init(struct folded_memo *m)
+{
+	memset(m, 0, sizeof(*m));
+	hashmap__init(&m->stacks);
+}
+
+void folded_memo__free(struct folded_memo *m)
+{
+	hashmap__free(&m->stacks);
+}
+
 void folded_parser__init(struct folded_parser *fp, struct profile *p)
 {
 	memset(fp, 0, sizeof(*fp));
@@ -207,6 +218,8 @@ static int push_id(struct folded_parser *fp, uint32_t *n, const char *frame)
 static int parse_line(struct folded_parser *fp, char *msg, size_t msg_len)
 {
 	char *s = fp->buf, *sp, *count, *end, tmp[48];
+	struct profile_stack *st = NULL;
+	struct hkey key = {0};
 	size_t n = fp->len;
 	unsigned long long w;
 	uint32_t nids = 0;
@@ -265,6 +278,16 @@ static int parse_line(struct folded_parser *fp, char *msg, size_t msg_len)
 		fp->profile->total += w;
 		return 0;
 	}
+	if (fp->memo) {
+		key = hash__text(s, sp - s);
+		st = hashmap__get(&fp->memo->stacks, key);
+		if (st) {
+			fp->memo->hits++;
+			profile__add_weight(fp->profile, st, w);
+			return 0;
+		}
+		fp->memo->misses++;
+	}
 	for (char *f = s;;) {
 		char *semi = strchr(f, ';');
 
@@ -277,7 +300,9 @@ static int parse_line(struct folded_parser *fp, char *msg, size_t msg_len)
 			break;
 		f = semi + 1;
 	}
-	err = profile__add(fp->profile, fp->ids, nids, w);
+	err = profile__add_stack(fp->profile, fp->ids, nids, w, &st);
+	if (!err && fp->memo)
+		err = hashmap__put(&fp->memo->stacks, key, st, NULL);
 	if (err)
 		return fail(fp, err, msg, msg_len, "%s", strerror(-err));
 	return 0;

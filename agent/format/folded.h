@@ -17,6 +17,17 @@
 /* Writes "root;...;leaf weight" lines, sorted so equal profiles give equal files. */
 int folded__write(const struct profile *p, FILE *out);
 
+/* The stacks of one profile already read, by their text: a host's windows hold the same stacks
+ * again and again, and a line seen in an earlier input of a merge skips parsing its frames.
+ * Keyed by hash__text (the text is not kept); as many entries as the profile has stacks. */
+struct folded_memo {
+	struct hashmap stacks; /* text key -> struct profile_stack * of the profile */
+	uint64_t hits, misses;
+};
+
+void folded_memo__init(struct folded_memo *m);
+void folded_memo__free(struct folded_memo *m);
+
 /* Incremental parser: feed it bytes as they come, then finish. Errors name the 1-based line. */
 struct folded_parser {
 	struct profile *profile;
@@ -28,6 +39,7 @@ struct folded_parser {
 	int failed;
 	int totals_only; /* lines checked and counted into profile->total, no stack kept: for a
 			  * timeline, several times cheaper than interning every frame */
+	struct folded_memo *memo; /* NULL, or the memo of profile's stacks */
 };
 
 void folded_parser__init(struct folded_parser *fp, struct profile *p);

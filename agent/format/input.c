@@ -65,6 +65,7 @@ int input__load(const char *path, const struct input_opts *opts, struct profile 
 	memset(ret_meta, 0, sizeof(*ret_meta));
 	folded_parser__init(&fp, p);
 	fp.totals_only = opts->totals_only;
+	fp.memo = opts->memo;
 	if (!buf)
 		return -ENOMEM;
 	ret = folded__gz_open(path, &gz, err, err_len);
@@ -146,26 +147,34 @@ int input__load_merged_totals(const char *const *paths, size_t n, const struct i
 			      struct profile *p, struct profile_meta *ret_meta,
 			      uint64_t *ret_totals, char *err, size_t err_len)
 {
+	struct input_opts o = *opts;
+	struct folded_memo memo;
 	struct profile_meta m;
 	uint64_t end = 0;
+	int ret = 0;
 
 	memset(ret_meta, 0, sizeof(*ret_meta));
-	for (size_t i = 0; i < n; i++) {
+	if (n > 1 && !o.memo && !o.totals_only) {
+		folded_memo__init(&memo);
+		o.memo = &memo;
+	}
+	for (size_t i = 0; i < n && !ret; i++) {
 		char why[448] = "";
 		uint64_t before = p->total;
-		int ret = input__load(paths[i], opts, p, &m, why, sizeof(why));
 
+		ret = input__load(paths[i], &o, p, &m, why, sizeof(why));
 		if (ret_totals)
 			ret_totals[i] = p->total - before;
 		if (ret) {
 			snprintf(err, err_len, "%s: %s", paths[i], why[0] ? why : strerror(-ret));
-			return ret;
+			break;
 		}
 		if (i && m.kind != ret_meta->kind) {
 			snprintf(err, err_len, "%s: a %s profile cannot be added to a %s profile",
 				 paths[i], profile__kind_name(m.kind),
 				 profile__kind_name(ret_meta->kind));
-			return -EINVAL;
+			ret = -EINVAL;
+			break;
 		}
 		if (!i)
 			*ret_meta = m;
@@ -176,5 +185,7 @@ int input__load_merged_totals(const char *const *paths, size_t n, const struct i
 	}
 	ret_meta->duration_ns =
 	    ret_meta->start_ns && end > ret_meta->start_ns ? end - ret_meta->start_ns : 0;
-	return 0;
+	if (o.memo == &memo)
+		folded_memo__free(&memo);
+	return ret;
 }

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "format/folded.h"
 #include "profile/profile.h"
 
 enum input_format { INPUT_AUTO, INPUT_FOLDED, INPUT_PPROF };
@@ -18,6 +19,8 @@ struct input_opts {
 	unsigned rate_hz;
 	int totals_only; /* only p->total is wanted: folded text is checked and counted, its
 			  * stacks not kept (pprof is read whole) */
+	struct folded_memo *memo; /* NULL, or the memo of p's stacks (folded.h); merges of several
+				   * inputs make their own */
 };
 
 /* Folded input carries no rate: agentctl snapshot's default is assumed unless told. */

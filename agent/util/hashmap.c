@@ -34,6 +34,35 @@ uint64_t hash__words(const uint64_t *w, size_t n, uint64_t seed)
 	return h;
 }
 
+struct hkey hash__text(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint64_t a = 0x9e3779b97f4a7c15ULL ^ len, b = 0xc2b2ae3d27d4eb4fULL + len, w;
+	size_t i = 0;
+
+	/* two lanes with their own multipliers and shifts, a word at a time */
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, p + i, 8);
+		a = (a ^ w) * 0xff51afd7ed558ccdULL;
+		a ^= a >> 29;
+		b = (b ^ w) * 0xc4ceb9fe1a85ec53ULL;
+		b ^= b >> 31;
+	}
+	if (i < len) {
+		w = 0;
+		memcpy(&w, p + i, len - i);
+		a = (a ^ w) * 0xff51afd7ed558ccdULL;
+		a ^= a >> 29;
+		b = (b ^ w) * 0xc4ceb9fe1a85ec53ULL;
+		b ^= b >> 31;
+	}
+	a *= 0xc4ceb9fe1a85ec53ULL;
+	a ^= a >> 32;
+	b *= 0xff51afd7ed558ccdULL;
+	b ^= b >> 33;
+	return (struct hkey){a, b};
+}
+
 static uint64_t hkey_hash(struct hkey k)
 {
 	uint64_t h =

@@ -32,6 +32,9 @@ int hashmap__next(const struct hashmap *m, size_t *iter, struct hkey *ret_key, v
 uint64_t hash__bytes(const void *data, size_t len, uint64_t seed);
 /* A word at a time: for long keys that are whole words (several times faster than bytes). */
 uint64_t hash__words(const uint64_t *w, size_t n, uint64_t seed);
+/* A 128-bit key for text (two independent 64-bit lanes, a word at a time): for maps where the
+ * key alone stands for the text, so it is not kept. */
+struct hkey hash__text(const void *data, size_t len);
 
 /* Interned strings get small dense ids (0, 1, ...), so stacks can be arrays of ids. */
 struct strtab {

@@ -366,6 +366,48 @@ static void test_equal_stacks_summed_and_counted(void **state)
 	profile__free(&p);
 }
 
+/* With a memo, a line seen before (in this input or an earlier one of the merge) is added to
+ * its stack without parsing: the profile is the one parsing gives, the memo hit once per
+ * repeated stack text (the count's separator, a tab here, is not part of it). */
+static void test_memo_gives_the_profile_parsing_gives(void **state)
+{
+	static const char *inputs[] = {"a;b;c 3\na;b 2\n", "a;b;c 4\nx;y 1\na;b 5\n",
+				       "a;b;c\t6\n"};
+	struct folded_memo memo;
+	struct profile p, plain;
+	char err[256] = "";
+	char *a, *b;
+
+	profile__init(&p);
+	profile__init(&plain);
+	folded_memo__init(&memo);
+	for (size_t i = 0; i < 3; i++) {
+		struct folded_parser fp;
+
+		folded_parser__init(&fp, &p);
+		fp.memo = &memo;
+		assert_int_equal(folded_parser__feed(&fp, inputs[i], strlen(inputs[i]), err,
+						     sizeof(err)),
+				 0);
+		assert_int_equal(folded_parser__finish(&fp, err, sizeof(err)), 0);
+		folded_parser__free(&fp);
+		assert_int_equal(parse(&plain, inputs[i], err, sizeof(err)), 0);
+	}
+	assert_int_equal(memo.hits, 3);
+	assert_int_equal(memo.misses, 3);
+	assert_int_equal(p.total, plain.total);
+	assert_int_equal(p.nstacks, 3);
+	a = folded_text(&p);
+	b = folded_text(&plain);
+	assert_string_equal(a, b);
+	assert_string_equal(a, "a;b 7\na;b;c 13\nx;y 1\n");
+	free(a);
+	free(b);
+	folded_memo__free(&memo);
+	profile__free(&p);
+	profile__free(&plain);
+}
+
 static void test_crlf_tabs_blank_lines_and_zero_counts_accepted(void **state)
 {
 	struct profile p;
@@ -544,6 +586,7 @@ int main(void)
 	    cmocka_unit_test(test_every_frame_the_agent_writes_round_trips),
 	    cmocka_unit_test(test_frames_that_cannot_round_trip_read_back_as_documented),
 	    cmocka_unit_test(test_equal_stacks_summed_and_counted),
+	    cmocka_unit_test(test_memo_gives_the_profile_parsing_gives),
 	    cmocka_unit_test(test_crlf_tabs_blank_lines_and_zero_counts_accepted),
 	    cmocka_unit_test(test_byte_by_byte_feeding_gives_the_same_profile),
 	    cmocka_unit_test(test_malformed_lines_rejected_with_their_line_number),

@@ -230,6 +230,39 @@ static void test_hash_bytes_depends_on_data_seed_and_length(void **state)
 	assert_int_not_equal(hash__bytes("ab", 2, 0), hash__bytes("ba", 2, 0));
 }
 
+/* The folded memo's keys stand for the text alone: every byte, the tail past the last whole
+ * word and the length matter, in both lanes; over many similar texts no two keys are equal. */
+static void test_hash_text_depends_on_every_byte_and_the_length(void **state)
+{
+	char t[40] = "gunicorn (1234);thread 1235 (Main);f";
+	struct hkey k = hash__text(t, 37), k2;
+	struct hashmap seen;
+
+	k2 = hash__text(t, 37);
+	assert_true(k.a == k2.a && k.b == k2.b);
+	for (int i = 0; i < 37; i++) {
+		t[i] ^= 1;
+		k2 = hash__text(t, 37);
+		assert_true(k.a != k2.a && k.b != k2.b);
+		t[i] ^= 1;
+	}
+	k2 = hash__text(t, 36);
+	assert_true(k.a != k2.a && k.b != k2.b);
+	k2 = hash__text("\0\0\0\0\0\0\0\0\0", 9);
+	k = hash__text("\0\0\0\0\0\0\0\0", 8);
+	assert_true(k.a != k2.a && k.b != k2.b);
+	hashmap__init(&seen);
+	for (int i = 0; i < 100000; i++) {
+		char s[32];
+		int n = snprintf(s, sizeof(s), "main;handle;f%d (/a.py:%d)", i % 317, i);
+
+		k = hash__text(s, n);
+		assert_null(hashmap__get(&seen, k));
+		assert_int_equal(hashmap__put(&seen, k, (void *)1, NULL), 0);
+	}
+	hashmap__free(&seen);
+}
+
 /* The collector's memo keys: every word, its position, the seed and the count matter, and
  * keys differing in one bit of one word spread over the low bits the buckets use. */
 static void test_hash_words_depends_on_every_word_and_position(void **state)
@@ -317,6 +350,7 @@ int main(void)
 	    cmocka_unit_test(test_iteration_visits_each_key_once),
 	    cmocka_unit_test(test_hash_bytes_depends_on_data_seed_and_length),
 	    cmocka_unit_test(test_hash_words_depends_on_every_word_and_position),
+	    cmocka_unit_test(test_hash_text_depends_on_every_byte_and_the_length),
 	    cmocka_unit_test(test_strtab_ids_are_dense_and_stable),
 	    cmocka_unit_test(test_strtab_100k_strings_keep_their_ids),
 	};
