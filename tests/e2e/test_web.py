@@ -514,7 +514,9 @@ def browse(modules, url, host, base, new, **opts):
     # the one error the page meets on purpose: the range without windows at the end (404)
     assert all("404" in e for e in seen["console_errors"]) and len(seen["console_errors"]) <= 1, seen
     assert "no cpu windows" in seen["error_text"]
-    for shot in ("profile", "zoomed", "compare"):
+    # the table's click on the function searched for zooms the graph to its widest frame
+    assert abs(seen["focus_width"] - 1180) < 1, seen
+    for shot in ("profile", "focus", "zoomed", "compare"):
         assert os.path.getsize(os.path.join(ARTIFACTS, "%s-%s.png" % (opts["shots"], shot))) > 10000
     return seen
 

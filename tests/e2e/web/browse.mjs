@@ -59,6 +59,14 @@ try {
   await page.click('#show');
   await page.waitForSelector('#functions tbody tr');
   await waitForFrames(page, 'frames');
+  const frameWidth = (title) => page.evaluate((t) => {
+    const d = document.getElementById('graph').contentDocument;
+    for (const g of d.querySelectorAll('#frames g.f')) {
+      if (g.querySelector('title').textContent.startsWith(t))
+        return parseFloat(g.querySelector('rect').getAttribute('width'));
+    }
+    return null;
+  }, title);
   out.summary = await page.textContent('#summary');
   out.table = await page.$$eval('#functions tbody tr', (trs) =>
     trs.map((tr) => Array.from(tr.cells).map((c) => c.textContent)));
@@ -73,6 +81,11 @@ try {
     trs.map((tr) => tr.cells[0].textContent));
   out.graph_search = await page.evaluate(() =>
     document.getElementById('graph').contentDocument.getElementById('search').value);
+  // a click on the function found: the graph zooms to its widest frame (full width)
+  await page.click('#functions tbody tr:not(.hidden) td.name');
+  out.focus_width = await frameWidth(opts.fnsearch + ' (');
+  await page.screenshot({ path: shot('focus'), fullPage: true });
+  await page.frameLocator('#graph').locator('#unzoom').click();
   await page.fill('#fnsearch', '');
   await page.screenshot({ path: shot('profile'), fullPage: true });
   // the page's own pprof link
@@ -85,14 +98,6 @@ try {
   out.download_name = download.suggestedFilename();
   // click the frame of g in the graph: it zooms, taking the full width
   const graph = page.frameLocator('#graph');
-  const frameWidth = (title) => page.evaluate((t) => {
-    const d = document.getElementById('graph').contentDocument;
-    for (const g of d.querySelectorAll('#frames g.f')) {
-      if (g.querySelector('title').textContent.startsWith(t))
-        return parseFloat(g.querySelector('rect').getAttribute('width'));
-    }
-    return null;
-  }, title);
   out.g_width_before = await frameWidth(opts.zoom);
   await graph.locator('#frames g.f', { hasText: opts.zoom }).first().click();
   await page.waitForFunction(() => true);
