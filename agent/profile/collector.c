@@ -8,6 +8,7 @@
 #include "profile/collector.h"
 #include "os/container.h"
 #include "os/procfs.h"
+#include "util/clock.h"
 
 #define MAX_STACK (PYPROF_MAX_FRAMES + PYPROF_MAX_KSTACK + 8)
 #define NS_PER_US 1000
@@ -247,6 +248,7 @@ void collector__tick(struct collector *c)
 		symbolizer__tick(e->sym);
 		unchecked |= py_code_id_offset(&e->proc->offsets) == PYOFF_NONE;
 	}
+	symcache__tick(c->symcache, clock__mono_ns() / CLOCK_NS_PER_S);
 	/* A memo key holds each frame's code check (see py_code_check): a code object freed and
 	 * replaced at its address gives a new key, never the old names. Without checks (a layout
 	 * without them, sampling.code_checks off, a check BPF could not read), the symbolizer's

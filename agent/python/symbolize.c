@@ -14,6 +14,7 @@
 #include "python/pyobj.h"
 #include "python/qualname.h"
 #include "python/symbolize.h"
+#include "util/clock.h"
 
 #define SOURCE_MAX_BYTES (16 << 20)
 /* Lines of a code object, by instruction: a few slots, chosen by the instruction's hash (a hot
@@ -87,6 +88,8 @@ struct symcache *symcache__new(size_t code_bytes, size_t source_bytes)
 		return NULL;
 	lru__init(&c->codes, SYMCACHE_CODE_ENTRIES, code_bytes);
 	lru__init(&c->sources, SYMCACHE_SOURCE_ENTRIES, source_bytes);
+	lru__set_now(&c->codes, clock__mono_ns() / CLOCK_NS_PER_S);
+	lru__set_now(&c->sources, c->codes.now);
 	return c;
 }
 
@@ -196,6 +199,26 @@ static void trim(struct symcache *c, size_t keep)
 		lru__evicted(&c->codes);
 	}
 	while ((n = lru__over(&c->sources, keep))) {
+		struct source_file *sf = lru__entry(n, struct source_file, node);
+
+		source_drop(sf->owner, sf);
+		lru__evicted(&c->sources);
+	}
+}
+
+void symcache__tick(struct symcache *c, uint64_t now_s)
+{
+	struct lru_node *n;
+
+	lru__set_now(&c->codes, now_s);
+	lru__set_now(&c->sources, now_s);
+	while ((n = lru__idle(&c->codes, SYMCACHE_IDLE_S))) {
+		struct code_entry *e = lru__entry(n, struct code_entry, node);
+
+		code_drop(e->owner, e);
+		lru__evicted(&c->codes);
+	}
+	while ((n = lru__idle(&c->sources, SYMCACHE_IDLE_S))) {
 		struct source_file *sf = lru__entry(n, struct source_file, node);
 
 		source_drop(sf->owner, sf);

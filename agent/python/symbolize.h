@@ -49,12 +49,18 @@ struct frame_sym {
 #define SYMCACHE_CODE_ENTRIES	65536
 #define SYMCACHE_SOURCE_BYTES	(4u << 20)
 #define SYMCACHE_SOURCE_ENTRIES 256
+/* An entry unused this long leaves the cache (symcache__tick): the code objects of a process
+ * that keeps making new code are not kept until the budget is full. */
+#define SYMCACHE_IDLE_S 60
 
 struct symcache;
 
 struct symcache *symcache__new(size_t code_bytes, size_t source_bytes);
 /* After every symbolizer that uses it. */
 void symcache__free(struct symcache *c);
+/* The cache's clock (monotonic seconds), at least once a second while it is used: entries
+ * unused for SYMCACHE_IDLE_S are dropped (counted as evictions). */
+void symcache__tick(struct symcache *c, uint64_t now_s);
 /* The sym_stat counters of all its symbolizers, past and present. */
 const uint64_t *symcache__stats(const struct symcache *c);
 const struct lru *symcache__codes(const struct symcache *c);

@@ -25,6 +25,7 @@ static void link_first(struct lru *l, struct lru_node *node)
 void lru__insert(struct lru *l, struct lru_node *node, size_t bytes)
 {
 	node->bytes = bytes;
+	node->used = l->now;
 	link_first(l, node);
 	l->n++;
 	l->bytes += bytes;
@@ -32,6 +33,7 @@ void lru__insert(struct lru *l, struct lru_node *node, size_t bytes)
 
 void lru__touch(struct lru *l, struct lru_node *node)
 {
+	node->used = l->now;
 	if (l->head.next == node)
 		return;
 	node->prev->next = node->next;
@@ -51,6 +53,15 @@ void lru__unlink(struct lru *l, struct lru_node *node)
 struct lru_node *lru__over(const struct lru *l, size_t keep)
 {
 	if (l->n <= keep || (l->n <= l->max_n && l->bytes <= l->max_bytes))
+		return NULL;
+	return l->head.prev;
+}
+
+struct lru_node *lru__idle(const struct lru *l, uint64_t idle)
+{
+	const struct lru_node *last = l->head.prev;
+
+	if (last == &l->head || l->now - last->used < idle)
 		return NULL;
 	return l->head.prev;
 }

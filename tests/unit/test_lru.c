@@ -68,11 +68,45 @@ static void test_bytes_budget_and_keep(void **state)
 	assert_int_equal(l.bytes, 0);
 }
 
+/* Entries leave in time too: the least recently used once its last use is idle or more before
+ * the list's clock; a touch renews it. */
+static void test_idle_entries_leave_in_order_of_use(void **state)
+{
+	struct item it[3] = {{1}, {2}, {3}};
+	struct lru_node *n;
+	struct lru l;
+	int ids = 0;
+
+	lru__init(&l, 100, 1000);
+	lru__set_now(&l, 100);
+	lru__insert(&l, &it[0].node, 10);
+	lru__insert(&l, &it[1].node, 10);
+	lru__set_now(&l, 130);
+	lru__insert(&l, &it[2].node, 10);
+	lru__touch(&l, &it[0].node); /* 1 used at 130 now: 2 is the oldest */
+	assert_null(lru__idle(&l, 60));
+	lru__set_now(&l, 160);
+	while ((n = lru__idle(&l, 60))) {
+		ids = ids * 10 + lru__entry(n, struct item, node)->id;
+		lru__unlink(&l, n);
+	}
+	assert_int_equal(ids, 2);
+	lru__set_now(&l, 190);
+	while ((n = lru__idle(&l, 60))) {
+		ids = ids * 10 + lru__entry(n, struct item, node)->id;
+		lru__unlink(&l, n);
+	}
+	assert_int_equal(ids, 231); /* 3 then 1: inserted, then touched, at 130 */
+	assert_int_equal(l.n, 0);
+	assert_null(lru__idle(&l, 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_least_recently_used_goes_first),
 	    cmocka_unit_test(test_bytes_budget_and_keep),
+	    cmocka_unit_test(test_idle_entries_leave_in_order_of_use),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

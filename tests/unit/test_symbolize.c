@@ -448,6 +448,44 @@ static void test_budget_is_shared_and_released(void **state)
 	symcache__free(c);
 }
 
+/* Entries unused for SYMCACHE_IDLE_S leave the cache at a tick, counted as evictions; a code
+ * object used since stays; one that left is read again, with its right name. */
+static void test_idle_entries_leave_at_a_tick(void **state)
+{
+	struct symcache *c = symcache__new(SYMCACHE_CODE_BYTES, SYMCACHE_SOURCE_BYTES);
+	uint64_t t0 = symcache__codes(c)->now;
+	struct frame_sym fs, again;
+	char second[256] = "";
+	struct py_frame f;
+	struct env e;
+
+	env_open(&e, 12);
+	symbolizer__free(e.s);
+	e.s = symbolizer__new_reader(&e.reader, e.off, e.pm.code_type, c);
+	assert_true(e.pm.ncodes >= 2);
+	for (size_t i = 0; i < e.pm.ncodes; i++) {
+		f = frame_at(&e.pm, e.off, e.pm.codes[i].addr, 0);
+		assert_int_equal(symbolizer__resolve(e.s, &f, &fs), 0);
+		if (i == 1)
+			snprintf(second, sizeof(second), "%s", fs.name);
+	}
+	symcache__tick(c, t0 + SYMCACHE_IDLE_S - 1);
+	assert_int_equal(symcache__codes(c)->n, e.pm.ncodes);
+	f = frame_at(&e.pm, e.off, e.pm.codes[0].addr, 0);
+	assert_int_equal(symbolizer__resolve(e.s, &f, &fs), 0); /* used at t0 + IDLE - 1 */
+	symcache__tick(c, t0 + SYMCACHE_IDLE_S);
+	assert_int_equal(symcache__codes(c)->n, 1);
+	assert_int_equal(symcache__codes(c)->stats[LRU_EVICTIONS], e.pm.ncodes - 1);
+	f = frame_at(&e.pm, e.off, e.pm.codes[1].addr, 0);
+	assert_int_equal(symbolizer__resolve(e.s, &f, &again), 0);
+	assert_string_equal(again.name, second);
+	assert_int_equal(symcache__codes(c)->n, 2);
+	symcache__tick(c, t0 + 10 * SYMCACHE_IDLE_S);
+	assert_int_equal(symcache__codes(c)->n, 0);
+	env_close(&e);
+	symcache__free(c);
+}
+
 /* When a cached code object becomes unreadable (freed, or the process exited), the cached name
  * and lines are used and counted. */
 static void test_unreadable_after_tick_named_from_cache(void **state)
@@ -596,6 +634,7 @@ int main(void)
 	    cmocka_unit_test(test_reused_address_gives_new_name_every_version),
 	    cmocka_unit_test(test_budget_evicts_and_rereads_right_names),
 	    cmocka_unit_test(test_budget_is_shared_and_released),
+	    cmocka_unit_test(test_idle_entries_leave_at_a_tick),
 	    cmocka_unit_test(test_unreadable_after_tick_named_from_cache),
 	    cmocka_unit_test(test_unknown_unreadable_address),
 	    cmocka_unit_test(test_not_code_bad_string_bad_linetable_counted),
