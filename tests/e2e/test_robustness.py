@@ -49,12 +49,14 @@ class Hostile:
         self.proc, self.n = proc, 0
 
     def corrupt(self, kind, hold):
+        """Corrupts, and restores once the target has had hold seconds of CPU on the corrupted
+        stack (wall time alone once left a kind with no sample under a loaded make test)."""
         self.n += 1
         n = self.n
         with open(os.path.join(self.proc.workdir, "cmd-%d" % n), "w") as f:
-            f.write(kind)
+            f.write("%s %s" % (kind, hold))
         self.proc.wait_file("ack-%d.json" % n, timeout=20)
-        time.sleep(hold)
+        self.proc.wait_file("spun-%d.json" % n, timeout=30)
         open(os.path.join(self.proc.workdir, "release-%d" % n), "w").close()
         self.proc.wait_file("done-%d.json" % n, timeout=20)
 
@@ -153,10 +155,9 @@ def test_hostile_target_cannot_crash_hang_or_fool_the_sampler(interp, spawn, tmp
     def drive():
         time.sleep(0.5)  # good samples before
         for kind in HOSTILE_KINDS:
-            # long enough for samples of each damage when the machine is busy (0.25 s once
-            # left 3.15 without any of one kind; 0.5 s once left 3.6 without not_code, at a
-            # load of 8 on 2 cores)
-            h.corrupt(kind, 0.8)
+            # CPU time on each damage, not wall time: 0.8 s of wall time once gave 3.15 only
+            # about 5 samples of each kind, and none of unmapped_frame, in a make test
+            h.corrupt(kind, 0.6)
         time.sleep(0.5)  # good samples after everything was restored
 
     rc, text, err = snapshot_while(p.pid, str(tmp_path), drive)

@@ -2,9 +2,11 @@
 way a buggy C extension or a malicious process could, then puts everything back.
 
 Between corruptions the main thread runs good_main() -> good_leaf() (its marked line).
-The test drives it through files in E2E_WORKDIR: it writes cmd-N holding a corruption kind; this
-process corrupts, writes ack-N.json, keeps running on the corrupted stack until release-N
-exists, restores, and writes done-N.json. cmd-N holding "exit" ends it.
+The test drives it through files in E2E_WORKDIR: it writes cmd-N holding a corruption kind and
+the CPU seconds to spend on the corrupted stack ("unmapped_frame 0.6"); this process corrupts,
+writes ack-N.json, keeps running on the corrupted stack, writes spun-N.json once its thread has
+had that much CPU there (on a loaded machine, wall time alone can leave a kind with no samples),
+goes on until release-N exists, restores, and writes done-N.json. cmd-N holding "exit" ends it.
 
 Corrupted stack, innermost first: hostile_leaf (spinning on its marked line) called by
 hostile_middle (or a fresh copy of it) called by run_kind. Kinds:
@@ -34,6 +36,7 @@ WORKDIR = _wl.WORKDIR
 UNMAPPED = 0xDEAD0000  # below any mapping of a normal process
 NOT_CODE = b"this bytes object is not a code object"
 KEEP = []  # fresh code objects and strings live as long as the process: no address reuse
+HOLD = {"cpu_s": 0.0}  # CPU seconds to spend on the corrupted stack before spun-N.json
 
 try:
     import ctypes
@@ -142,10 +145,14 @@ def hostile_leaf(n, kind):
         saved = peek(target)
         poke(target, new)
     _wl.write_json("ack-%d.json" % n, {"kind": kind})
+    start, spun = _wl.thread_cpu_time(), False
     try:
         while not os.access(release, os.F_OK):
             for i in range(2000):
                 pass  # LEAF-LINE
+            if not spun and _wl.thread_cpu_time() - start >= HOLD["cpu_s"]:
+                _wl.write_json("spun-%d.json" % n, {})
+                spun = True
     finally:
         if target is not None:
             poke(target, saved)
@@ -201,7 +208,8 @@ def main():
     while True:
         good_main(n)
         with open(os.path.join(WORKDIR, "cmd-%d" % n)) as f:
-            kind = f.read().strip()
+            kind, _, cpu_s = f.read().strip().partition(" ")
+        HOLD["cpu_s"] = float(cpu_s or 0)
         if kind == "exit":
             return
         gc.disable()
