@@ -186,19 +186,20 @@ static void source_drop(struct symbolizer *s, struct source_file *sf)
 	free(sf);
 }
 
-/* Evicts the least recently used entries, of any symbolizer of the cache, while it is over its
- * budget; the most recent keep entries stay (their names are being handed out). */
-static void trim(struct symcache *c, size_t keep)
+/* Evicts the least recently used entries, of any symbolizer of the cache: while it is over its
+ * budget, the most recent keep entries staying (their names are being handed out); or, with
+ * idle, while they were last used idle seconds or more ago. */
+static void evict(struct symcache *c, size_t keep, uint64_t idle)
 {
 	struct lru_node *n;
 
-	while ((n = lru__over(&c->codes, keep))) {
+	while ((n = idle ? lru__idle(&c->codes, idle) : lru__over(&c->codes, keep))) {
 		struct code_entry *e = lru__entry(n, struct code_entry, node);
 
 		code_drop(e->owner, e);
 		lru__evicted(&c->codes);
 	}
-	while ((n = lru__over(&c->sources, keep))) {
+	while ((n = idle ? lru__idle(&c->sources, idle) : lru__over(&c->sources, keep))) {
 		struct source_file *sf = lru__entry(n, struct source_file, node);
 
 		source_drop(sf->owner, sf);
@@ -208,22 +209,9 @@ static void trim(struct symcache *c, size_t keep)
 
 void symcache__tick(struct symcache *c, uint64_t now_s)
 {
-	struct lru_node *n;
-
 	lru__set_now(&c->codes, now_s);
 	lru__set_now(&c->sources, now_s);
-	while ((n = lru__idle(&c->codes, SYMCACHE_IDLE_S))) {
-		struct code_entry *e = lru__entry(n, struct code_entry, node);
-
-		code_drop(e->owner, e);
-		lru__evicted(&c->codes);
-	}
-	while ((n = lru__idle(&c->sources, SYMCACHE_IDLE_S))) {
-		struct source_file *sf = lru__entry(n, struct source_file, node);
-
-		source_drop(sf->owner, sf);
-		lru__evicted(&c->sources);
-	}
+	evict(c, 0, SYMCACHE_IDLE_S);
 }
 
 void symbolizer__free(struct symbolizer *s)
@@ -404,7 +392,7 @@ static struct code_entry *code_get(struct symbolizer *s, uint64_t addr)
 		return NULL;
 	}
 	lru__insert(&c->codes, &fresh->node, code_bytes(fresh));
-	trim(c, 1); /* this entry stays: its name is handed out now */
+	evict(c, 1, 0); /* this entry stays: its name is handed out now */
 	return fresh;
 }
 
