@@ -19,7 +19,7 @@ LAYERS = [
     ("format", "folded pprof speedscope flamegraph output json input"),
     ("config", "config yaml describe"),
     ("upload", "uploader spool s3"),
-    ("store", "store wincache s3store"),
+    ("store", "store wincache s3store source"),
     ("daemon", "daemon discovery proctree control netserver window state status serve"),
     ("cmd", "agentctl pyprof-agent session snapshot record dump top convert compare web"),
 ]

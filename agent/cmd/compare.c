@@ -84,20 +84,13 @@ static int sync_ranges(struct store_source *src, const char *host, const char *n
 int compare__cmd(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"from", required_argument, NULL, 'F'},
-	    {"host", required_argument, NULL, 'H'},
-	    {"new-host", required_argument, NULL, 'h'},
-	    {"base", required_argument, NULL, 'b'},
-	    {"new", required_argument, NULL, 'N'},
-	    {"kind", required_argument, NULL, 'k'},
-	    {"fail-above", required_argument, NULL, 'a'},
-	    {"format", required_argument, NULL, 'f'},
-	    {"top", required_argument, NULL, 'n'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"title", required_argument, NULL, 't'},
-	    {"cache", required_argument, NULL, 'c'},
-	    {"config", required_argument, NULL, 'C'},
-	    {},
+	    {"from", required_argument, NULL, 'F'},	  {"host", required_argument, NULL, 'H'},
+	    {"new-host", required_argument, NULL, 'h'},	  {"base", required_argument, NULL, 'b'},
+	    {"new", required_argument, NULL, 'N'},	  {"kind", required_argument, NULL, 'k'},
+	    {"fail-above", required_argument, NULL, 'a'}, {"format", required_argument, NULL, 'f'},
+	    {"top", required_argument, NULL, 'n'},	  {"output", required_argument, NULL, 'o'},
+	    {"title", required_argument, NULL, 't'},	  {"cache", required_argument, NULL, 'c'},
+	    {"config", required_argument, NULL, 'C'},	  {},
 	};
 	struct diff_report_opts r = {.top = COMPARE_DEFAULT_TOP, .fail_above = -1};
 	const char *from = NULL, *host = NULL, *new_host = NULL, *title = NULL, *cache = NULL;
@@ -173,11 +166,11 @@ int compare__cmd(int argc, char **argv)
 	}
 	if (optind != argc || (!from && !config) || !host || !have_base || !have_new) {
 		fprintf(stderr, "agentctl compare: %s\n%s",
-			optind != argc	    ? "unexpected operand"
+			optind != argc	   ? "unexpected operand"
 			: !from && !config ? "--from DIR|s3://BUCKET/PREFIX/ or --config FILE is "
 					     "required"
-			: !host	       ? "--host is required"
-				       : "--base and --new are required",
+			: !host		   ? "--host is required"
+					   : "--base and --new are required",
 			compare_usage);
 		return CONVERT_USAGE;
 	}

@@ -753,10 +753,11 @@ int web__cmd_serve(int argc, char **argv)
 	store_source__close(&src);
 	return 0;
 usage:
-	fprintf(stderr,
-		"agentctl serve: usage: agentctl serve --from DIR|s3://BUCKET/PREFIX/ [--config FILE] "
-		"[--listen ADDRESS:PORT] [--cache DIR]\n"
-		"       --config: S3 settings (and, without --from, bucket and prefix) from the "
-		"daemon's config file's upload.s3\n");
+	fprintf(
+	    stderr,
+	    "agentctl serve: usage: agentctl serve --from DIR|s3://BUCKET/PREFIX/ [--config FILE] "
+	    "[--listen ADDRESS:PORT] [--cache DIR]\n"
+	    "       --config: S3 settings (and, without --from, bucket and prefix) from the "
+	    "daemon's config file's upload.s3\n");
 	return 2;
 }

@@ -60,8 +60,9 @@ static int settings(struct s3store *s, const struct agent_config *cfg, char *cre
 		    str_copy(cfg->upload.s3.region, s->region, sizeof(s->region)) ||
 		    str_copy(cfg->upload.s3.ca_file, s->ca_file, sizeof(s->ca_file)) ||
 		    str_copy(cfg->upload.s3.credentials.file, cred_file, cred_size)) {
-			snprintf(err, err_len, "upload.s3's endpoint, region, ca_file or "
-					       "credentials.file is too long");
+			snprintf(err, err_len,
+				 "upload.s3's endpoint, region, ca_file or "
+				 "credentials.file is too long");
 			return -ENAMETOOLONG;
 		}
 		*ret_path_style = cfg->upload.s3.path_style;

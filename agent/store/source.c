@@ -67,7 +67,8 @@ int store_source__open(struct store_source *src, const char *cmd, const char *fr
 		ret = open_s3(src, cmd, cfg, cache);
 	else if (!ret && cfg)
 		log_warn("%s: --config is for S3, and --from is a directory: its settings are "
-			 "not used", cmd);
+			 "not used",
+			 cmd);
 	if (!ret && !src->s3) {
 		ret = copy(cmd, "--from", src->from, src->dir, sizeof(src->dir));
 		if (!ret && stat(src->dir, &st)) {

@@ -8,9 +8,9 @@
 #include "store/s3store.h"
 
 struct store_source {
-	char from[1200]; /* as shown: DIR, or s3://BUCKET/PREFIX/ */
-	char dir[4096];	 /* the directory read: DIR itself, or S3's local cache (made by the
-			  * first fetch) */
+	char from[1200];    /* as shown: DIR, or s3://BUCKET/PREFIX/ */
+	char dir[4096];	    /* the directory read: DIR itself, or S3's local cache (made by the
+			     * first fetch) */
 	struct s3store *s3; /* NULL for a directory */
 };
 

@@ -302,9 +302,9 @@ int store__list_windows(const char *dir, const char *host, enum profile_kind kin
 }
 
 /* Loads w[0..n) with opts (their kind set here) into p. */
-static int load(const char *dir, const struct store_window *w, size_t n,
-		struct input_opts *opts, struct profile *p, struct profile_meta *ret_meta,
-		uint64_t *ret_totals, char *err, size_t err_len)
+static int load(const char *dir, const struct store_window *w, size_t n, struct input_opts *opts,
+		struct profile *p, struct profile_meta *ret_meta, uint64_t *ret_totals, char *err,
+		size_t err_len)
 {
 	char **paths;
 	int ret = 0;

@@ -371,8 +371,7 @@ static void test_equal_stacks_summed_and_counted(void **state)
  * repeated stack text (the count's separator, a tab here, is not part of it). */
 static void test_memo_gives_the_profile_parsing_gives(void **state)
 {
-	static const char *inputs[] = {"a;b;c 3\na;b 2\n", "a;b;c 4\nx;y 1\na;b 5\n",
-				       "a;b;c\t6\n"};
+	static const char *inputs[] = {"a;b;c 3\na;b 2\n", "a;b;c 4\nx;y 1\na;b 5\n", "a;b;c\t6\n"};
 	struct folded_memo memo;
 	struct profile p, plain;
 	char err[256] = "";
@@ -386,9 +385,8 @@ static void test_memo_gives_the_profile_parsing_gives(void **state)
 
 		folded_parser__init(&fp, &p);
 		fp.memo = &memo;
-		assert_int_equal(folded_parser__feed(&fp, inputs[i], strlen(inputs[i]), err,
-						     sizeof(err)),
-				 0);
+		assert_int_equal(
+		    folded_parser__feed(&fp, inputs[i], strlen(inputs[i]), err, sizeof(err)), 0);
 		assert_int_equal(folded_parser__finish(&fp, err, sizeof(err)), 0);
 		folded_parser__free(&fp);
 		assert_int_equal(parse(&plain, inputs[i], err, sizeof(err)), 0);

@@ -253,7 +253,8 @@ static void test_totals_alone_and_from_a_merge_equal_the_loads(void **state)
 	assert_int_equal(store__load(dir, w, n, &p, &meta, totals, err, sizeof(err)), 0);
 	for (size_t i = 0; i < n; i++) {
 		profile__init(&one);
-		assert_int_equal(store__load(dir, &w[i], 1, &one, &meta, NULL, err, sizeof(err)), 0);
+		assert_int_equal(store__load(dir, &w[i], 1, &one, &meta, NULL, err, sizeof(err)),
+				 0);
 		assert_int_equal(store__total(dir, &w[i], &total, err, sizeof(err)), 0);
 		assert_int_equal(total, one.total);
 		assert_int_equal(totals[i], one.total);
