@@ -333,6 +333,7 @@ static __always_inline int send_stack_now(void *ctx, __u32 pid, __u32 tid, struc
 	struct py_target *t = bpf_map_lookup_elem(&targets, &pid);
 	struct sample_event *ev = event__scratch();
 	const int legacy = (how & OFF_LEGACY) != 0;
+	__u64 stack;
 
 	metric_inc(METRIC_OFFCPU_NO_RSEQ);
 	if (!t || !ev)
@@ -341,14 +342,15 @@ static __always_inline int send_stack_now(void *ctx, __u32 pid, __u32 tid, struc
 	event_begin(ev, pid, tid, b->event_ns);
 	ev->flags = b->flags | SAMPLE_STACK_ONLY;
 	ev->state = b->state;
-	pystack__capture(ev, t, tid, pystack__current_fsbase(legacy), b->event_ns, 0, legacy);
+	stack =
+	    pystack__capture(ev, t, tid, pystack__current_fsbase(legacy), b->event_ns, 0, legacy);
 	if (capture_kernel_stack) {
 		ev->kstack_bytes =
 		    bpf_get_stack(ctx, &ev->frames[event__nframes(ev)], PYPROF_MAX_KSTACK * 8, 0);
 		if (ev->kstack_bytes < 0)
 			metric_inc(METRIC_KSTACK_FAILED);
 	}
-	return event__send(ev, METRIC_OFFCPU_EVENTS_SENT, METRIC_RINGBUF_FULL);
+	return event__send(ev, stack, METRIC_OFFCPU_EVENTS_SENT, METRIC_RINGBUF_FULL);
 }
 
 /* The current task (prev; trusted unless legacy), a thread of a target, switches out. */
@@ -386,6 +388,7 @@ static __always_inline void send_pending(__u32 pid, __u32 tid, struct pending *p
 	struct py_target *t = bpf_map_lookup_elem(&targets, &pid);
 	struct sample_event *ev = event__scratch();
 	const int legacy = (how & OFF_LEGACY) != 0;
+	__u64 stack;
 	__u32 kb;
 
 	if (!t || !ev)
@@ -394,13 +397,13 @@ static __always_inline void send_pending(__u32 pid, __u32 tid, struct pending *p
 	ev->weight = p->blocked_ns;
 	ev->state = p->state;
 	ev->flags = p->flags & (SAMPLE_GIL_WAIT | SAMPLE_RUNNABLE);
-	pystack__capture(ev, t, tid, pystack__current_fsbase(legacy), bpf_ktime_get_ns(), 0,
-			 legacy);
+	stack = pystack__capture(ev, t, tid, pystack__current_fsbase(legacy), bpf_ktime_get_ns(), 0,
+				 legacy);
 	kb = p->kstack_bytes > 0 ? p->kstack_bytes : 0;
 	kb &= 0x3f8; /* whole addresses, at most PYPROF_MAX_KSTACK (127) of them */
 	if (kb && !bpf_probe_read_kernel(&ev->frames[event__nframes(ev)], kb, p->kstack))
 		ev->kstack_bytes = kb;
-	event__send(ev, METRIC_OFFCPU_EVENTS_SENT, METRIC_RINGBUF_FULL);
+	event__send(ev, stack, METRIC_OFFCPU_EVENTS_SENT, METRIC_RINGBUF_FULL);
 }
 
 /* next, a thread of process pid, switches in; trusted is next as a trusted pointer (tp_btf),
@@ -435,7 +438,7 @@ static __always_inline void switch_in(struct task_struct *next, struct task_stru
 		ev->kind = SAMPLE_OFF_CPU_DURATION;
 		ev->weight = delta;
 		ev->flags = b->flags & (SAMPLE_RUNNABLE | SAMPLE_GIL_WAIT);
-		event__send(ev, METRIC_OFFCPU_EVENTS_SENT, METRIC_RINGBUF_FULL);
+		event__send(ev, 0, METRIC_OFFCPU_EVENTS_SENT, METRIC_RINGBUF_FULL);
 		return;
 	}
 	p = bpf_map_lookup_elem(&pending_sleeps, &tid);

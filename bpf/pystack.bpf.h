@@ -297,6 +297,7 @@ struct walk_ctx {
 	__u32 off_code_id; /* py_code_id_offset: PYOFF_NONE, no check */
 	__u64 code_mask;
 	__u64 last_code; /* the previous frame's code word, its check included */
+	__u64 hash;	 /* of the code words stored */
 	struct sample_event *ev;
 };
 
@@ -423,6 +424,7 @@ static __always_inline long walk_frame(struct walk_ctx *c, struct sample_event *
 		instr = (__u64)(__s64)(__s32)instr;
 	code = pystack__code_word(code, c->off_code_id, c->last_code);
 	c->last_code = code;
+	c->hash = (c->hash ^ code) * 0x9e3779b97f4a7c15ULL;
 	if (ev) {
 		__u32 n = c->n & (PYPROF_MAX_FRAMES - 1);
 
@@ -512,10 +514,11 @@ static __always_inline void pystack__gil_held(struct sample_event *ev, struct py
 }
 
 /* Fills ev's tstate, frames, nframes, flags and error for the thread (tid, fsbase) of target t.
- * Always leaves ev in a state worth emitting: partial stacks carry SAMPLE_ERROR. */
-static __always_inline void pystack__capture(struct sample_event *ev, struct py_target *t,
-					     __u32 tid, __u64 fsbase, __u64 now, int want_gil,
-					     const int legacy)
+ * Always leaves ev in a state worth emitting: partial stacks carry SAMPLE_ERROR. Returns a
+ * non-zero hash of the frames' code words, 0 when there is none (see event__send). */
+static __always_inline __u64 pystack__capture(struct sample_event *ev, struct py_target *t,
+					      __u32 tid, __u64 fsbase, __u64 now, int want_gil,
+					      const int legacy)
 {
 	const struct py_offsets *off;
 	struct walk_ctx c = {};
@@ -529,7 +532,7 @@ static __always_inline void pystack__capture(struct sample_event *ev, struct py_
 		ev->flags |= SAMPLE_ERROR;
 		ev->error = METRIC_TARGET_INVALID;
 		metric_inc(METRIC_TARGET_INVALID);
-		return;
+		return 0;
 	}
 	tstate = pystack__tstate(t, off, tid, fsbase, now, &error, legacy);
 	if (!tstate) {
@@ -538,7 +541,7 @@ static __always_inline void pystack__capture(struct sample_event *ev, struct py_
 			ev->flags |= SAMPLE_ERROR;
 		ev->error = error;
 		metric_inc(error);
-		return;
+		return 0;
 	}
 	ev->tstate = tstate;
 	if (want_gil)
@@ -555,7 +558,7 @@ static __always_inline void pystack__capture(struct sample_event *ev, struct py_
 		ev->flags |= SAMPLE_ERROR;
 		ev->error = error;
 		metric_inc(error);
-		return;
+		return 0;
 	}
 
 	c.frame = frame;
@@ -614,6 +617,7 @@ static __always_inline void pystack__capture(struct sample_event *ev, struct py_
 	} else if (!c.n) {
 		metric_inc(METRIC_EMPTY_STACK);
 	}
+	return c.n ? c.hash | 1 : 0;
 }
 
 /* The FS base of the current task: what pthread_self() returns in it, on x86_64. */

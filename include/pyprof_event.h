@@ -162,7 +162,8 @@ struct pyprof_proc_event {
 	X(OFFCPU_NO_RSEQ, "offcpu_no_rseq", "switch-outs of threads without rseq: walked at once") \
 	X(OFFCPU_GIL_WAITS, "offcpu_gil_waits", "blocks waiting for the GIL")                      \
 	X(OFFCPU_UNRECORDED, "offcpu_unrecorded",                                                  \
-	  "blocks lost: no record kept, or no task work scheduled")
+	  "blocks lost: no record kept, or no task work scheduled")                                \
+	X(NEW_STACKS, "new_stacks", "samples whose stack was not seen lately: they wake the daemon")
 
 enum pyprof_metric {
 #define PYPROF_METRIC_ID(id, name, meaning) METRIC_##id,

@@ -179,6 +179,7 @@ long uwalk_shim__ringbuf_output(const void *ringbuf, const void *data, __u64 siz
 static void oncpu(__u32 pid, __u32 tid, const int legacy)
 {
 	struct sample_event *ev;
+	__u64 stack;
 	struct py_target *t;
 
 	t = bpf_map_lookup_elem(&targets, &pid);
@@ -198,9 +199,10 @@ static void oncpu(__u32 pid, __u32 tid, const int legacy)
 	ev->error = 0;
 	ev->state = 0;
 	memcpy(ev->comm, "uwalk", sizeof("uwalk"));
-	pystack__capture(ev, t, tid, pystack__current_fsbase(legacy), ev->time_ns, 1, legacy);
+	stack =
+	    pystack__capture(ev, t, tid, pystack__current_fsbase(legacy), ev->time_ns, 1, legacy);
 	ev->kstack_bytes = 0;
-	event__send(ev, METRIC_EVENTS_SENT, METRIC_RINGBUF_FULL);
+	event__send(ev, stack, METRIC_EVENTS_SENT, METRIC_RINGBUF_FULL);
 }
 
 int uwalk__sample(const struct mem_reader *r, const struct py_offsets *off,

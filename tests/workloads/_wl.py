@@ -45,6 +45,15 @@ def ready(**info):
     write_json("ready.json", info)
 
 
+def spin():
+    """A few thousand multiply-mods: a unit of pure-Python work, for workloads whose phases
+    differ only by their callers' frames."""
+    x = 1
+    for i in range(3000):
+        x = (x * 31 + i) % 1000003
+    return x
+
+
 def spin_for(seconds):
     end = time.time() + seconds
     while time.time() < end:

@@ -1,24 +1,17 @@
 """Two phases of known shares, for comparing two time ranges: until SIGUSR1, grows() is called
 once for every four calls of steady() (about a fifth of the time); after it, four times for one
-(about four fifths). Both spin in spin(), so only their own frames tell the phases apart."""
+(about four fifths). Both spin in _wl.spin(), so only their own frames tell the phases apart."""
 import signal
 
 import _wl
 
 
-def spin():
-    x = 1
-    for i in range(3000):
-        x = (x * 31 + i) % 1000003
-    return x
-
-
 def steady():
-    return spin()
+    return _wl.spin()
 
 
 def grows():
-    return spin()
+    return _wl.spin()
 
 
 calls = {"grows": 1, "steady": 4}
