@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,7 +49,8 @@ struct sampler {
 	int ncpu_possible;
 	unsigned char *online;
 	unsigned freq_hz;
-	uint64_t drained;	    /* records of the current drain */
+	unsigned ntargets; /* entries of the targets map: without any, the perf events are off */
+	uint64_t drained;  /* records of the current drain */
 	uint64_t drain_deadline_ns; /* when the current drain stops, 0: when the ring is empty */
 	uint64_t drains_cut;	    /* drains stopped by their budget, records left for the next */
 	uint64_t drain_ns_total;    /* time spent in drains that found records (the callback's) */
@@ -87,7 +89,19 @@ static void detach_all(struct sampler *s)
 
 static int open_perf_event(int cpu, unsigned freq);
 
-/* A CPU-clock perf event at freq Hz on every online CPU, each running the program. */
+/* Turns the CPU clocks on or off: with no target, no CPU is woken 100 times a second for
+ * nothing (the program would look each sample up and drop it). */
+static void clocks_enable(struct sampler *s, int on)
+{
+	for (int cpu = 0; cpu < s->ncpus; cpu++) {
+		if (s->perf_fds[cpu] >= 0)
+			ioctl(s->perf_fds[cpu], on ? PERF_EVENT_IOC_ENABLE : PERF_EVENT_IOC_DISABLE,
+			      0);
+	}
+}
+
+/* A CPU-clock perf event at freq Hz on every online CPU, each running the program; enabled
+ * while there are targets. */
 static int attach_all(struct sampler *s, unsigned freq, char *errbuf, size_t errlen)
 {
 	int err;
@@ -115,6 +129,8 @@ static int attach_all(struct sampler *s, unsigned freq, char *errbuf, size_t err
 		}
 	}
 	s->freq_hz = freq;
+	if (!s->ntargets)
+		clocks_enable(s, 0);
 	return 0;
 }
 
@@ -514,8 +530,9 @@ int sampler__add_target(struct sampler *s, const struct pyproc *p)
 	    .interp_head_addr = p->interp_head_addr,
 	    .runtime_addr = p->runtime_addr,
 	};
+	struct py_target old;
 	__u32 pid = p->pid;
-	int slot, err;
+	int slot, err, known;
 
 	if (p->offsets.frame_size > 256)
 		return -EINVAL;
@@ -523,11 +540,16 @@ int sampler__add_target(struct sampler *s, const struct pyproc *p)
 	if (slot < 0)
 		return slot;
 	t.layout = slot;
+	known =
+	    !bpf_map__lookup_elem(s->skel->maps.targets, &pid, sizeof(pid), &old, sizeof(old), 0);
 	err =
 	    bpf_map__update_elem(s->skel->maps.targets, &pid, sizeof(pid), &t, sizeof(t), BPF_ANY);
-	if (!err)
-		set_target_bit(s, pid, 1);
-	return err;
+	if (err)
+		return err;
+	set_target_bit(s, pid, 1);
+	if (!known && !s->ntargets++)
+		clocks_enable(s, 1);
+	return 0;
 }
 
 /* Deletes the pending sleeps of pid's threads, and of threads gone: once pid is no longer a
@@ -564,6 +586,8 @@ int sampler__remove_target(struct sampler *s, pid_t pid)
 
 	set_target_bit(s, pid, 0); /* first: a bit without an entry is harmless, not the reverse */
 	err = bpf_map__delete_elem(s->skel->maps.targets, &key, sizeof(key), 0);
+	if (!err && s->ntargets && !--s->ntargets)
+		clocks_enable(s, 0);
 	forget_pending(s, pid);
 	return err;
 }
@@ -603,22 +627,34 @@ uint64_t sampler__drains_cut(const struct sampler *s)
 	return s->drains_cut;
 }
 
-int sampler__metrics(struct sampler *s, uint64_t *out)
+unsigned sampler__ntargets(const struct sampler *s)
+{
+	return s->ntargets;
+}
+
+int sampler__metric(struct sampler *s, uint32_t id, uint64_t *ret)
 {
 	int n = s->ncpu_possible > 0 ? s->ncpu_possible : 1;
-	__u64 *vals = calloc(n, sizeof(*vals));
+	__u64 vals[256], *v = n <= 256 ? vals : calloc(n, sizeof(*v));
+	int err;
 
-	if (!vals)
+	*ret = 0;
+	if (!v)
 		return -ENOMEM;
+	err = bpf_map__lookup_elem(s->skel->maps.metrics, &id, sizeof(id), v, n * sizeof(*v), 0);
+	for (int c = 0; !err && c < n; c++)
+		*ret += v[c];
+	if (v != vals)
+		free(v);
+	return err;
+}
+
+int sampler__metrics(struct sampler *s, uint64_t *out)
+{
 	for (__u32 id = 0; id < METRIC_MAX; id++) {
-		out[id] = 0;
-		if (bpf_map__lookup_elem(s->skel->maps.metrics, &id, sizeof(id), vals,
-					 n * sizeof(*vals), 0))
-			continue;
-		for (int c = 0; c < n; c++)
-			out[id] += vals[c];
+		if (sampler__metric(s, id, &out[id]) == -ENOMEM)
+			return -ENOMEM;
 	}
-	free(vals);
 	return 0;
 }
 

@@ -60,8 +60,12 @@ uint64_t sampler__drains_cut(const struct sampler *s);
 /* The userspace cost of the records: nanoseconds spent draining them (the callback, which names
  * and counts them, included) and how many there were, since open. */
 void sampler__drain_stats(const struct sampler *s, uint64_t *ret_ns, uint64_t *ret_records);
+/* Processes in the targets map. The CPU clocks run only while there is one. */
+unsigned sampler__ntargets(const struct sampler *s);
 /* Sums the per-CPU BPF counters into out[METRIC_MAX]. */
 int sampler__metrics(struct sampler *s, uint64_t *out);
+/* Sums one of them (enum metric) into *ret: one system call, where all of them take METRIC_MAX. */
+int sampler__metric(struct sampler *s, uint32_t id, uint64_t *ret);
 void sampler__close(struct sampler *s);
 
 extern const char *const pyprof_metric_names[METRIC_MAX];

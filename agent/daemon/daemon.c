@@ -47,8 +47,17 @@
 #define IDLE_TICK_NS (5000ULL * 1000 * 1000)
 /* While a client is connected, at most this long: its idle timeout is checked on ticks. */
 #define CLIENT_TICK_NS (1000ULL * 1000 * 1000)
-/* How long after the last record drained the loop stays at TICK_NS. */
+/* How long after the last record drained the loop counts as busy (below). */
 #define BUSY_AFTER_RECORDS_NS (3000ULL * 1000 * 1000)
+/* While samples flow and their naming needs nothing that might not last, the loop drains at
+ * most this often: every stack of them was named before from the cache, and a burst wakes the
+ * loop at once by filling a quarter of the ring (bpf/event.bpf.h). A busy host pays a wake-up a
+ * second, not ten. */
+#define STEADY_TICK_NS (1000ULL * 1000 * 1000)
+/* How long the loop drains at TICK_NS after a drain read a code object from a target (new code
+ * is named from the process's memory, which goes with the process), a drain was cut short by
+ * its budget, or a target was added (all its code is new). */
+#define FRESH_NS (3000ULL * 1000 * 1000)
 /* Of a tick, at most this long goes to draining the ring buffer: the control socket, discovery
  * and window writes keep their turn under a flood of events. */
 #define DRAIN_BUDGET_NS	 (50ULL * 1000 * 1000)
@@ -193,17 +202,29 @@ static int on_sample(void *ctx, const struct sample_event *ev, size_t size)
 	return 0;
 }
 
+static int snapshots_active(const struct daemon *d)
+{
+	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
+		if (d->snaps[i].active)
+			return 1;
+	}
+	return 0;
+}
+
 /* Whether there is anything to drain or serve: samples came in lately (a target that sleeps
  * sends none), or snapshots are asked for. */
 static int busy(const struct daemon *d, uint64_t now)
 {
 	if (d->last_records_ns && now - d->last_records_ns < BUSY_AFTER_RECORDS_NS)
 		return 1;
-	for (int i = 0; i < MAX_SNAPSHOTS; i++) {
-		if (d->snaps[i].active)
-			return 1;
-	}
-	return 0;
+	return snapshots_active(d);
+}
+
+/* Whether the loop must turn at TICK_NS: a snapshot's end is kept to it, and new code is named
+ * while its process still lives (see FRESH_NS). */
+static int urgent(const struct daemon *d, uint64_t now)
+{
+	return now < d->fresh_until_ns || snapshots_active(d);
 }
 
 /* Sets the loop's period (a no-op when it is already that). */
@@ -250,6 +271,7 @@ static int on_target(void *ctx, struct pyproc *p)
 		return err;
 	}
 	d->last_records_ns = clock__mono_ns(); /* samples to drain from now on */
+	d->fresh_until_ns = d->last_records_ns + FRESH_NS;
 	daemon_set_tick(d, TICK_NS);
 	return 0;
 }
@@ -425,16 +447,23 @@ static void reload(struct daemon *d)
 
 /* ---- the loop ---- */
 
-/* The loop's period while idle: until the first deadline, within [TICK_NS, IDLE_TICK_NS]. */
-static uint64_t idle_period(const struct daemon *d, uint64_t now)
+/* The loop's period: TICK_NS while urgent; else until the first deadline, within [TICK_NS,
+ * STEADY_TICK_NS] while busy and [TICK_NS, IDLE_TICK_NS] (CLIENT_TICK_NS with a client) when
+ * not. */
+static uint64_t loop_period(const struct daemon *d, uint64_t now)
 {
 	uint64_t rescan =
 	    d->last_rescan_ns + (d->pw ? RESCAN_PERIOD_NS : RESCAN_PERIOD_NO_EVENTS_NS);
 	uint64_t deadlines[] = {d->win.end_mono + WINDOW_SLACK_NS, rescan,
 				d->watchdog_ns ? d->last_watchdog_ns + d->watchdog_ns : UINT64_MAX};
-	uint64_t period = netserver__nconns(d->ctl) || (d->http && netserver__nconns(d->http))
-			      ? CLIENT_TICK_NS
-			      : IDLE_TICK_NS;
+	uint64_t period = IDLE_TICK_NS;
+
+	if (urgent(d, now))
+		return TICK_NS;
+	if (netserver__nconns(d->ctl) || (d->http && netserver__nconns(d->http)))
+		period = CLIENT_TICK_NS;
+	if (busy(d, now))
+		period = STEADY_TICK_NS;
 
 	for (size_t i = 0; i < sizeof(deadlines) / sizeof(deadlines[0]); i++) {
 		if (deadlines[i] > now && deadlines[i] - now < period)
@@ -449,7 +478,7 @@ static uint64_t idle_period(const struct daemon *d, uint64_t now)
  * cached before a quiet spell is checked again at its first use after it. */
 static void name_epoch(struct daemon *d, uint64_t now)
 {
-	uint64_t bpf[METRIC_MAX];
+	uint64_t samples;
 
 	if (now - d->last_symbol_tick_ns < SYMBOL_PERIOD_NS)
 		return;
@@ -461,24 +490,38 @@ static void name_epoch(struct daemon *d, uint64_t now)
 	if (!busy(d, now)) {
 		d->samples_per_s = 0; /* nothing drained lately: no need to ask BPF */
 		d->rate_mark_ns = 0;
-	} else if (!sampler__metrics(d->smp, bpf)) {
+	} else if (!sampler__metric(d->smp, METRIC_SAMPLES, &samples)) {
 		if (d->rate_mark_ns)
-			d->samples_per_s = (bpf[METRIC_SAMPLES] - d->rate_mark_samples) * 1e9 /
-					   (now - d->rate_mark_ns);
+			d->samples_per_s =
+			    (samples - d->rate_mark_samples) * 1e9 / (now - d->rate_mark_ns);
 		d->rate_mark_ns = now;
-		d->rate_mark_samples = bpf[METRIC_SAMPLES];
+		d->rate_mark_samples = samples;
 	}
 	d->last_symbol_tick_ns = now;
+}
+
+/* Code objects read from the targets' memory so far: new code, or an address that now holds
+ * another code object (not the checks of cached names, which a known stack also pays). */
+static uint64_t code_reads(const struct daemon *d)
+{
+	uint64_t st[SYM_STAT_MAX];
+
+	collector__sym_stats(d->coll, st);
+	return st[SYM_STAT_CODE_READS] + st[SYM_STAT_REUSED_ADDRESS];
 }
 
 /* Drains the sample ring (from the timer, or woken by a filling ring). */
 static void drain(struct daemon *d, uint64_t now)
 {
+	uint64_t cut = sampler__drains_cut(d->smp), reads = code_reads(d);
+
 	name_epoch(d, now);
-	if (sampler__drain(d->smp, DRAIN_BUDGET_NS) > 0) {
-		d->last_records_ns = now;
-		daemon_set_tick(d, TICK_NS);
-	}
+	if (sampler__drain(d->smp, DRAIN_BUDGET_NS) <= 0)
+		return;
+	d->last_records_ns = now;
+	if (sampler__drains_cut(d->smp) != cut || code_reads(d) != reads)
+		d->fresh_until_ns = now + FRESH_NS;
+	daemon_set_tick(d, loop_period(d, now));
 }
 
 static void tick(struct daemon *d)
@@ -504,7 +547,7 @@ static void tick(struct daemon *d)
 		sdnotify__send("WATCHDOG=1"); /* the loop turns: systemd's WatchdogSec= */
 		d->last_watchdog_ns = now;
 	}
-	daemon_set_tick(d, busy(d, now) ? TICK_NS : idle_period(d, now));
+	daemon_set_tick(d, loop_period(d, now));
 }
 
 static int setup_loop(struct daemon *d)

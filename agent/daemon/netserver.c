@@ -45,6 +45,7 @@ struct netserver {
 	char path[108];
 	uint64_t next_id;
 	uint64_t evicted;
+	size_t nconns; /* slots in use: the loop's ticks skip a server without clients */
 	struct conn conns[NETSERVER_MAX_CONNS];
 };
 
@@ -163,6 +164,7 @@ static void conn_close(struct conn *c)
 	free(c->out);
 	c->out = NULL;
 	c->in_use = 0;
+	c->srv->nconns--;
 }
 
 /* Answered, and the answer is still to come from the callback (a snapshot): the one state in
@@ -214,6 +216,7 @@ static void conn_accept(struct netserver *s, uint64_t now_ns)
 		c->fd = fd;
 		c->id = s->next_id++;
 		c->in_use = 1;
+		s->nconns++;
 		c->last_ns = now_ns;
 		c->uid = (uid_t)-1;
 		if (s->proto == NETSERVER_LINE &&
@@ -223,6 +226,7 @@ static void conn_accept(struct netserver *s, uint64_t now_ns)
 		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 			close(fd);
 			c->in_use = 0;
+			s->nconns--;
 		}
 	}
 }
@@ -458,7 +462,7 @@ int netserver__send_early(struct netserver *s, uint64_t conn_id, const char *dat
 
 void netserver__tick(struct netserver *s, uint64_t now_ns)
 {
-	for (int i = 0; i < NETSERVER_MAX_CONNS; i++) {
+	for (int i = 0; s->nconns && i < NETSERVER_MAX_CONNS; i++) {
 		struct conn *c = &s->conns[i];
 
 		/* waiting for a deferred answer (a snapshot) is not idleness */
@@ -475,11 +479,7 @@ uint64_t netserver__evicted(const struct netserver *s)
 
 size_t netserver__nconns(const struct netserver *s)
 {
-	size_t n = 0;
-
-	for (int i = 0; i < NETSERVER_MAX_CONNS; i++)
-		n += s->conns[i].in_use;
-	return n;
+	return s->nconns;
 }
 
 void netserver__close(struct netserver *s)

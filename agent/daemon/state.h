@@ -49,8 +49,9 @@ struct daemon {
 	int epfd, sigfd, timerfd;
 	int disc_timerfd;	  /* one-shot, at discovery__next_due: new processes examined */
 	uint64_t disc_armed_ns;	  /* what disc_timerfd is set to; 0: disarmed */
-	uint64_t tick_ns;	  /* the timer's period now: TICK_NS, or IDLE_TICK_NS */
+	uint64_t tick_ns;	  /* the timer's period now (daemon.c, loop_period) */
 	uint64_t last_records_ns; /* when a drain last found records */
+	uint64_t fresh_until_ns;  /* until then the loop turns at TICK_NS (daemon.c, FRESH_NS) */
 	struct sampler *smp;
 	struct procwatch *pw; /* NULL where the kernel refused it: rescans find processes */
 	/* CPython 3.N minors newer than the known layouts, read with the 3.guessed_from[N] one

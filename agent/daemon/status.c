@@ -85,7 +85,8 @@ static void gather(struct daemon *d, struct stat_list *l)
 	statlist__info(l, "version", "%s", PYPROF_VERSION);
 	statlist__info(l, "config", "%s", d->config_path);
 	statlist__info(l, "uptime", "%.0f s", (now - d->start_mono_ns) / 1e9);
-	statlist__info(l, "sampling", "%u Hz on every CPU", sampler__frequency(d->smp));
+	statlist__info(l, "sampling", "%u Hz on every CPU%s", sampler__frequency(d->smp),
+		       sampler__ntargets(d->smp) ? "" : " (clocks off until there is a target)");
 	statlist__info(l, "targets", "%zu", discovery__ntargets(d->disc));
 	statlist__info(l, "samples per second", "%.1f", d->samples_per_s);
 	statlist__info(l, "window", "%u s, current since %llu (UTC seconds)",

@@ -1,19 +1,23 @@
 """make bench, daemon: CPU (percent of one core, and ms per minute) and RSS of pyprof-agent on an
 idle host (one sleeping Python process, nothing busy) over BENCH_IDLE_S (default 300) seconds,
 then over BENCH_DAEMON_S (default 300) seconds with 4 busy Python processes; 99 Hz, on-CPU and
-off-CPU enabled, as shipped. Then one busy process at 100 Hz for BENCH_ONE_S (default 60)
-seconds, as shipped and with on-CPU sampling only: the daemon's CPU and its BPF programs' run
-time (kernel BPF stats), in all and per sample."""
+off-CPU enabled, as shipped. Then one busy process at 100 Hz, as shipped and with on-CPU
+sampling only, in BENCH_ONE_ROUNDS (default 5) interleaved rounds of BENCH_ONE_S (default 20)
+seconds each, a new daemon and process each time: the daemon's CPU, its wake-ups, and its BPF
+programs' run time (kernel BPF stats), in all and per sample, as medians over the rounds (the
+BPF time, mostly cache misses at this rate, moves with the neighbours of a shared host)."""
 import os
+import statistics
 import subprocess
 import tempfile
 import time
 
-from common import AGENT, AGENTCTL, HERE, PYTHON, bpf_stats, prog_stats
+from common import AGENT, AGENTCTL, HERE, PYTHON, bpf_stats, interleaved, prog_stats
 
 SECONDS = int(os.environ.get("BENCH_DAEMON_S", "300"))
 IDLE_SECONDS = int(os.environ.get("BENCH_IDLE_S", "300"))
-ONE_SECONDS = int(os.environ.get("BENCH_ONE_S", "60"))
+ONE_SECONDS = int(os.environ.get("BENCH_ONE_S", "20"))
+ONE_ROUNDS = int(os.environ.get("BENCH_ONE_ROUNDS", "5"))
 WORKLOAD = os.path.join(HERE, "cpu_workload.py")
 TAG = "pyprof-bench-target"
 
@@ -30,6 +34,18 @@ def proc_cpu_s(pid):
         except OSError:
             pass  # a thread that ended
     return total / 1e9
+
+
+def proc_switches(pid):
+    """Context switches of every thread of pid: the daemon's wake-ups, near enough."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                total += sum(int(line.split()[1]) for line in f if "ctxt_switches" in line)
+        except OSError:
+            pass  # a thread that ended
+    return total
 
 
 def proc_rss_mib(pid):
@@ -59,16 +75,17 @@ def measure(cfg, seconds, sock=None):
         time.sleep(5)
         if sock:
             n0, b0 = samples_total(sock), prog_stats(agent.pid, "pyprof") or (0, 0)
-        c0, t0 = proc_cpu_s(agent.pid), time.monotonic()
+        c0, w0, t0 = proc_cpu_s(agent.pid), proc_switches(agent.pid), time.monotonic()
         rss = []
         while time.monotonic() - t0 < seconds:
-            time.sleep(5)
+            time.sleep(min(5, seconds))
             rss.append(proc_rss_mib(agent.pid))
         wall = time.monotonic() - t0
         cpu = 100 * (proc_cpu_s(agent.pid) - c0) / wall
         if sock:
             b1 = prog_stats(agent.pid, "pyprof") or (0, 0)
-            bpf = (b1[0] - b0[0], samples_total(sock) - n0, wall)
+            bpf = (b1[0] - b0[0], samples_total(sock) - n0, wall,
+                   (proc_switches(agent.pid) - w0) / wall)
     finally:
         agent.terminate()
         agent.wait()
@@ -117,34 +134,47 @@ def main():
           % (cpu, cpu * 600, rss_max, rss_end))
     # as shipped, and on-CPU only as issue 16 measured it: the off-CPU switch program runs on
     # every context switch of the host, the target's or not
-    rows = []
-    for name, off_cpu in (("on-CPU and off-CPU", "true"), ("on-CPU only", "false")):
+    shapes = {"on-CPU and off-CPU": "true", "on-CPU only": "false"}
+
+    def one(name):
+        off_cpu = shapes[name]
         one_cfg = os.path.join(work, "one-%s.yaml" % off_cpu)
         sock = os.path.join(work, "one-%s.sock" % off_cpu)
         with open(cfg) as f, open(one_cfg, "w") as g:
             g.write(f.read().replace("frequency_hz: 99", "frequency_hz: 100")
                     .replace("enabled: true", "enabled: %s" % off_cpu)
                     .replace("%s/agent.sock" % work, sock))
-        one = subprocess.Popen([PYTHON, WORKLOAD, str(ONE_SECONDS + 30), "50", TAG],
-                               stdout=subprocess.DEVNULL)
+        target = subprocess.Popen([PYTHON, WORKLOAD, str(ONE_SECONDS + 30), "50", TAG],
+                                  stdout=subprocess.DEVNULL)
         bpf_stats(1)
         try:
-            cpu1, _, _, (bpf_ns, samples, wall) = measure(one_cfg, ONE_SECONDS, sock)
+            cpu1, _, _, (bpf_ns, samples, wall, wakeups) = measure(one_cfg, ONE_SECONDS, sock)
         finally:
             bpf_stats(0)
-            one.kill()
-            one.wait()
-        rows.append((name, samples, cpu1, bpf_ns, wall))
-    print("One busy process (a 50-frame stack) at 100 Hz, %d s each; BPF: every `pyprof*` program "
-          "of the daemon, kernel BPF stats.\n" % ONE_SECONDS)
-    print("| programs | samples | daemon CPU | BPF | daemon + BPF | per sample: daemon, BPF |")
-    print("|---|---|---|---|---|---|")
-    for name, samples, cpu1, bpf_ns, wall in rows:
-        daemon_ns = cpu1 / 100 * wall * 1e9
-        print("| %s | %d | %.3f%% of one core | %.3f%% | %.3f%% | %.1f us, %.1f us |"
-              % (name, samples, cpu1, 100 * bpf_ns / 1e9 / wall, cpu1 + 100 * bpf_ns / 1e9 / wall,
-                 daemon_ns / samples / 1e3 if samples else 0,
-                 bpf_ns / samples / 1e3 if samples else 0))
+            target.kill()
+            target.wait()
+        bpf = 100 * bpf_ns / 1e9 / wall
+        return {"daemon": cpu1, "bpf": bpf, "total": cpu1 + bpf, "wakeups": wakeups,
+                "daemon_us": cpu1 / 100 * wall * 1e6 / samples if samples else 0,
+                "bpf_us": bpf_ns / 1e3 / samples if samples else 0, "samples": samples / wall}
+
+    results = interleaved(list(shapes), one, rounds=ONE_ROUNDS)
+    print("One busy process (a 50-frame stack) at 100 Hz: %d interleaved rounds of %d s, a new "
+          "daemon and process each; medians, with the rounds' range of daemon + BPF. BPF: every "
+          "`pyprof*` program of the daemon, kernel BPF stats.\n" % (ONE_ROUNDS, ONE_SECONDS))
+    print("| programs | samples/s | daemon CPU | its wake-ups/s | BPF | daemon + BPF (range) "
+          "| per sample: daemon, BPF |")
+    print("|---|---|---|---|---|---|---|")
+    for name in shapes:
+        rs = results[name]
+
+        def med(k):
+            return statistics.median(r[k] for r in rs)
+        print("| %s | %.0f | %.3f%% of one core | %.1f | %.3f%% | %.3f%% (%.3f-%.3f) | "
+              "%.1f us, %.1f us |"
+              % (name, med("samples"), med("daemon"), med("wakeups"), med("bpf"), med("total"),
+                 min(r["total"] for r in rs), max(r["total"] for r in rs), med("daemon_us"),
+                 med("bpf_us")))
     print()
 
 

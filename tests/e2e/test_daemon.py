@@ -3,6 +3,7 @@ window totals and boundaries, target selection, SIGHUP and SIGTERM, the control 
 (agentctl status and snapshot) and the Prometheus endpoint (read by promtool)."""
 import calendar
 import glob
+import json
 import os
 import re
 import shutil
@@ -248,6 +249,97 @@ def test_process_started_later_is_in_the_next_window_and_gone_after_exit(daemon,
         assert time.monotonic() < deadline, d.windows()
         time.sleep(0.2)
     assert pid_total(read_profile(after[0][1]), p.pid) == 0
+
+
+def test_code_first_run_just_before_the_process_exits_is_named(daemon, any_interp, tmp_path):
+    """After a few seconds of the same stacks the daemon drains once a second. Each process
+    then runs a function it never ran before for 0.15 s of CPU and exits: the new stack wakes
+    the daemon, which names the new code while the process still lives. Three processes one
+    after another, so that a drain falling in the last moments by chance cannot pass for it."""
+    d = daemon(seconds=60, targets="  all_python: false\n  cmdline_regex: ['lastword[.]py']\n")
+    pids = []
+    for _ in range(3):
+        p = subprocess.Popen([any_interp.path, workload_path("lastword.py"), "4", "0.15"],
+                             env=dict(os.environ, E2E_WORKDIR=str(tmp_path)))
+        try:
+            assert p.wait(120) == 0
+        finally:
+            p.kill()
+            p.wait()
+        pids.append(p.pid)
+    time.sleep(0.5)
+    d.stop()
+    texts = []
+    for _, path in d.windows():  # one, or two if a minute began meanwhile
+        with open(path) as f:
+            texts.append(f.read())
+    prof = Profile("".join(texts))
+    for pid in pids:
+        last = prof.count(lambda s: s.pid == pid and "last_words" in s.names)
+        # under the workload's main() (imports at start-up free their module's code, which
+        # can go unnamed)
+        unknown = [s for s in prof.samples if s.pid == pid and "<unknown>" in s.markers and any(
+            f.name == "main" and f.file.endswith("lastword.py") for f in s.python)]
+        # 0.15 s of CPU at 99 Hz: about 15 samples
+        assert last >= 8 and not unknown, (pid, last, unknown, prof.show(), d.log())
+
+
+@pytest.fixture
+def bpf_run_counts():
+    """runs(pid, prefix): how many times the BPF programs of process pid whose names start with
+    prefix have run, by the kernel's BPF statistics (turned on for the test, then back)."""
+    with open("/proc/sys/kernel/bpf_stats_enabled") as f:
+        before = f.read().strip()
+    subprocess.run(["sysctl", "-q", "kernel.bpf_stats_enabled=1"], check=True)
+
+    def runs(pid, prefix):
+        ids = set()
+        for fd in os.listdir("/proc/%d/fdinfo" % pid):
+            try:
+                with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                    ids.update(int(m) for m in re.findall(r"^prog_id:\s+(\d+)$", f.read(), re.M))
+            except OSError:
+                pass
+        out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True,
+                             timeout=30).stdout
+        return sum(p.get("run_cnt", 0) for p in json.loads(out)
+                   if p["id"] in ids and p.get("name", "").startswith(prefix))
+
+    yield runs
+    subprocess.run(["sysctl", "-q", "kernel.bpf_stats_enabled=%s" % before], check=True)
+
+
+def test_cpu_clocks_run_only_while_there_is_a_target(daemon, busy, bpf_run_counts):
+    """With nothing to profile, the sampler's CPU clocks are off, so its program never runs: a
+    host without Python pays no timer interrupt on any CPU. The first target turns them on, and
+    the last one gone turns them off again."""
+    d = daemon(seconds=60, targets="  all_python: false\n  cmdline_regex: ['clock-marker']\n")
+
+    def targets():
+        st = agentctl("status", "--socket", d.sock)
+        assert st.returncode == 0, st.stderr
+        return int(re.search(r"^targets: (\d+)$", st.stdout, re.M).group(1)), st.stdout
+
+    def runs_in(seconds):
+        r0 = bpf_run_counts(d.proc.pid, "pyprof_oncpu")
+        time.sleep(seconds)
+        return bpf_run_counts(d.proc.pid, "pyprof_oncpu") - r0
+
+    n, st = targets()
+    assert n == 0 and "clocks off until there is a target" in st, st
+    assert runs_in(1.0) == 0
+    p = busy("clock-marker")
+    deadline = time.monotonic() + 20
+    while targets()[0] != 1:
+        assert time.monotonic() < deadline, d.log()
+        time.sleep(0.1)
+    assert runs_in(1.0) >= 50  # 99 Hz on every CPU, whatever runs there
+    p.kill()
+    p.wait()
+    while targets()[0] != 0:
+        assert time.monotonic() < deadline + 10, d.log()
+        time.sleep(0.1)
+    assert runs_in(1.0) == 0, d.log()
 
 
 def test_window_totals_match_the_frequency_within_10_percent(daemon, busy):
