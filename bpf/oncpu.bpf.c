@@ -15,6 +15,16 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 /* Set by userspace before load. */
 const volatile __u32 capture_kernel_stack = 1;
 
+/* Whether the sample interrupted user mode (x86: CPL 3 in CS). CS is read where the UAPI
+ * pt_regs that the context starts with has it, word 17, not through vmlinux.h: there it is a
+ * 16-bit field of a union from 6.9 (FRED) and a whole word before, a change of size that CO-RE
+ * cannot make to a context load (5.10 and 6.1 refuse the program), and the context allows only
+ * whole words of it anyway. */
+static __always_inline int interrupted_user_mode(struct bpf_perf_event_data *ctx)
+{
+	return (((const volatile __u64 *)ctx)[17] & 3) == 3;
+}
+
 static __always_inline int oncpu(struct bpf_perf_event_data *ctx, const int legacy)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -49,10 +59,9 @@ static __always_inline int oncpu(struct bpf_perf_event_data *ctx, const int lega
 	    pystack__capture(ev, t, tid, pystack__current_fsbase(legacy), ev->time_ns, 1, legacy);
 
 	ev->kstack_bytes = 0;
-	/* Interrupted in user mode (x86: CPL 3), the kernel stack is empty: asking for it would
-	 * cost a tenth of the sample for nothing. Read whole: the context allows no narrower load.
-	 */
-	if (capture_kernel_stack && (*(volatile __u64 *)&ctx->regs.cs & 3) != 3) {
+	/* interrupted in user mode, the kernel stack is empty: asking for it would cost a tenth of
+	 * the sample for nothing */
+	if (capture_kernel_stack && !interrupted_user_mode(ctx)) {
 		/* written right after the last frame, so only the used part is sent */
 		ev->kstack_bytes =
 		    bpf_get_stack(ctx, &ev->frames[event__nframes(ev)], PYPROF_MAX_KSTACK * 8, 0);

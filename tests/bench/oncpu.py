@@ -91,6 +91,22 @@ def bpf_time(python, depth, env=None, distinct=False):
     return cnt, samples, run_ns / cnt, run_ns / samples
 
 
+def floor_time(rate=999, seconds=5):
+    """ns per run of the empty program (pyprof-floor) at rate Hz, by kernel BPF stats."""
+    bpf_stats(1)
+    floor = subprocess.Popen([FLOOR, "empty", str(rate), str(seconds + 2)])
+    try:
+        time.sleep(1)
+        t0, c0 = prog_stats(floor.pid, "pyprof_floor") or (0, 0)
+        time.sleep(seconds)
+        t1, c1 = prog_stats(floor.pid, "pyprof_floor") or (0, 0)
+    finally:
+        floor.kill()
+        floor.wait()
+        bpf_stats(0)
+    return (t1 - t0) / (c1 - c0) if c1 > c0 else None
+
+
 def bpf_time_by_depth(depths=(1, 10, 50, 200, 1000)):
     """Rows by depth of one function recursing, and at 50 of 50 different functions (each frame
     its own code object, whose check is read once per sample)."""
@@ -173,8 +189,19 @@ def main():
     print("| Python stack depth | BPF runs | target samples | ns per run | ns per target sample "
           "(upper bound) |")
     print("|---|---|---|---|---|")
-    for depth, cnt, samples, per_run, per_sample in bpf_time_by_depth():
+    by_depth = bpf_time_by_depth()
+    for depth, cnt, samples, per_run, per_sample in by_depth:
         print("| %s | %d | %d | %.0f | %.0f |" % (depth, cnt, samples, per_run, per_sample))
+    ours = {r[0]: r[4] * 999 / 1e7 for r in by_depth}
+    empty = floor_time()
+    if "50" in ours and empty:
+        print("\nAt 999 Hz, the time the program takes from the target's own CPU (ns per target "
+              "sample x 999 per second): %.2f%% of it at 50 frames (%.2f%% at 50 different "
+              "functions); an empty program's: %.2f%% (%.0f ns per run). This direct part of "
+              "the slowdown is ours; the rest is the kernel's (the floor rows above) and what "
+              "the program's cache misses leave behind, which the slowdown rows cannot resolve "
+              "here." % (ours["50"], ours.get("50, different functions", 0), empty * 999 / 1e7,
+                         empty))
     print("\nThe same at a 50-frame stack, per CPython version (3.14 and 3.15: Debian sid's, in "
           "their own root and namespaces), and for the sampler's bounded-loop build: the median "
           "of 3 interleaved runs.\n")
