@@ -89,7 +89,7 @@ static void detach_all(struct sampler *s)
 
 static int open_perf_event(int cpu, unsigned freq);
 
-/* Turns the CPU clocks on or off: with no target, no CPU is woken 100 times a second for
+/* Turns the CPU clocks on or off: with no target, no CPU is woken at the sampling rate for
  * nothing (the program would look each sample up and drop it). */
 static void clocks_enable(struct sampler *s, int on)
 {
