@@ -537,7 +537,7 @@ static void tick(struct daemon *d)
 		d->last_rescan_ns = now;
 	}
 	discover(d);
-	kallsyms__drop_unused(&d->ksyms, now, KSYMS_IDLE_NS);
+	kallsyms__drop_unused(&d->ksyms, now);
 	window_roll(d, 0, now);
 	serve__snapshots_tick(d, now);
 	netserver__tick(d->ctl, now);
@@ -636,8 +636,9 @@ static int start(struct daemon *d)
 		return 1;
 	}
 	/* the kernel's symbols are read when a kernel frame is first named, and dropped after
-	 * KSYMS_IDLE_NS without one: an idle host does not keep them */
-	kallsyms__init_lazy(&d->ksyms);
+	 * KSYMS_IDLE_NS (or longer, if they were needed again soon after a drop) without one: an
+	 * idle host does not keep them */
+	kallsyms__init_lazy(&d->ksyms, KSYMS_IDLE_NS);
 	d->coll = collector__new(&co, &d->ksyms);
 	d->disc = discovery__new(d->cfg, &ops);
 	if (!d->coll || !d->disc) {

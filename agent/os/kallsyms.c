@@ -98,10 +98,11 @@ int kallsyms__load(struct kallsyms *ret)
 	return err;
 }
 
-void kallsyms__init_lazy(struct kallsyms *k)
+void kallsyms__init_lazy(struct kallsyms *k, uint64_t keep_ns)
 {
 	memset(k, 0, sizeof(*k));
 	k->lazy = 1;
+	k->keep_ns = k->base_ns = keep_ns;
 }
 
 /* Loads a lazy table at its first use; a failure is said once and not retried. */
@@ -113,6 +114,13 @@ static void load_lazy(struct kallsyms *k)
 	k->used_ns = clock__mono_ns();
 	if (k->loaded || k->failed)
 		return;
+	if (k->dropped_ns && k->used_ns - k->dropped_ns < k->keep_ns) {
+		if (k->keep_ns < k->base_ns * KALLSYMS_KEEP_GROWTH)
+			k->keep_ns *= 2; /* dropped too soon: the gaps between uses are longer */
+	} else {
+		k->keep_ns = k->base_ns; /* first load, or unused for longer than it was kept */
+	}
+	k->loads++;
 	err = kallsyms__load(&fresh);
 	if (err) {
 		k->failed = 1;
@@ -126,11 +134,12 @@ static void load_lazy(struct kallsyms *k)
 	k->loaded = 1;
 }
 
-int kallsyms__drop_unused(struct kallsyms *k, uint64_t now_ns, uint64_t idle_ns)
+int kallsyms__drop_unused(struct kallsyms *k, uint64_t now_ns)
 {
 	/* now_ns may be older than the last use: the caller's clock was read before it */
-	if (!k->lazy || !k->loaded || now_ns <= k->used_ns || now_ns - k->used_ns < idle_ns)
+	if (!k->lazy || !k->loaded || now_ns <= k->used_ns || now_ns - k->used_ns < k->keep_ns)
 		return 0;
+	k->dropped_ns = now_ns;
 	free(k->syms);
 	free(k->names);
 	k->syms = NULL;

@@ -13,6 +13,9 @@
 
 #include "os/kallsyms.h"
 #include "os/procfs.h"
+#include "util/clock.h"
+
+#define MINUTE (60ULL * 1000000000)
 
 static char *load_fixture(const char *name, size_t *ret_len)
 {
@@ -200,7 +203,7 @@ static void test_lazy_table_loads_at_first_name_and_drops_when_unused(void **sta
 	struct kallsyms k;
 	const char *name;
 
-	kallsyms__init_lazy(&k);
+	kallsyms__init_lazy(&k, MINUTE);
 	assert_int_equal(k.n, 0);
 	assert_int_equal(k.loaded, 0);
 	name = kallsyms__name(&k, 0xffffffff81000000ULL + 0x1000);
@@ -210,17 +213,51 @@ static void test_lazy_table_loads_at_first_name_and_drops_when_unused(void **sta
 		return;
 	}
 	assert_int_equal(k.loaded, 1);
+	assert_int_equal(k.loads, 1);
 	assert_true(k.n > 1000);
-	assert_int_equal(kallsyms__drop_unused(&k, k.used_ns + 1000, 60ULL * 1000000000), 0);
+	assert_int_equal(kallsyms__drop_unused(&k, k.used_ns + 1000), 0);
 	/* a clock read before the last use is no idleness (no wrap-around) */
-	assert_int_equal(kallsyms__drop_unused(&k, k.used_ns - 1000, 60ULL * 1000000000), 0);
-	assert_int_equal(
-	    kallsyms__drop_unused(&k, k.used_ns + 60ULL * 1000000000, 60ULL * 1000000000), 1);
+	assert_int_equal(kallsyms__drop_unused(&k, k.used_ns - 1000), 0);
+	assert_int_equal(kallsyms__drop_unused(&k, k.used_ns + MINUTE), 1);
 	assert_int_equal(k.loaded, 0);
 	assert_int_equal(k.n, 0);
 	assert_null(k.syms);
 	kallsyms__name(&k, 0xffffffff81000000ULL + 0x1000);
 	assert_int_equal(k.loaded, 1);
+	assert_int_equal(k.loads, 2);
+	kallsyms__free(&k);
+}
+
+/* A table needed again soon after its drop is kept twice as long each time, up to
+ * KALLSYMS_KEEP_GROWTH times; one unused for longer than it was kept goes back to the first
+ * keep time. The loads are real (this kernel's table); the clock is moved by hand. */
+static void test_a_table_dropped_too_soon_is_kept_longer(void **state)
+{
+	struct kallsyms k;
+
+	kallsyms__init_lazy(&k, MINUTE);
+	kallsyms__name(&k, 0xffffffff81000000ULL + 0x1000);
+	if (k.failed)
+		return; /* addresses hidden: covered by the test above */
+	for (uint64_t want = 2 * MINUTE; want <= 64 * MINUTE; want *= 2) {
+		uint64_t keep = k.keep_ns;
+
+		assert_int_equal(kallsyms__drop_unused(&k, k.used_ns + keep - 1), 0);
+		assert_int_equal(kallsyms__drop_unused(&k, k.used_ns + keep), 1);
+		/* the drop is in the (moved) future: a real use comes before it, inside keep_ns */
+		k.dropped_ns = clock__mono_ns() - 1000;
+		kallsyms__name(&k, 0xffffffff81000000ULL + 0x1000);
+		assert_int_equal(k.loaded, 1);
+		assert_int_equal(k.keep_ns, want < MINUTE * KALLSYMS_KEEP_GROWTH
+						? want
+						: MINUTE * KALLSYMS_KEEP_GROWTH);
+	}
+	/* unused for longer than it was kept: back to a minute */
+	assert_int_equal(kallsyms__drop_unused(&k, k.used_ns + k.keep_ns), 1);
+	k.dropped_ns = clock__mono_ns() - k.keep_ns - 1;
+	kallsyms__name(&k, 0xffffffff81000000ULL + 0x1000);
+	assert_int_equal(k.keep_ns, MINUTE);
+	assert_int_equal(k.loads, 8);
 	kallsyms__free(&k);
 }
 
@@ -234,6 +271,7 @@ int main(void)
 	    cmocka_unit_test(test_long_lines_and_names_are_bounded),
 	    cmocka_unit_test(test_50k_reverse_ordered_symbols_all_found),
 	    cmocka_unit_test(test_lazy_table_loads_at_first_name_and_drops_when_unused),
+	    cmocka_unit_test(test_a_table_dropped_too_soon_is_kept_longer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
