@@ -27,14 +27,15 @@ struct discovery_ops {
 };
 
 enum discovery_stat {
-	DISC_STAT_SCANS,	 /* full /proc rescans */
-	DISC_STAT_EXAMINED,	 /* processes examined */
-	DISC_STAT_TARGETS_ADDED, /* targets reported */
-	DISC_STAT_TARGETS_GONE,	 /* targets removed */
-	DISC_STAT_NOT_PYTHON,	 /* examined, not CPython */
-	DISC_STAT_NOT_SELECTED,	 /* CPython, but not selected by targets.* */
-	DISC_STAT_UNSUPPORTED,	 /* CPython of a version without a layout */
-	DISC_STAT_ERRORS,	 /* examination failed (permission, vanished, ...) */
+	DISC_STAT_SCANS,	     /* full /proc rescans */
+	DISC_STAT_EXAMINED,	     /* processes examined */
+	DISC_STAT_TARGETS_ADDED,     /* targets reported */
+	DISC_STAT_TARGETS_GONE,	     /* targets removed */
+	DISC_STAT_NOT_PYTHON,	     /* examined, not CPython */
+	DISC_STAT_NOT_SELECTED,	     /* CPython, but not selected by targets.* */
+	DISC_STAT_UNSUPPORTED,	     /* CPython of a version without a layout */
+	DISC_STAT_ERRORS,	     /* examination failed (permission, vanished, ...) */
+	DISC_STAT_RETRIES_UNCHANGED, /* a new process's retry skipped: nothing mapped since */
 	DISC_STAT_MAX,
 };
 

@@ -317,7 +317,7 @@ int procfs__online_cpus(unsigned char **ret_online, int *ret_n)
 int procfs__stat(pid_t pid, struct procfs_stat *ret)
 {
 	char path[64], *text, *p;
-	unsigned long long start;
+	unsigned long long start, vsize;
 	char state;
 	int ppid;
 	size_t len;
@@ -331,8 +331,8 @@ int procfs__stat(pid_t pid, struct procfs_stat *ret)
 	p = strrchr(text, ')');
 	if (!p || sscanf(p + 1,
 			 " %c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
-			 "%*d %*d %*d %llu",
-			 &state, &ppid, &start) != 3)
+			 "%*d %*d %*d %llu %llu",
+			 &state, &ppid, &start, &vsize) != 4)
 		err = -EINVAL;
 	free(text);
 	if (err)
@@ -340,6 +340,7 @@ int procfs__stat(pid_t pid, struct procfs_stat *ret)
 	ret->state = state;
 	ret->ppid = ppid;
 	ret->starttime = start;
+	ret->vsize = vsize;
 	return 0;
 }
 

@@ -52,6 +52,7 @@ struct procfs_stat {
 	char state;	    /* 'R', 'S', 'Z', ... */
 	pid_t ppid;	    /* the parent's pid */
 	uint64_t starttime; /* clock ticks since boot */
+	uint64_t vsize;	    /* bytes of address space mapped: moves when a mapping comes or goes */
 };
 
 /* -ENOENT if pid is gone (or reaped), -EINVAL if its stat does not parse. */

@@ -1,7 +1,9 @@
 """make bench, daemon: CPU (percent of one core, and ms per minute) and RSS of pyprof-agent on an
 idle host (one sleeping Python process, nothing busy) over BENCH_IDLE_S (default 300) seconds,
-then over BENCH_DAEMON_S (default 300) seconds with 4 busy Python processes; 99 Hz, on-CPU and
-off-CPU enabled, as shipped. Then one busy process at 100 Hz, as shipped and with on-CPU
+then over BENCH_DAEMON_S (default 300) seconds with 4 busy Python processes, then over
+BENCH_EXEC_S (default 60) seconds while programs that are not Python start, 20 a second, each
+living 3 s (a shell script's sleeps, a build's compilers: each is examined at its exec and
+looked at again for about 1.5 s); 99 Hz, on-CPU and off-CPU enabled, as shipped. Then one busy process at 100 Hz, as shipped and with on-CPU
 sampling only, in BENCH_ONE_ROUNDS (default 5) interleaved rounds of BENCH_ONE_S (default 20)
 seconds each, a new daemon and process each time: the daemon's CPU, its wake-ups, and its BPF
 programs' run time (kernel BPF stats), in all and per sample, as medians over the rounds (the
@@ -10,6 +12,7 @@ import os
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 
 from common import AGENT, AGENTCTL, HERE, PYTHON, bpf_stats, interleaved, prog_stats
@@ -18,6 +21,8 @@ SECONDS = int(os.environ.get("BENCH_DAEMON_S", "300"))
 IDLE_SECONDS = int(os.environ.get("BENCH_IDLE_S", "300"))
 ONE_SECONDS = int(os.environ.get("BENCH_ONE_S", "20"))
 ONE_ROUNDS = int(os.environ.get("BENCH_ONE_ROUNDS", "5"))
+EXEC_SECONDS = int(os.environ.get("BENCH_EXEC_S", "60"))
+EXEC_RATE = 20
 WORKLOAD = os.path.join(HERE, "cpu_workload.py")
 TAG = "pyprof-bench-target"
 
@@ -94,6 +99,30 @@ def measure(cfg, seconds, sock=None):
     return cpu, max(rss), rss[-1]
 
 
+def exec_churn(cfg, seconds):
+    """measure() while EXEC_RATE programs that are not Python start each second, each living
+    3 s; returns measure()'s figures."""
+    stop = threading.Event()
+    started = []
+
+    def spawn():
+        while not stop.wait(1 / EXEC_RATE):
+            started.append(subprocess.Popen(["sleep", "3"]))
+            while len(started) > 4 * EXEC_RATE and started[0].poll() is not None:
+                started.pop(0)
+    t = threading.Thread(target=spawn)
+    t.start()
+    try:
+        figures = measure(cfg, seconds)
+    finally:
+        stop.set()
+        t.join()
+        for p in started:
+            p.kill()
+            p.wait()
+    return figures
+
+
 def main():
     work = tempfile.mkdtemp(prefix="pyprof-bench-")
     cfg = os.path.join(work, "agent.yaml")
@@ -120,6 +149,7 @@ def main():
         for p in busy:
             p.kill()
             p.wait()
+    exec_cpu, exec_max, exec_end = exec_churn(cfg, EXEC_SECONDS)
     print("### Daemon\n")
     print("As shipped (99 Hz, on-CPU and off-CPU), the benchmark's processes selected by their "
           "command line (this script, a Python process that wakes every 5 s, is not). Idle "
@@ -130,8 +160,11 @@ def main():
     print("|---|---|---|---|---|")
     print("| idle | %.3f%% of one core | %.1f ms | %.1f MiB | %.1f MiB |"
           % (idle_cpu, idle_cpu * 600, idle_max, idle_end))
-    print("| 4 busy processes | %.2f%% of one core | %.0f ms | %.1f MiB | %.1f MiB |\n"
+    print("| 4 busy processes | %.2f%% of one core | %.0f ms | %.1f MiB | %.1f MiB |"
           % (cpu, cpu * 600, rss_max, rss_end))
+    print("| %d programs a second that are not Python (`sleep 3`), %d s | %.2f%% of one core "
+          "| %.0f ms | %.1f MiB | %.1f MiB |\n"
+          % (EXEC_RATE, EXEC_SECONDS, exec_cpu, exec_cpu * 600, exec_max, exec_end))
     # as shipped, and on-CPU only as issue 16 measured it: the off-CPU switch program runs on
     # every context switch of the host, the target's or not
     shapes = {"on-CPU and off-CPU": "true", "on-CPU only": "false"}

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Discovery on real processes with a clock passed in: an exec is examined at once and retried
- * at growing intervals until its interpreter shows or 1.5 s pass; a CPython process becomes a
+ * at growing intervals until its interpreter shows or 1.5 s pass, reading the maps again only
+ * when something was mapped; a CPython process becomes a
  * target at its first examination; a target that exits is reported gone after the grace
  * period, not before; discovery__next_due says when there is work, and 0 when there is none. */
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,8 +82,9 @@ static int run_until(struct discovery *d, uint64_t until_ns)
 	return calls;
 }
 
-/* A program that is not Python: examined at its exec and again after 2, 4, 8 ... ms (at most
- * 100 ms apart), then given up after 1.5 s; nothing is due afterwards. */
+/* A program that is not Python: examined at its exec and retried after 2, 4, 8 ... ms (at most
+ * 500 ms apart), then given up after about 1.5 s; nothing is due afterwards. Its loader is done
+ * (it is asleep), so no retry reads its maps again. */
 static void test_non_python_exec_retries_then_gives_up(void **state)
 {
 	struct agent_config *cfg = config__defaults();
@@ -90,30 +93,84 @@ static void test_non_python_exec_retries_then_gives_up(void **state)
 	struct discovery *d;
 	char *argv[] = {"/bin/sleep", "30", NULL};
 	pid_t pid = spawn(argv);
-	uint64_t examined;
+	const uint64_t *stats;
 
 	usleep(50 * 1000); /* exec'd */
 	d = discovery__new(cfg, &ops);
+	stats = discovery__stats(d);
 	assert_int_equal(discovery__next_due(d), 0);
 	discovery__on_exec(d, pid, T0);
 	assert_int_equal(discovery__next_due(d), T0); /* due at once */
 	discovery__tick(d, T0);
 	assert_int_equal(discovery__next_due(d), T0 + 2 * MS);
 	discovery__tick(d, T0 + 1 * MS); /* not yet due: nothing read */
-	assert_int_equal(discovery__stats(d)[DISC_STAT_EXAMINED], 1);
+	assert_int_equal(stats[DISC_STAT_EXAMINED], 1);
 	run_until(d, T0 + 100 * MS);
-	/* 0, 2, 6, 14, 30, 62 ms: six examinations within the first 100 ms */
-	assert_int_equal(discovery__stats(d)[DISC_STAT_EXAMINED], 6);
+	/* retries at 2, 6, 16, 32, 64 ms (T0 + gap, rounded up to a grid of half the gap):
+	 * nothing mapped since, the maps are not read again */
+	assert_int_equal(stats[DISC_STAT_RETRIES_UNCHANGED], 5);
+	assert_int_equal(stats[DISC_STAT_EXAMINED], 1);
+	assert_int_equal(stats[DISC_STAT_NOT_PYTHON], 0);
 	run_until(d, T0 + 10000 * MS);
-	examined = discovery__stats(d)[DISC_STAT_EXAMINED];
-	/* then every 100 ms until 1.5 s: 6 + 14 or so, and the last one gives up */
-	assert_true(examined >= 18 && examined <= 22);
-	assert_int_equal(discovery__stats(d)[DISC_STAT_NOT_PYTHON], 1);
+	/* then at 128, 256, 512, 1250 and 1750 ms, which gives up */
+	assert_int_equal(stats[DISC_STAT_RETRIES_UNCHANGED], 10);
+	assert_int_equal(stats[DISC_STAT_EXAMINED], 1);
+	assert_int_equal(stats[DISC_STAT_NOT_PYTHON], 1);
 	assert_int_equal(discovery__next_due(d), 0);
 	assert_int_equal(seen.ntargets, 0);
 	discovery__free(d);
 	config__free(cfg);
 	reap(pid);
+}
+
+/* A new process that maps something between two retries (as a loader, or a dlopen, does) has its
+ * maps read again at the next retry, and only then. */
+static void test_retry_reads_the_maps_again_after_a_mapping(void **state)
+{
+	struct agent_config *cfg = config__defaults();
+	struct seen seen = {0};
+	struct discovery_ops ops = {.on_target = on_target, .on_gone = on_gone, .ctx = &seen};
+	struct discovery *d;
+	const uint64_t *stats;
+	int go[2], done[2];
+	char c = 0;
+	pid_t pid;
+
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(done), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* not Python, as far as discovery can tell (this test program) */
+		if (read(go[0], &c, 1) != 1 ||
+		    mmap(NULL, 64 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) ==
+			MAP_FAILED ||
+		    write(done[1], &c, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	d = discovery__new(cfg, &ops);
+	stats = discovery__stats(d);
+	discovery__on_exec(d, pid, T0);
+	discovery__tick(d, T0);
+	discovery__tick(d, T0 + 2 * MS);
+	assert_int_equal(stats[DISC_STAT_EXAMINED], 1);
+	assert_int_equal(stats[DISC_STAT_RETRIES_UNCHANGED], 1);
+	assert_int_equal(write(go[1], &c, 1), 1);
+	assert_int_equal(read(done[0], &c, 1), 1);
+	discovery__tick(d, T0 + 6 * MS);
+	assert_int_equal(stats[DISC_STAT_EXAMINED], 2);
+	discovery__tick(d, T0 + 16 * MS);
+	assert_int_equal(stats[DISC_STAT_EXAMINED], 2);
+	assert_int_equal(stats[DISC_STAT_RETRIES_UNCHANGED], 2);
+	discovery__free(d);
+	config__free(cfg);
+	reap(pid);
+	close(go[0]);
+	close(go[1]);
+	close(done[0]);
+	close(done[1]);
 }
 
 /* CPython is a target at the first examination after its exec; when it exits it is reported
@@ -178,6 +235,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_non_python_exec_retries_then_gives_up),
+	    cmocka_unit_test(test_retry_reads_the_maps_again_after_a_mapping),
 	    cmocka_unit_test(test_python_found_at_once_and_released_after_grace),
 	    cmocka_unit_test(test_exec_of_a_process_already_gone),
 	};

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -331,6 +332,27 @@ static void test_cpu_list_garbage_rejected(void **state)
 	}
 }
 
+/* vsize moves by a mapping's size when one comes and when it goes (discovery reads the maps
+ * of a new process again only when it moved). */
+static void test_stat_vsize_follows_mappings(void **state)
+{
+	struct procfs_stat before, mapped, after;
+	size_t len = 64 << 20;
+	void *m;
+
+	assert_int_equal(procfs__stat(getpid(), &before), 0);
+	assert_true(before.vsize > 0);
+	m = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(m != MAP_FAILED);
+	assert_int_equal(procfs__stat(getpid(), &mapped), 0);
+	munmap(m, len);
+	assert_int_equal(procfs__stat(getpid(), &after), 0);
+	/* malloc inside the reads may map or unmap too: the 64 MiB shows, give or take 1 MiB */
+	assert_true(mapped.vsize >= before.vsize + len - (1 << 20));
+	assert_true(mapped.vsize <= before.vsize + len + (1 << 20));
+	assert_true(after.vsize + len - (1 << 20) <= mapped.vsize);
+}
+
 /* A child that has exited but is not reaped is a zombie: present, not alive. */
 static void test_stat_tells_running_zombie_and_reaped_apart(void **state)
 {
@@ -433,6 +455,7 @@ int main(void)
 	    cmocka_unit_test(test_cpu_list_single_range_and_mixed),
 	    cmocka_unit_test(test_cpu_list_4096_cpus_all_online),
 	    cmocka_unit_test(test_cpu_list_garbage_rejected),
+	    cmocka_unit_test(test_stat_vsize_follows_mappings),
 	    cmocka_unit_test(test_stat_tells_running_zombie_and_reaped_apart),
 	    cmocka_unit_test(test_cmdline_long_is_cut_not_refused),
 	    cmocka_unit_test(test_cmdline_of_self_is_whole),
