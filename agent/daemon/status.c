@@ -117,16 +117,17 @@ static void gather(struct daemon *d, struct stat_list *l)
 	else
 		statlist__info(l, "off-CPU", "disabled");
 	if (d->ksyms.loaded)
-		statlist__info(l, "kernel symbols",
-			       "%zu loaded (read %u times; kept %llu s unused)", d->ksyms.n,
-			       d->ksyms.loads, (unsigned long long)(d->ksyms.keep_ns / NS_PER_S));
+		statlist__info(
+		    l, "kernel symbols",
+		    "%zu loaded (reads of /proc/kallsyms: %u; dropped after %llu s unused)",
+		    d->ksyms.n, d->ksyms.loads, (unsigned long long)(d->ksyms.keep_ns / NS_PER_S));
 	else if (d->ksyms.failed)
 		statlist__info(l, "kernel symbols", "not loaded (unreadable)");
 	else
-		statlist__info(
-		    l, "kernel symbols",
-		    "not loaded (no kernel frame to name in the last %llu s; read %u times)",
-		    (unsigned long long)(d->ksyms.keep_ns / NS_PER_S), d->ksyms.loads);
+		statlist__info(l, "kernel symbols",
+			       "not loaded (no kernel frame to name in the last %llu s; reads of "
+			       "/proc/kallsyms: %u)",
+			       (unsigned long long)(d->ksyms.keep_ns / NS_PER_S), d->ksyms.loads);
 	/* a part the configuration asks for but the kernel refused: 1, with the reason */
 	statlist__add(l, "part_unavailable", STAT_GAUGE,
 		      "1 for a part of the agent that is asked for but the kernel refused.", "part",
