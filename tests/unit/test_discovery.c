@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +57,7 @@ static pid_t spawn(char *const argv[])
 
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed assertion does not leave it running */
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -141,7 +143,11 @@ static void test_retry_reads_the_maps_again_after_a_mapping(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		/* not Python, as far as discovery can tell (this test program) */
+		/* not Python, as far as discovery can tell (this test program); it goes with the
+		 * test even if an assertion fails before its release */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(go[1]);
+		close(done[0]);
 		if (read(go[0], &c, 1) != 1 ||
 		    mmap(NULL, 64 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) ==
 			MAP_FAILED ||
