@@ -111,8 +111,12 @@ def test_dump_shows_every_thread_stack_and_state_without_stopping_the_process(in
         "before the dumps)" % (gaps, before * 1e3)
 
     for role in ("main", "holder", "sleeper"):
+        # main wakes every 250 ms, and then waits for the GIL (a futex) while a spinner holds it:
+        # a dump may find it there (CI saw it once in 3.6); holder and sleeper never wake
+        kernel = re.compile(SLEEP_KERNEL.pattern + "|" + LOCK_KERNEL.pattern) if role == "main" \
+            else SLEEP_KERNEL
         for state, kfunc, gil in seen[role]:
-            assert state == "sleeping" and SLEEP_KERNEL.search(kfunc or ""), (role, seen[role])
+            assert state == "sleeping" and kernel.search(kfunc or ""), (role, seen[role])
             assert gil is not True, (role, seen[role])
     for state, kfunc, gil in seen["waiter"]:
         assert state == "sleeping" and LOCK_KERNEL.search(kfunc or ""), seen["waiter"]
