@@ -9,6 +9,10 @@
 #include "os/procfs.h"
 #include "os/proctask.h"
 
+/* Reads of a thread's state, system call and kernel function until they agree (see
+ * proctask__read). */
+#define PROCTASK_READ_TRIES 4
+
 static int cmp_pid(const void *a, const void *b)
 {
 	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
@@ -88,21 +92,82 @@ static void stack_function(const char *line, char *buf, size_t len)
 		snprintf(buf, len, "%.*s", (int)(end - p), p);
 }
 
+/* The stat letter of the thread, or 0 when it is gone. */
+static char read_state(pid_t pid, pid_t tid)
+{
+	char *text, *p, state = 0;
+	size_t len;
+
+	if (read_task_file(pid, tid, "stat", &text, &len))
+		return 0;
+	/* the name may hold spaces and parentheses: fields resume after the last ')' */
+	p = strrchr(text, ')');
+	if (p && p[1] == ' ' && p[2])
+		state = p[2];
+	free(text);
+	return state;
+}
+
+/* The syscall file: "NR ARG0 ... SP PC" when blocked in a system call, "-1 SP PC" when blocked
+ * elsewhere (the kernel reads it only of a thread that is off CPU, without stopping it), and
+ * "running" otherwise. Returns 1 (running), 0 (blocked; the call and its first argument set when
+ * in one) or -errno (unreadable: another user's process); raw gets the text. */
+static int read_syscall(pid_t pid, pid_t tid, struct proctask *ret, char *raw, size_t raw_len)
+{
+	unsigned long long arg;
+	char *text;
+	size_t len;
+	long nr;
+	int err, running;
+
+	err = read_task_file(pid, tid, "syscall", &text, &len);
+	if (err)
+		return err;
+	snprintf(raw, raw_len, "%s", text);
+	running = !strncmp(text, "running", 7);
+	ret->syscall_nr = -1;
+	ret->syscall_arg = 0;
+	if (sscanf(text, "%ld 0x%llx", &nr, &arg) == 2 && nr >= 0) {
+		ret->syscall_nr = nr;
+		ret->syscall_arg = arg;
+	}
+	free(text);
+	return running;
+}
+
+/* The kernel function a thread that is off CPU waits in, into ret->wchan. Returns 0 (found, or
+ * hidden from us), or -EAGAIN when the kernel says it waits nowhere: it runs again. */
+static int read_wchan(pid_t pid, pid_t tid, struct proctask *ret)
+{
+	char *text;
+	size_t len;
+
+	if (!read_task_file(pid, tid, "wchan", &text, &len)) {
+		if (strcmp(text, "0") && text[0])
+			snprintf(ret->wchan, sizeof(ret->wchan), "%s", text);
+		free(text);
+	}
+	if (ret->wchan[0])
+		return 0;
+	/* wchan is "0" where the kernel hides it, and of a running thread: the stack (root only)
+	 * tells them apart, empty for a running thread */
+	if (read_task_file(pid, tid, "stack", &text, &len))
+		return 0;
+	stack_function(text, ret->wchan, sizeof(ret->wchan));
+	free(text);
+	return ret->wchan[0] ? 0 : -EAGAIN;
+}
+
 int proctask__read(pid_t pid, pid_t tid, struct proctask *ret)
 {
 	char *text, *p;
 	size_t len;
+	int running;
 
 	memset(ret, 0, sizeof(*ret));
 	ret->tid = ret->ns_tid = tid;
 	ret->syscall_nr = -1;
-	if (read_task_file(pid, tid, "stat", &text, &len))
-		return -ENOENT;
-	/* the name may hold spaces and parentheses: fields resume after the last ')' */
-	p = strrchr(text, ')');
-	if (p && p[1] == ' ' && p[2])
-		ret->state = p[2];
-	free(text);
+	ret->state = read_state(pid, tid);
 	if (!ret->state)
 		return -ENOENT;
 	procfs__comm(pid, tid, ret->comm, sizeof(ret->comm));
@@ -122,28 +187,40 @@ int proctask__read(pid_t pid, pid_t tid, struct proctask *ret)
 		}
 		free(text);
 	}
-	/* "NR ARG0 ... SP PC" when blocked in a system call; "running", or "-1 SP PC" otherwise
-	 * (the kernel reads it only of a thread that is off CPU, without stopping it) */
-	if (!read_task_file(pid, tid, "syscall", &text, &len)) {
-		long nr;
-		unsigned long long arg;
+	/* The state, the system call and the kernel function are reads moments apart: a thread
+	 * that waits for the GIL a few microseconds at a time is often found asleep by one and
+	 * running by the next, which read as "sleeping, in no system call" or "in no function".
+	 * They are read again until they agree, the function between two reads of the system call
+	 * that find the thread blocked at the same place; after the last try the system call's
+	 * read says whether it runs (and if it does not, "S": whether its sleep is interruptible
+	 * is not known, and that is the likelier). */
+	for (int tries = 1;; tries++) {
+		char call[256], again[256] = "";
+		int agree;
 
-		if (sscanf(text, "%ld 0x%llx", &nr, &arg) == 2 && nr >= 0) {
-			ret->syscall_nr = nr;
-			ret->syscall_arg = arg;
+		ret->wchan[0] = '\0';
+		running = read_syscall(pid, tid, ret, call, sizeof(call));
+		if (running >= 0 && running != (ret->state == 'R')) {
+			agree = 0;
+		} else if (ret->state == 'R') {
+			agree = 1;
+		} else {
+			agree = read_wchan(pid, tid, ret) != -EAGAIN;
+			if (agree && running >= 0) {
+				running = read_syscall(pid, tid, ret, again, sizeof(again));
+				agree = !strcmp(call, again);
+			}
 		}
-		free(text);
-	}
-	if (!read_task_file(pid, tid, "wchan", &text, &len)) {
-		if (strcmp(text, "0") && text[0])
-			snprintf(ret->wchan, sizeof(ret->wchan), "%s", text);
-		free(text);
-	}
-	/* wchan is "0" where the kernel hides it: the stack (root only) names it too */
-	if (!ret->wchan[0] && ret->state != 'R' &&
-	    !read_task_file(pid, tid, "stack", &text, &len)) {
-		stack_function(text, ret->wchan, sizeof(ret->wchan));
-		free(text);
+		if (agree)
+			break;
+		if (tries == PROCTASK_READ_TRIES) {
+			if (running >= 0)
+				ret->state = running ? 'R' : 'S';
+			break;
+		}
+		ret->state = read_state(pid, tid);
+		if (!ret->state)
+			return -ENOENT;
 	}
 	return 0;
 }

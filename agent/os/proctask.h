@@ -24,8 +24,9 @@ struct proctask {
 	char comm[64];	      /* its name, sanitized; "?" if unreadable */
 };
 
-/* Reads what /proc says of thread tid of pid now, in one pass over its files (each is a
- * snapshot of its own moment). Returns 0, or -ENOENT when the thread is gone. */
+/* Reads what /proc says of thread tid of pid now. Each of its files is a snapshot of its own
+ * moment: the state, the system call and the kernel function are read again (a few times at
+ * most) until they agree. Returns 0, or -ENOENT when the thread is gone. */
 int proctask__read(pid_t pid, pid_t tid, struct proctask *ret);
 
 /* The children of every thread of pid (/proc/PID/task/TID/children), at most max of them; *ret_n

@@ -1,11 +1,15 @@
 """GIL contention: two CPU-bound threads in pure Python, each holding the GIL about half the
-time; ready.json maps each thread's name to its tid."""
+time; ready.json maps each thread's name to its tid. Pass "switch SECONDS" to hand the GIL over
+that often instead of every 5 ms (sys.setswitchinterval)."""
+import sys
 import threading
 import time
 
 import _wl
 
 tids = {}
+if len(sys.argv) > 2 and sys.argv[1] == "switch":
+    sys.setswitchinterval(float(sys.argv[2]))
 
 
 def burn_a():
