@@ -313,9 +313,9 @@ def check_daemon():
 
         # a window with both files, on-CPU samples and the sleeper's time.sleep line, or the
         # daemon gone. The window the targets were found in may end before the sleeper's first
-        # 100 ms sleep does (the window is wall-clock aligned): CI saw one with 2 cpu and 2
-        # offcpu stacks, none of them the sleep, so up to WINDOWS_TRIED windows with samples are
-        # looked at (under TCG the daemon starts slowly)
+        # 100 ms sleep does (the window is wall-clock aligned): a make test-kernels saw one with
+        # 2 cpu and 2 offcpu stacks, none of them the sleep, so up to WINDOWS_TRIED windows with
+        # samples are looked at (under TCG the daemon starts slowly)
         end = time.monotonic() + 180 * SLOW
         cpu = off = []
         looked, verdict = set(), None
