@@ -2,11 +2,13 @@
 way a buggy C extension or a malicious process could, then puts everything back.
 
 Between corruptions the main thread runs good_main() -> good_leaf() (its marked line).
-The test drives it through files in E2E_WORKDIR: it writes cmd-N holding a corruption kind and
-the CPU seconds to spend on the corrupted stack ("unmapped_frame 0.6"); this process corrupts,
-writes ack-N.json, keeps running on the corrupted stack, writes spun-N.json once its thread has
-had that much CPU there (on a loaded machine, wall time alone can leave a kind with no samples),
-goes on until release-N exists, restores, and writes done-N.json. cmd-N holding "exit" ends it.
+The test drives it through files in E2E_WORKDIR: it writes cmd-N (whole, by a rename) holding a
+corruption kind and the CPU seconds to spend on the corrupted stack ("unmapped_frame 0.6"); this
+process corrupts, writes ack-N.json (the kind and seconds it read), keeps running on the
+corrupted stack, writes spun-N.json once its thread has had that much CPU there (on a loaded
+machine, wall time alone can leave a kind with no samples), goes on until release-N exists,
+restores, and writes done-N.json. cmd-N holding "exit" ends it; any other unknown kind ends it
+with an error.
 
 Corrupted stack, innermost first: hostile_leaf (spinning on its marked line) called by
 hostile_middle (or a fresh copy of it) called by run_kind. Kinds:
@@ -37,6 +39,8 @@ UNMAPPED = 0xDEAD0000  # below any mapping of a normal process
 NOT_CODE = b"this bytes object is not a code object"
 KEEP = []  # fresh code objects and strings live as long as the process: no address reuse
 HOLD = {"cpu_s": 0.0}  # CPU seconds to spend on the corrupted stack before spun-N.json
+KINDS = ("cycle_self", "cycle_two", "unmapped_frame", "not_code", "unmapped_code", "huge_name",
+         "bad_str_kind", "huge_linetable")
 
 try:
     import ctypes
@@ -146,7 +150,7 @@ def hostile_leaf(n, kind):
     if target is not None:
         saved = peek(target)
         poke(target, new)
-    _wl.write_json("ack-%d.json" % n, {"kind": kind})
+    _wl.write_json("ack-%d.json" % n, {"kind": kind, "cpu_s": HOLD["cpu_s"]})
     start, spun = _wl.thread_cpu_time(), False
     try:
         while not os.access(release, os.F_OK):
@@ -211,9 +215,11 @@ def main():
         good_main(n)
         with open(os.path.join(WORKDIR, "cmd-%d" % n)) as f:
             kind, _, cpu_s = f.read().strip().partition(" ")
-        HOLD["cpu_s"] = float(cpu_s or 0)
         if kind == "exit":
             return
+        if kind not in KINDS:  # a command read half-written damages nothing: say so, loudly
+            sys.exit("hostile.py: cmd-%d: unknown kind %r" % (n, kind))
+        HOLD["cpu_s"] = float(cpu_s)
         gc.disable()
         try:
             run_kind(n, kind)
