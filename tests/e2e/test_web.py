@@ -508,7 +508,9 @@ def browse(modules, url, host, base, new, **opts):
         os.killpg(p.pid, signal.SIGKILL)  # node and the chromium it started
         p.communicate()
         pytest.fail("the browser test did not finish within 120 s")
-    assert p.returncode == 0, err[-3000:]
+    # a failed wait: browse.mjs printed what the page showed and the API's answers first
+    shown = [l for l in err.splitlines() if l.startswith("{")]
+    assert p.returncode == 0, "\n".join(shown[-1:] + [err[-1500:]])
     seen = json.loads(out.strip().splitlines()[-1])
     assert seen["outside"] == [] and seen["page_errors"] == []
     # the one error the page meets on purpose: the range without windows at the end (404)

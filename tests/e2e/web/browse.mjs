@@ -31,7 +31,7 @@ async function framesText(page) {
   });
 }
 
-const out = { outside: [], console_errors: [], page_errors: [] };
+const out = { outside: [], console_errors: [], page_errors: [], api: [] };
 const browser = await chromium.launch({
   downloadsPath: artifacts,
   executablePath: '/usr/bin/chromium',
@@ -48,6 +48,12 @@ try {
   });
   page.on('console', (m) => { if (m.type() === 'error') out.console_errors.push(m.text()); });
   page.on('pageerror', (e) => out.page_errors.push(String(e)));
+  // the API's answers, with when they came (ms from the start), for a wait that gives up
+  const t0 = Date.now();
+  page.on('response', (r) => {
+    if (r.url().includes('/api/'))
+      out.api.push([Date.now() - t0, r.status(), new URL(r.url()).pathname + new URL(r.url()).search]);
+  });
   await page.goto(url);
   await page.waitForFunction(() => document.querySelectorAll('#timeline rect.w').length > 0);
   out.hosts = await page.$$eval('#host option', (os) => os.map((o) => o.value));
@@ -117,6 +123,23 @@ try {
   await page.click('#show');
   await page.waitForFunction(() => document.querySelector('#error').textContent.length > 0);
   out.error_text = await page.textContent('#error');
+} catch (e) {
+  // what the page showed when a wait gave up: its error line, summary, host line and range
+  try {
+    const page = browser.contexts()[0].pages()[0];
+    out.failed_page = await page.evaluate(() => ({
+      error: document.querySelector('#error').textContent,
+      summary: document.querySelector('#summary').textContent,
+      hostinfo: document.querySelector('#hostinfo').textContent,
+      range: document.querySelector('#range').value,
+      rows: document.querySelectorAll('#functions tbody tr').length,
+    }));
+    await page.screenshot({ path: shot('failed'), fullPage: true });
+  } catch (e2) {
+    out.failed_page = String(e2);
+  }
+  console.error(JSON.stringify(out));
+  throw e;
 } finally {
   await browser.close();
 }
