@@ -55,7 +55,12 @@ class S3Front:
 
             do_PUT = do_GET = do_HEAD = do_POST = do_DELETE = _any
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        class Server(http.server.ThreadingHTTPServer):
+            # the store's 8 fetch connections open at once: socketserver's default backlog of
+            # 5 would leave some to SYN-ACK retransmits (1 s, 3 s, 7 s ...), which S3 never does
+            request_queue_size = 64
+
+        self.server = Server(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
