@@ -57,8 +57,19 @@ try {
   await page.goto(url);
   await page.waitForFunction(() => document.querySelectorAll('#timeline rect.w').length > 0);
   out.hosts = await page.$$eval('#host option', (os) => os.map((o) => o.value));
+  // choosing the host loads its windows again; their answer is held until the user is in the
+  // empty range field: the page must leave it to them (its default range once went in between
+  // Playwright's select and its typing, and the range typed went after it)
+  let userInRange;
+  const inRange = new Promise((resolve) => { userInRange = resolve; });
+  await page.route('**/api/windows?*', async (route) => { await inRange; await route.continue(); });
   await page.selectOption('#host', host);
+  await page.focus('#range');
+  userInRange();
+  // "loading the windows of ..." until they came
   await page.waitForFunction((h) => document.querySelector('#hostinfo').textContent.includes(h), opts.windows + ' windows');
+  out.range_left_to_user = await page.inputValue('#range');
+  await page.unroute('**/api/windows?*');
   out.hostinfo = await page.textContent('#hostinfo');
   out.timeline_bars = await page.$$eval('#timeline rect.w, #timeline rect.bad', (rs) => rs.length);
   await page.fill('#range', range);
