@@ -316,14 +316,22 @@ int procfs__online_cpus(unsigned char **ret_online, int *ret_n)
 
 int procfs__stat(pid_t pid, struct procfs_stat *ret)
 {
-	char path[64], *text, *p;
+	return procfs__task_stat(pid, 0, ret);
+}
+
+int procfs__task_stat(pid_t pid, pid_t tid, struct procfs_stat *ret)
+{
+	char path[96], *text, *p;
 	unsigned long long start, vsize;
 	char state;
 	int ppid;
 	size_t len;
 	int err;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (tid)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	err = procfs__read_file(path, 4096, &text, &len);
 	if (err)
 		return err;

@@ -57,6 +57,8 @@ struct procfs_stat {
 
 /* -ENOENT if pid is gone (or reaped), -EINVAL if its stat does not parse. */
 int procfs__stat(pid_t pid, struct procfs_stat *ret);
+/* The same of thread tid of pid (/proc/PID/task/TID/stat; tid 0: the process's own). */
+int procfs__task_stat(pid_t pid, pid_t tid, struct procfs_stat *ret);
 /* Start time of pid in clock ticks since boot (tells a reused pid apart), 0 if it is gone. */
 uint64_t procfs__starttime(pid_t pid);
 /* Milliseconds since pid started, -1 if it is gone. */

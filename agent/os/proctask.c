@@ -95,17 +95,9 @@ static void stack_function(const char *line, char *buf, size_t len)
 /* The stat letter of the thread, or 0 when it is gone. */
 static char read_state(pid_t pid, pid_t tid)
 {
-	char *text, *p, state = 0;
-	size_t len;
+	struct procfs_stat st;
 
-	if (read_task_file(pid, tid, "stat", &text, &len))
-		return 0;
-	/* the name may hold spaces and parentheses: fields resume after the last ')' */
-	p = strrchr(text, ')');
-	if (p && p[1] == ' ' && p[2])
-		state = p[2];
-	free(text);
-	return state;
+	return procfs__task_stat(pid, tid, &st) ? 0 : st.state;
 }
 
 /* The syscall file: "NR ARG0 ... SP PC" when blocked in a system call, "-1 SP PC" when blocked

@@ -2,6 +2,7 @@
 /* procmaps__parse on real and hand-made /proc/PID/maps texts (tests/fixtures/maps), the CPU
  * list parser, /proc/PID/stat of live, exited and reaped processes, command lines and comms. */
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -390,6 +392,41 @@ static void test_stat_tells_running_zombie_and_reaped_apart(void **state)
 	assert_false(procfs__alive(child));
 }
 
+static void *sleep_in_thread(void *arg)
+{
+	pid_t *tid = arg;
+
+	__atomic_store_n(tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	pause(); /* until the test cancels it */
+	return NULL;
+}
+
+/* A thread's own stat: the one reading it runs, a thread in pause() sleeps, both started with
+ * the process; a thread id that is not the process's reads as gone. */
+static void test_task_stat_reads_each_thread(void **state)
+{
+	struct procfs_stat own, me, other;
+	pthread_t t;
+	pid_t tid = 0;
+
+	assert_int_equal(procfs__stat(getpid(), &own), 0);
+	assert_int_equal(procfs__task_stat(getpid(), (pid_t)syscall(SYS_gettid), &me), 0);
+	assert_int_equal(me.state, 'R');
+	assert_true(me.starttime == own.starttime);
+	assert_int_equal(pthread_create(&t, NULL, sleep_in_thread, &tid), 0);
+	other.state = 0;
+	for (int i = 0; i < 2000 && other.state != 'S'; i++) { /* until it sleeps: at most 2 s */
+		usleep(1000);
+		if (__atomic_load_n(&tid, __ATOMIC_ACQUIRE))
+			assert_int_equal(procfs__task_stat(getpid(), tid, &other), 0);
+	}
+	assert_int_equal(other.state, 'S');
+	assert_true(other.starttime >= own.starttime);
+	assert_int_equal(procfs__task_stat(getpid(), getppid(), &other), -ENOENT);
+	pthread_cancel(t);
+	pthread_join(t, NULL);
+}
+
 /* A command line of 8000 bytes comes back as its first size - 1 bytes, joined by spaces. */
 static void test_cmdline_long_is_cut_not_refused(void **state)
 {
@@ -457,6 +494,7 @@ int main(void)
 	    cmocka_unit_test(test_cpu_list_garbage_rejected),
 	    cmocka_unit_test(test_stat_vsize_follows_mappings),
 	    cmocka_unit_test(test_stat_tells_running_zombie_and_reaped_apart),
+	    cmocka_unit_test(test_task_stat_reads_each_thread),
 	    cmocka_unit_test(test_cmdline_long_is_cut_not_refused),
 	    cmocka_unit_test(test_cmdline_of_self_is_whole),
 	    cmocka_unit_test(test_sanitize_comm_replaces_control_characters_only),
