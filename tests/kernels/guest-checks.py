@@ -319,7 +319,8 @@ def check_daemon():
         end = time.monotonic() + 180 * SLOW
         cpu = off = []
         looked, verdict = set(), None
-        while time.monotonic() < end and agent.poll() is None and len(looked) < WINDOWS_TRIED:
+        while (time.monotonic() < end and agent.poll() is None and len(looked) < WINDOWS_TRIED
+               and not (verdict and verdict[0] == "PASS")):
             files = os.listdir(outdir) if os.path.isdir(outdir) else []
             cpu = sorted(f for f in files if f.endswith("_cpu.folded"))
             off = sorted(f for f in files if f.endswith("_offcpu.folded"))
@@ -332,8 +333,6 @@ def check_daemon():
                 verdict = look_at_window(outdir, w)
                 if verdict[0] == "PASS":
                     break
-            if verdict and verdict[0] == "PASS":
-                break
             time.sleep(0.5)
         # status, while it runs
         if agent.poll() is None:
