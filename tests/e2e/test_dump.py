@@ -200,7 +200,7 @@ def test_dump_never_reads_a_thread_handing_the_gil_over_as_asleep(interp, spawn)
             seen.append((t["state"], t["kernel_function"]))
     odd = [(s, k) for s, k in seen if s not in ("running", "waiting for the GIL") and
            (gil_known or s != "sleeping" or not LOCK_KERNEL.search(k or ""))]
-    assert not odd, "%d of %d thread reads neither running nor waiting on a futex: %s" % (
+    assert not odd, "%d of %d thread reads neither running nor waiting for the GIL: %s" % (
         len(odd), len(seen), odd)
 
 
